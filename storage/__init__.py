@@ -1,0 +1,1 @@
+"""The case store: SQLAlchemy models, migrations, the media store."""
