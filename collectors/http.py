@@ -258,6 +258,7 @@ class _Received:
     exchange: Exchange
     headers: httpx.Headers
     capture: CaptureRecord | None
+    decoded: bool = False  # httpx had already read (and decoded) the body
 
 
 class _Malformed(Exception):
@@ -483,7 +484,8 @@ class HttpClient:
                 f"{max_bytes:,} bytes; refusing to read it as a page"
             )
         assert isinstance(ex.body, io.BytesIO)
-        return _decode(ex.body.getvalue(), received.headers.get("content-encoding"), max_bytes)
+        encoding = None if received.decoded else received.headers.get("content-encoding")
+        return _decode(ex.body.getvalue(), encoding, max_bytes)
 
     def _wait_turn(self, bucket: str, host: str) -> None:
         reset_wait, pace_wait = self.budget.delay(bucket, host, self.settings.http_min_interval)
@@ -566,6 +568,7 @@ class HttpClient:
             exchange.response_headers = [
                 (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
             ]
+            preread = response.is_stream_consumed
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 exchange.truncated = "length"
@@ -576,13 +579,17 @@ class HttpClient:
                 self._read_body(response, exchange, max_bytes)
         finally:
             response.close()
-        return self._captured(exchange, response.headers, started)
+        received = self._captured(exchange, response.headers, started)
+        received.decoded = preread
+        return received
 
     def _read_body(self, response: httpx.Response, exchange: Exchange, max_bytes: int) -> None:
         digest = hashlib.sha256()
         size = 0
+        # a response httpx has already read (an empty body, some mock transports) has no stream
+        chunks = [response.content] if response.is_stream_consumed else response.iter_raw(CHUNK)
         try:
-            for chunk in response.iter_raw(CHUNK):
+            for chunk in chunks:
                 if size + len(chunk) > max_bytes:
                     chunk = chunk[: max_bytes - size]
                     exchange.truncated = "length"

@@ -88,18 +88,18 @@ def inspect_image(source: IO[bytes], *, declared_type: str | None = None) -> Ima
                 )
             status = "unsupported" if sniffed else "corrupt"
             return ImageInfo(status=status, mime=sniffed or declared_type, note="not decodable")
-        except (OSError, ValueError, SyntaxError) as exc:
-            return ImageInfo(status="corrupt", mime=declared_type, note=str(exc)[:300])
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            return ImageInfo(status=_failure(exc), mime=declared_type, note=str(exc)[:300])
 
 
 def _decode_fully(image: Image.Image, info: ImageInfo) -> None:
     """Decode every pixel: truncated or corrupt data only shows at this point."""
     try:
         image.load()
-    except OSError as exc:
-        message = str(exc)
-        info.status = "truncated" if "truncated" in message.lower() else "corrupt"
-        info.note = message[:300]
-    except (ValueError, SyntaxError, EOFError) as exc:
-        info.status = "corrupt"
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        info.status = _failure(exc)
         info.note = str(exc)[:300]
+
+
+def _failure(exc: Exception) -> str:
+    return "truncated" if "truncated" in str(exc).lower() else "corrupt"

@@ -35,7 +35,9 @@ from tests.conftest import CliRun
 from tests.replay.worlds import dia_world
 
 
-def collect(store: Store, settings: Settings, target: str = "dia_diarra", **kw: Any) -> CollectSummary:
+def collect(
+    store: Store, settings: Settings, target: str = "dia_diarra", **kw: Any
+) -> CollectSummary:
     kw.setdefault("case", "c")
     return collect_account(store, settings, platform="x", target=target, **kw)
 
@@ -77,7 +79,9 @@ def test_full_collection_stores_posts_media_profile_and_provenance(
     assert kinds.count("repost") == 1 and kinds.count("reply") == 1 and kinds.count("quote") == 1
     post0 = next(p for t, p in posts.items() if t and t.startswith("Post 0:"))
     assert "& <ailleurs>" in post0.text  # X's HTML escaping undone
-    assert post0.hashtags == ["Gossi"] and post0.links == ["https://news.example/story?id=7&utm_source=x"]
+    assert post0.hashtags == ["Gossi"] and post0.links == [
+        "https://news.example/story?id=7&utm_source=x"
+    ]
     repost = next(p for p in posts.values() if p.kind == "repost")
     assert repost.repost_of and repost.text.startswith("RT @sahel_news:")
     reply = next(p for p in posts.values() if p.kind == "reply")
@@ -114,7 +118,9 @@ def test_incremental_run_fetches_only_new_posts(
     # tweet_count moved from 234 to 235: the profile changed, so one more snapshot
     assert second.snapshot_created and count(store, AccountSnapshot) == 2
     third = collect(store, x_settings)
-    assert third.posts_new == 0 and not third.snapshot_created and count(store, AccountSnapshot) == 2
+    assert (
+        third.posts_new == 0 and not third.snapshot_created and count(store, AccountSnapshot) == 2
+    )
 
 
 def test_edited_post_keeps_old_text_as_a_version(
@@ -130,9 +136,11 @@ def test_edited_post_keeps_old_text_as_a_version(
     assert len(summary.edited) == 1 and summary.edited[0].new_text.startswith("Texte corrigé")
     assert summary.edited[0].old_text.startswith("Post 0:")  # X appends its t.co links
     with store.reader() as s:
-        texts = s.execute(
-            select(PostVersion.text).join(Post).where(Post.platform_id == post.id)
-        ).scalars().all()
+        texts = (
+            s.execute(select(PostVersion.text).join(Post).where(Post.platform_id == post.id))
+            .scalars()
+            .all()
+        )
     assert sorted(t.split()[0] for t in texts) == ["Post", "Texte"]
 
 
@@ -173,9 +181,15 @@ def test_rate_limit_is_waited_out(
     summary = collect(store, x_settings)
     assert summary.posts_new == 234 and summary.pages == 3
     with store.reader() as s:
-        statuses = s.execute(
-            select(Capture.status_code).where(Capture.url.contains("/tweets")).order_by(Capture.id)
-        ).scalars().all()
+        statuses = (
+            s.execute(
+                select(Capture.status_code)
+                .where(Capture.url.contains("/tweets"))
+                .order_by(Capture.id)
+            )
+            .scalars()
+            .all()
+        )
     # the injected 429 was waited out; after x-rate-limit-remaining: 0 the client waited for the
     # reset instead of running into the quota
     assert statuses == [429, 200, 200, 200]
@@ -271,7 +285,7 @@ def test_bad_media_is_flagged_never_fatal(
     good = world.add_image()
     html = world.add_media(b"<!DOCTYPE html><html><body>login</body></html>", "text/html")
     endless = world.add_image(10, 10, (1, 2, 3))
-    corrupt = world.add_media(b"\xff\xd8\xff\xe0 not really a jpeg" * 10, "image/jpeg")
+    corrupt = world.add_media(b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR" + b"garbage" * 20, "image/png")
     truncated_bytes = world.add_image(300, 200).data
     truncated = world.add_media(truncated_bytes[: len(truncated_bytes) // 2], "image/jpeg")
     bomb = world.add_media(_png_header_only(30000, 30000), "image/png")
@@ -313,10 +327,14 @@ def _png_header_only(width: int, height: int) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     pixels = zlib.compress(b"\0" * (width // 8 + 1) * 4)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
-def test_unknown_account(store: Store, x_settings: Settings, replay: ReplayServer, case: str) -> None:
+def test_unknown_account(
+    store: Store, x_settings: Settings, replay: ReplayServer, case: str
+) -> None:
     with pytest.raises(AccountNotFound, match="X has no account @nobody_here"):
         collect(store, x_settings, target="nobody_here")
     with store.reader() as s:
@@ -335,7 +353,10 @@ def test_suspended_account_is_marked(
         collect(store, x_settings)
     assert err.value.status == "suspended"
     with store.reader() as s:
-        assert s.execute(select(Account.status).where(Account.handle == "Dia_Diarra")).scalar_one() == "suspended"
+        assert (
+            s.execute(select(Account.status).where(Account.handle == "Dia_Diarra")).scalar_one()
+            == "suspended"
+        )
     assert count(store, Post) == 7  # nothing already collected is lost
     # resolved by its known id: X answers "User has been suspended: [id]."
     assert replay.requests[-1].path == f"/2/users/{dia.id}"
@@ -350,7 +371,9 @@ def test_protected_and_empty_accounts(
         collect(store, x_settings, target="locked")
     with store.reader() as s:
         locked = s.execute(select(Account).where(Account.handle == "locked")).scalar_one()
-        snap = s.execute(select(AccountSnapshot).where(AccountSnapshot.account_id == locked.id)).scalar_one()
+        snap = s.execute(
+            select(AccountSnapshot).where(AccountSnapshot.account_id == locked.id)
+        ).scalar_one()
     assert locked.status == "protected" and snap.protected is True  # the profile is still kept
     summary = collect(store, x_settings, target="@Quiet")
     assert summary.status == "completed" and summary.posts_new == 0 and summary.complete
@@ -389,7 +412,10 @@ def test_authorization_arrives_and_user_agent_names_osint(
 
 
 def test_collect_and_export_from_the_command_line(
-    run_cli: CliRun, x_settings: Settings, replay: ReplayServer, monkeypatch: pytest.MonkeyPatch,
+    run_cli: CliRun,
+    x_settings: Settings,
+    replay: ReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Any,
 ) -> None:
     import csv

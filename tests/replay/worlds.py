@@ -25,7 +25,9 @@ def dia_world(world: World, *, posts: int = 12, image_every: int = 4) -> WorldAc
     other = world.add_account("x", "sahel_news", display_name="Sahel News")
     original = world.add_post(other, "Images from Gossi", hashtags=["Mali"])
     for i in range(posts):
-        media = [world.add_image(32 + i, 24, (i * 20 % 256, 90, 60))] if i % image_every == 0 else []
+        media = (
+            [world.add_image(32 + i, 24, (i * 20 % 256, 90, 60))] if i % image_every == 0 else []
+        )
         world.add_post(
             dia,
             f"Post {i}: les soldats français à Gossi & <ailleurs>",
@@ -34,7 +36,9 @@ def dia_world(world: World, *, posts: int = 12, image_every: int = 4) -> WorldAc
             links=["https://news.example/story?id=7&utm_source=x"] if i % 5 == 0 else [],
         )
     world.add_post(dia, "", kind="repost", repost_of=original.id)
-    world.add_post(dia, "C'est la vérité", kind="reply", reply_to=original.id, mentions=["sahel_news"])
+    world.add_post(
+        dia, "C'est la vérité", kind="reply", reply_to=original.id, mentions=["sahel_news"]
+    )
     world.add_post(dia, "Regardez", kind="quote", quote_of=original.id)
     video = world.add_image(64, 36, (10, 10, 10), kind="video")
     world.add_post(dia, "Vidéo", media=[video])
