@@ -317,6 +317,11 @@ def _date(end_of_day: bool) -> Any:
 
 def _window_options(command: Any) -> Any:
     command = click.option(
+        "--full",
+        is_flag=True,
+        help="Re-read the whole timeline, not only what is new (finds edits of older posts).",
+    )(command)
+    command = click.option(
         "--limit", type=click.IntRange(min=1), help="Stop after this many posts."
     )(command)
     command = click.option(
@@ -329,12 +334,19 @@ def _window_options(command: Any) -> Any:
 
 
 def _run_collect(
-    app: AppContext, platform: str, target: str, case_name: str, **window: Any
+    app: AppContext,
+    platform: str,
+    target: str,
+    case_name: str,
+    *,
+    settings: Settings | None = None,
+    **window: Any,
 ) -> None:
+    """Run the engine for one platform command (``settings`` for per-command overrides)."""
     with TerminalProgress() as progress:
         summary = collect_account(
             app.store,
-            app.settings,
+            settings or app.settings,
             platform=platform,
             target=target,
             case=case_name,

@@ -14,25 +14,25 @@ parameters are replaced by ``[redacted]`` in what the hook, the logs and error m
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import io
 import json
 import logging
 import random
 import tempfile
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 import osint
+from collectors.ratelimit import RateBudget, RateInfo, parse_rate_limit
+from collectors.redact import SECRET_HEADERS, redact_headers, redact_url, scrub
 from osint.config import Settings
 from osint.errors import CollectError, RateLimited
 from storage.records import CaptureRecord
@@ -44,143 +44,7 @@ MAX_PAGE_BYTES = 64 * 1024 * 1024  # an API page or HTML page larger than this i
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 5
 MAX_BACKOFF = 60.0
-REDACTED = "[redacted]"
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token", "x-csrf-token"}
-)
-SECRET_PARAMS = frozenset(
-    {
-        "access_token",
-        "token",
-        "api_key",
-        "apikey",
-        "key",
-        "secret",
-        "client_secret",
-        "password",
-        "auth",
-        "bearer_token",
-        "oauth_token",
-        "oauth_signature",
-        "signature",
-        "sig",
-    }
-)
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-
-# -- redaction -----------------------------------------------------------------------------
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret value replaced."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-def redact_url(url: str, secrets: Iterable[str] = ()) -> str:
-    """The URL with token-like query parameters and known secret values blanked."""
-    parts = urlsplit(url)
-    if parts.query:
-        pairs = [
-            (k, REDACTED if k.lower() in SECRET_PARAMS else v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        ]
-        parts = parts._replace(query=urlencode(pairs, safe=",:[]"))
-    if parts.password:
-        parts = parts._replace(netloc=f"{parts.username}:{REDACTED}@{parts.hostname}")
-    return scrub(urlunsplit(parts), secrets)
-
-
-def redact_headers(
-    headers: Iterable[tuple[str, str]], secrets: Iterable[str] = ()
-) -> list[tuple[str, str]]:
-    secrets = list(secrets)
-    return [
-        (name, REDACTED if name.lower() in SECRET_HEADERS else scrub(value, secrets))
-        for name, value in headers
-    ]
-
-
-# -- rate-limit headers --------------------------------------------------------------------
-def parse_reset(value: str, now: float) -> float | None:
-    """Epoch seconds of a reset given as epoch seconds/ms, delta seconds, ISO-8601 or HTTP date."""
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        pass
-    else:
-        if number > 1e12:  # epoch milliseconds
-            return number / 1000
-        return number if number > 1e9 else now + max(number, 0.0)
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
-@dataclass(frozen=True)
-class RateInfo:
-    remaining: int | None = None
-    reset_at: float | None = None  # epoch seconds when the window resets
-    retry_at: float | None = None  # epoch seconds from Retry-After
-
-
-_REMAINING = ("x-rate-limit-remaining", "x-ratelimit-remaining", "ratelimit-remaining")
-_RESET = ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset")
-
-
-def parse_rate_limit(headers: httpx.Headers, now: float) -> RateInfo:
-    """What the platform's headers say about its rate limit (X, Mastodon, Bluesky, Retry-After)."""
-    remaining = None
-    for name in _REMAINING:
-        if name in headers:
-            try:
-                remaining = int(float(headers[name]))
-            except ValueError:
-                continue
-            break
-    reset_at = next(
-        (r for n in _RESET if n in headers and (r := parse_reset(headers[n], now)) is not None),
-        None,
-    )
-    retry_at = parse_reset(headers["retry-after"], now) if "retry-after" in headers else None
-    if retry_at is not None and "retry-after" in headers and headers["retry-after"].isdigit():
-        retry_at = now + int(headers["retry-after"])  # Retry-After digits are always a delta
-    return RateInfo(remaining, reset_at, retry_at)
-
-
-class RateBudget:
-    """When each host and API bucket may be asked again; share one across clients of a platform."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._not_before: dict[str, float] = {}  # bucket -> epoch seconds
-        self._last_request: dict[str, float] = {}  # host -> monotonic seconds
-
-    def delay(self, bucket: str, host: str, min_interval: float) -> tuple[float, float]:
-        """(seconds until the bucket's window resets, seconds until the host's pace allows)."""
-        with self._lock:
-            reset_wait = self._not_before.get(bucket, 0.0) - time.time()
-            pace_wait = self._last_request.get(host, -1e9) + min_interval - time.monotonic()
-        return max(reset_wait, 0.0), max(pace_wait, 0.0)
-
-    def requested(self, host: str) -> None:
-        with self._lock:
-            self._last_request[host] = time.monotonic()
-
-    def block_until(self, bucket: str, epoch: float) -> None:
-        with self._lock:
-            self._not_before[bucket] = max(self._not_before.get(bucket, 0.0), epoch)
 
 
 # -- what the hook and the callers get -------------------------------------------------------

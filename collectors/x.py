@@ -113,7 +113,9 @@ def profile_from_user(user: dict[str, Any]) -> ProfileRecord:
     """The profile of a v2 user object (requested with ``USER_FIELDS``)."""
     metrics = user.get("public_metrics") or {}
     url_entities = ((user.get("entities") or {}).get("url") or {}).get("urls") or [{}]
-    extra = {k: user[k] for k in ("verified_type", "pinned_tweet_id", "withheld") if k in user}
+    extra: dict[str, Any] = {
+        k: user[k] for k in ("verified_type", "pinned_tweet_id", "withheld") if k in user
+    }
     if user.get("profile_image_url"):
         extra["profile_image_url"] = user["profile_image_url"]
     return ProfileRecord(

@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session
 
 from collectors.base import Collector, PageQuery, PostPage
 from collectors.capture import WarcRecorder
-from collectors.http import HttpClient, RateBudget
-from collectors.media import ImageInfo, inspect_image
+from collectors.http import HttpClient
+from collectors.ratelimit import RateBudget
 from collectors.registry import get_collector
 from osint.cases import get_case
+from osint.collect_media import MediaFetcher, NewMedia
 from osint.config import Settings
 from osint.errors import (
     AccountNotFound,
@@ -42,7 +43,7 @@ from osint.progress import NullProgress, Progress
 from osint.runs import finish_run, start_run
 from storage.db import Store
 from storage.ingest import CaseWriter, EditedPost
-from storage.models import Account, AccountSnapshot, CollectionRun, Media, Post, PostMedia
+from storage.models import Account, CollectionRun
 from storage.records import CaptureRecord, MediaRef, PostRecord, ProfileRecord
 from storage.types import utcnow
 
@@ -95,14 +96,6 @@ class CollectSummary:
 
 
 @dataclass
-class _NewMedia:
-    sha256: str
-    size: int
-    info: ImageInfo
-    source_url: str
-
-
-@dataclass
 class _Job:
     """Everything one run carries between its steps."""
 
@@ -119,8 +112,8 @@ class _Job:
     since: datetime | None
     until: datetime | None
     limit: int | None
+    media: MediaFetcher
     known_id: str | None = None  # the account's platform id, once known
-    media_cache: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     pending: list[CaptureRecord] = field(default_factory=list)
 
 
@@ -187,6 +180,7 @@ def collect_account(
     recorder = WarcRecorder(settings.home, case_id, run_id=run_id, operator=settings.operator)
     http.capture_hook = recorder
     summary = CollectSummary(case, platform, target, run_id, resumed=resumed)
+    media = MediaFetcher(store, http, settings, case_id, progress)
     job = _Job(
         store,
         settings,
@@ -201,6 +195,7 @@ def collect_account(
         since,
         until,
         limit,
+        media,
     )
     return _run(job)
 
@@ -242,6 +237,8 @@ def _run(job: _Job) -> CollectSummary:
         raise
     finally:
         summary.status = status
+        summary.media_downloaded, summary.media_reused = job.media.downloaded, job.media.reused
+        summary.media_failed, summary.media_flagged = job.media.failed, job.media.flagged
         summary.warc_file = job.recorder.relative_path
         job.http.close()
         job.recorder.close()
@@ -397,10 +394,10 @@ def _capture_profile(job: _Job) -> ProfileRecord:
     result = job.collector.fetch_profile(job.summary.target, known_id=job.known_id)
     profile = result.profile
     job.known_id = profile.account.platform_id
-    avatar_new: list[_NewMedia] = []
+    avatar_new: list[NewMedia] = []
     if profile.avatar_url:
         ref = MediaRef(profile.avatar_url, kind="avatar")
-        avatar_new = _download_media(job, [ref])
+        avatar_new = job.media.fetch([ref])
         profile.avatar_sha256 = ref.sha256
     captured_at = result.capture.fetched_at if result.capture else utcnow()
     captures = job.pending + job.http.drain_captures()
@@ -409,8 +406,8 @@ def _capture_profile(job: _Job) -> ProfileRecord:
     with job.store.session() as session:
         job.writer.session = session
         ids = _write_captures(job, captures)
-        media_ids = _write_media(job, avatar_new)
-        avatar_id = _media_id(job, profile.avatar_sha256, media_ids)
+        media_ids = job.media.write(job.writer, avatar_new)
+        avatar_id = job.media.media_id(profile.avatar_sha256, media_ids)
         snap = job.writer.snapshot(
             profile,
             captured_at=captured_at,
@@ -431,14 +428,6 @@ def _capture_profile(job: _Job) -> ProfileRecord:
     return profile
 
 
-def _media_id(job: _Job, sha256: str | None, fresh: dict[str, int]) -> int | None:
-    if sha256 is None:
-        return None
-    if sha256 in fresh:
-        return fresh[sha256]
-    return next((mid for sha, mid in job.media_cache.values() if sha == sha256), None)
-
-
 def _save_state(session: Session, job: _Job, state: dict[str, Any]) -> None:
     session.execute(
         update(CollectionRun).where(CollectionRun.id == job.summary.run_id).values(state=state)
@@ -449,24 +438,6 @@ def _write_captures(job: _Job, captures: list[CaptureRecord]) -> dict[int, int]:
     """Store the captures; returns ``id(record) -> capture row id`` for linking posts to them."""
     ids = {id(c): job.writer.capture(c, run_id=job.summary.run_id) for c in captures}
     job.summary.captures += len(captures)
-    return ids
-
-
-def _write_media(job: _Job, new_media: list[_NewMedia]) -> dict[str, int]:
-    ids = {}
-    for m in new_media:
-        ids[m.sha256] = job.writer.media(
-            sha256=m.sha256,
-            size=m.size,
-            mime=m.info.mime,
-            width=m.info.width,
-            height=m.info.height,
-            exif=m.info.exif,
-            status=m.info.status,
-            note=m.info.note,
-            source_url=m.source_url,
-        )
-        job.media_cache[m.source_url] = (m.sha256, ids[m.sha256])
     return ids
 
 
@@ -491,7 +462,7 @@ def _collect_posts(job: _Job, profile: ProfileRecord) -> None:
         for problem in page.problems:
             job.summary.problems.append(problem)
             job.progress.log(problem)
-        new_media = _download_media(job, [ref for post in posts for ref in post.media])
+        new_media = job.media.fetch([ref for post in posts for ref in post.media])
         state = dict(job.state)
         state["cursor"] = None if last else page.next_cursor
         state["pages"] = int(state.get("pages", 0)) + 1
@@ -525,7 +496,7 @@ def _commit_page(
     job: _Job,
     page: PostPage,
     posts: list[PostRecord],
-    new_media: list[_NewMedia],
+    new_media: list[NewMedia],
     state: dict[str, Any],
 ) -> None:
     """One transaction: captures, media rows, posts and the resume cursor, or none of them."""
@@ -536,7 +507,7 @@ def _commit_page(
     with job.store.session() as session:
         job.writer.session = session
         ids = _write_captures(job, captures)
-        _write_media(job, new_media)
+        job.media.write(job.writer, new_media)
         page_capture_id = ids.get(id(page.capture)) if page.capture else None
         for post in posts:
             post.capture_id = page_capture_id
@@ -553,93 +524,3 @@ def _commit_page(
     summary.edited.extend(result.edited)
     job.progress.update("pages", advance=1)
     job.progress.update("posts", advance=len(posts))
-
-
-# -- media ---------------------------------------------------------------------------------
-def _known_media(job: _Job, urls: list[str]) -> None:
-    """Fill the run's cache with media this case already holds under these URLs."""
-    wanted = [u for u in dict.fromkeys(urls) if u not in job.media_cache]
-    if not wanted:
-        return
-    with job.store.reader() as session:
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            rows = session.execute(
-                select(PostMedia.source_url, PostMedia.media_id)
-                .join(Post, Post.id == PostMedia.post_id)
-                .where(
-                    Post.case_id == job.case_id,
-                    PostMedia.source_url.in_(chunk),
-                    PostMedia.media_id.is_not(None),
-                )
-            ).all()
-            rows += session.execute(
-                select(AccountSnapshot.avatar_url, AccountSnapshot.avatar_media_id)
-                .join(Account, Account.id == AccountSnapshot.account_id)
-                .where(
-                    Account.case_id == job.case_id,
-                    AccountSnapshot.avatar_url.in_(chunk),
-                    AccountSnapshot.avatar_media_id.is_not(None),
-                )
-            ).all()
-            media_ids = {mid for _, mid in rows}
-            shas = _media_shas(session, media_ids)
-            for url, media_id in rows:
-                if media_id in shas and job.store.media.exists(shas[media_id]):
-                    job.media_cache[url] = (shas[media_id], media_id)
-
-
-def _media_shas(session: Session, media_ids: set[int]) -> dict[int, str]:
-    if not media_ids:
-        return {}
-    rows = session.execute(select(Media.id, Media.sha256).where(Media.id.in_(media_ids)))
-    return {mid: sha for mid, sha in rows}
-
-
-def _download_media(job: _Job, refs: list[MediaRef]) -> list[_NewMedia]:
-    """Fetch each referenced file once per case; sets ``ref.sha256`` or ``ref.error``."""
-    _known_media(job, [r.source_url for r in refs if r.source_url and not r.sha256])
-    fresh: dict[str, _NewMedia] = {}
-    for ref in refs:
-        if not ref.source_url or ref.sha256:
-            continue
-        url = ref.source_url
-        if url in job.media_cache:
-            ref.sha256 = job.media_cache[url][0]
-            job.summary.media_reused += 1
-            continue
-        if url in fresh:
-            ref.sha256 = fresh[url].sha256
-            continue
-        media, error = _fetch_media(job, url)
-        job.progress.update("media", advance=1)
-        if media is None:
-            ref.error = error
-            job.summary.media_failed += 1
-            job.progress.log(f"media {url}: {error}")
-            continue
-        ref.sha256 = media.sha256
-        fresh[url] = media
-        job.summary.media_downloaded += 1
-        if media.info.status != "ok":
-            job.summary.media_flagged += 1
-            job.progress.log(f"media {url} flagged {media.info.status}: {media.info.note}")
-    return list(fresh.values())
-
-
-def _fetch_media(job: _Job, url: str) -> tuple[_NewMedia | None, str | None]:
-    cap = job.settings.max_media_bytes
-    try:
-        download = job.http.download(url, max_bytes=cap)
-    except CollectError as exc:  # includes RateLimited: one image never stops the run
-        return None, str(exc)
-    try:
-        if download.status_code != 200:
-            return None, f"HTTP {download.status_code}"
-        if download.truncated:
-            return None, f"larger than the {cap:,}-byte cap (OSINT_MAX_MEDIA_BYTES)"
-        info = inspect_image(download.file, declared_type=download.content_type)
-        stored = job.store.media.put_stream(download.chunks())
-        return _NewMedia(stored.sha256, stored.size, info, url), None
-    finally:
-        download.close()

@@ -430,6 +430,8 @@ def test_collect_and_export_from_the_command_line(
     run_cli("case", "new", "c")
     out = run_cli("collect", "x", "@Dia_Diarra", "--case", "c").stdout
     assert "9 new posts" in out and "cases/1/warc/" in out
+    again = run_cli("collect", "x", "dia_diarra", "--case", "c", "--full").stdout
+    assert "0 new posts" in again and "9 already known" in again and "profile unchanged" in again
     bad = run_cli("collect", "x", "dia", "--case", "c", "--since", "bad", expect=2)
     assert "not a date" in bad.stderr
     lines = run_cli("export", "posts", "--case", "c").stdout.splitlines()

@@ -164,9 +164,8 @@ class ReplayServer:
 
         self.world = world or World()
         self.latency = latency
-        self.apps: dict[str, PlatformApp] = {
-            app.name: app(self.world) for app in [MediaApp, *(apps or PLATFORM_APPS)]
-        }
+        classes: list[type[PlatformApp]] = [MediaApp, *(apps or PLATFORM_APPS)]
+        self.apps: dict[str, PlatformApp] = {app.name: app(self.world) for app in classes}
         self.requests: list[LoggedRequest] = []
         self.errors: list[str] = []  # tracebacks of app bugs (answered 500)
         self.on_request: Callable[[LoggedRequest], None] | None = None

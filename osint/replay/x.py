@@ -310,9 +310,10 @@ class XApp(PlatformApp):
                     f"The `pagination_token` query parameter value [{token}] is invalid",
                 )
             posts = [p for p in posts if int(p.id) < before]
-        posts = self._window(posts, request)
-        if isinstance(posts, Reply):
-            return posts
+        windowed = self._window(posts, request)
+        if isinstance(windowed, Reply):
+            return windowed
+        posts = windowed
         page = posts[: int(raw_max)]
         if not page:
             return json_reply({"meta": {"result_count": 0}})
@@ -500,7 +501,7 @@ class XApp(PlatformApp):
         urls = []
         author = self.world.account(self.name, post.account_id)
         handle = author.handle if author else "i"
-        targets = [(link, None) for link in post.links]
+        targets: list[tuple[str, str | None]] = [(link, None) for link in post.links]
         targets += [
             (f"https://x.com/{handle}/status/{post.id}/photo/1", f"{m}") for m in post.media[:1]
         ]

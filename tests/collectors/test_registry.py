@@ -42,7 +42,7 @@ def test_collector_is_complete(collector: type[Collector]) -> None:
 def test_collector_has_a_command_and_a_replay_app(collector: type[Collector]) -> None:
     command = cli.commands["collect"].commands[collector.platform]  # type: ignore[attr-defined]
     params = {p.name for p in command.params}
-    assert {"case_name", "since", "until", "limit"} <= params
+    assert {"case_name", "since", "until", "limit", "full"} <= params
     apps = {app.name: app for app in PLATFORM_APPS}
     assert apps[collector.platform].setting == collector.base_url_setting
 
