@@ -90,11 +90,10 @@ def engine_run(server: ReplayServer, home: Path, db: str | None) -> int:
         http_min_interval=0.0,
     )
     store = open_store(settings)
+    case = f"bench-{os.getpid()}-{time.time_ns()}"  # a fresh case even in a reused database
     try:
-        create_case(store, "bench")
-        summary = collect_account(
-            store, settings, platform="x", target="bench_account", case="bench"
-        )
+        create_case(store, case)
+        summary = collect_account(store, settings, platform="x", target="bench_account", case=case)
     finally:
         store.dispose()
     return summary.posts_new

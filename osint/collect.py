@@ -343,8 +343,7 @@ def _finish(job: _Job, status: str, errors: list[str]) -> None:
     try:
         with job.store.session() as session:
             writer = CaseWriter(session, job.case_id, source=job.writer.source)
-            for capture in leftover:
-                writer.capture(capture, run_id=job.summary.run_id)
+            writer.captures(leftover, run_id=job.summary.run_id)
             job.summary.captures += len(leftover)
             if account_status:
                 _mark_account(session, job, account_status)
@@ -436,9 +435,9 @@ def _save_state(session: Session, job: _Job, state: dict[str, Any]) -> None:
 
 def _write_captures(job: _Job, captures: list[CaptureRecord]) -> dict[int, int]:
     """Store the captures; returns ``id(record) -> capture row id`` for linking posts to them."""
-    ids = {id(c): job.writer.capture(c, run_id=job.summary.run_id) for c in captures}
+    ids = job.writer.captures(captures, run_id=job.summary.run_id)
     job.summary.captures += len(captures)
-    return ids
+    return {id(c): capture_id for c, capture_id in zip(captures, ids, strict=True)}
 
 
 # -- posts ---------------------------------------------------------------------------------

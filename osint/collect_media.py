@@ -80,19 +80,23 @@ class MediaFetcher:
 
     def write(self, writer: CaseWriter, new_media: list[NewMedia]) -> dict[str, int]:
         """Media rows for the new files (inside the caller's transaction): sha256 -> id."""
-        ids = {}
+        ids = writer.media_many(
+            [
+                {
+                    "sha256": m.sha256,
+                    "size": m.size,
+                    "mime": m.info.mime,
+                    "width": m.info.width,
+                    "height": m.info.height,
+                    "exif": m.info.exif,
+                    "status": m.info.status,
+                    "note": m.info.note,
+                    "source_url": m.source_url,
+                }
+                for m in new_media
+            ]
+        )
         for m in new_media:
-            ids[m.sha256] = writer.media(
-                sha256=m.sha256,
-                size=m.size,
-                mime=m.info.mime,
-                width=m.info.width,
-                height=m.info.height,
-                exif=m.info.exif,
-                status=m.info.status,
-                note=m.info.note,
-                source_url=m.source_url,
-            )
             self.cache[m.source_url] = (m.sha256, ids[m.sha256])
         return ids
 

@@ -328,3 +328,17 @@ def test_page_request_parameters(settings: Settings) -> None:
     )
     assert seen[0].headers["authorization"] == "Bearer tok"
     assert page.next_cursor == "7140dibdnow9c7btw3w29" and len(page.posts) == 3
+
+
+def test_lookup_posts_against_the_replay_server(x_settings: Settings, replay: Any) -> None:
+    from tests.replay.worlds import dia_world
+
+    dia = dia_world(replay.world, posts=3)
+    posts = replay.world.timeline(dia)
+    replay.world.delete_post(posts[0])
+    with HttpClient(x_settings) as http:
+        lookup = XCollector(http, x_settings).lookup_posts([p.id for p in posts[:3]] + ["42"])
+    assert sorted(p.platform_id for p in lookup.found) == sorted(p.id for p in posts[1:3])
+    assert set(lookup.missing) == {posts[0].id, "42"}
+    assert "Could not find tweet" in lookup.missing[posts[0].id]
+    assert lookup.capture is not None and lookup.capture.status_code == 200
