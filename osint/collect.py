@@ -374,7 +374,21 @@ def _mark_account(session: Session, job: _Job, status: str) -> None:
 
 
 def _known_account_id(job: _Job) -> str | None:
+    """The platform id this target resolved to before (runs remember it across renames)."""
     with job.store.reader() as session:
+        states = session.execute(
+            select(CollectionRun.state)
+            .where(
+                CollectionRun.case_id == job.case_id,
+                CollectionRun.platform == job.collector.platform,
+                CollectionRun.target == job.summary.target,
+            )
+            .order_by(CollectionRun.id.desc())
+            .limit(RECENT_RUNS)
+        ).scalars()
+        remembered = next((s["account"] for s in states if s and s.get("account")), None)
+        if remembered:
+            return str(remembered)
         return session.execute(
             select(Account.platform_id)
             .where(

@@ -362,6 +362,31 @@ def test_suspended_account_is_marked(
     assert replay.requests[-1].path == f"/2/users/{dia.id}"
 
 
+def test_a_renamed_account_is_followed_by_its_id(
+    store: Store, x_settings: Settings, replay: ReplayServer, case: str
+) -> None:
+    dia = dia_world(replay.world, posts=3)
+    collect(store, x_settings)
+    new_avatar = replay.world.add_image(40, 40, (250, 250, 0))
+    replay.world.update_account(dia, handle="Awa_Traore", display_name="Awa", avatar=new_avatar.id)
+    renamed_at = len(replay.requests)
+    for _ in range(2):  # the old handle no longer exists on X; the run remembers the id
+        summary = collect(store, x_settings)
+        assert summary.status == "completed" and summary.handle == "Awa_Traore"
+    profile_paths = [r.path for r in replay.requests[renamed_at:] if "/tweets" not in r.path]
+    assert profile_paths.count(f"/2/users/{dia.id}") == 2
+    assert not any("/by/username/" in p for p in profile_paths)
+    with store.reader() as s:
+        snaps = s.execute(
+            select(AccountSnapshot.handle, Media.sha256)
+            .join(Media, Media.id == AccountSnapshot.avatar_media_id)
+            .order_by(AccountSnapshot.id)
+        ).all()
+    assert [h for h, _ in snaps] == ["Dia_Diarra", "Awa_Traore"]  # one new snapshot, not two
+    assert snaps[0][1] != snaps[1][1]  # the new avatar, by hash
+    assert count(store, Account) == 1  # the same account, renamed: no duplicate
+
+
 def test_protected_and_empty_accounts(
     store: Store, x_settings: Settings, replay: ReplayServer, case: str
 ) -> None:
