@@ -22,6 +22,7 @@ from typing import Any
 from zipfile import ZipFile
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import osint
 from osint.bundle_readme import README
@@ -32,7 +33,14 @@ from osint.hashzip import HashingZip, MemberDigest
 from osint.progress import NullProgress, Progress
 from osint.report import ReportLimits, build_report, write_html
 from osint.report.data import load_runs
-from osint.tables import EXPORT_TABLES, case_media_ids, csv_chunks, iter_rows, jsonl_chunks
+from osint.tables import (
+    EXPORT_TABLES,
+    CsvWriter,
+    ExportTable,
+    case_media_ids,
+    iter_rows,
+    jsonl_line,
+)
 from osint.timestamp import request_timestamp
 from storage.db import Store
 from storage.models import Capture, Media
@@ -172,19 +180,20 @@ def _manifest_bytes(
 
 
 def _write_tables(bundle: HashingZip, store: Store, case_id: int, progress: Progress) -> None:
+    """Each table as JSONL and CSV from one pass over its rows (the CSV waits in a temp file)."""
     for table in EXPORT_TABLES:
-        with store.reader() as session:
-            bundle.write_chunks(
-                f"data/{table.name}.jsonl",
-                jsonl_chunks(iter_rows(session, table, case_id)),
-                compress=True,
-            )
-        with store.reader() as session:
-            bundle.write_chunks(
-                f"data/{table.name}.csv",
-                csv_chunks(iter_rows(session, table, case_id), table.columns),
-                compress=True,
-            )
+        with store.reader() as session, tempfile.TemporaryFile() as csv_file:
+            csv_out = CsvWriter(csv_file, table)
+
+            def jsonl(table: ExportTable = table, csv_out: CsvWriter = csv_out) -> Iterator[bytes]:
+                for row in iter_rows(session, table, case_id):
+                    csv_out.write(row)
+                    yield jsonl_line(row)
+
+            bundle.write_chunks(f"data/{table.name}.jsonl", jsonl(), compress=True)
+            csv_out.finish()
+            csv_file.seek(0)
+            bundle.write_file(f"data/{table.name}.csv", csv_file, compress=True)
         progress.update("tables", advance=1, total=len(EXPORT_TABLES))
 
 
@@ -298,6 +307,26 @@ def safe_relative(path: str) -> PurePosixPath | None:
     return pure
 
 
+def case_warc_files(session: Session, case_id: int) -> list[str]:
+    """The WARC files (paths relative to OSINT_HOME) holding the case's captures."""
+    rows = session.execute(
+        select(Capture.warc_file)
+        .where(Capture.case_id == case_id, Capture.warc_file.is_not(None))
+        .distinct()
+    ).scalars()
+    return sorted(rel for rel in rows if rel)
+
+
+def resolve_warc(home: Path, rel: str) -> Path | None:
+    """Where a WARC file is on disk; None when its stored path would lead out of OSINT_HOME."""
+    relative = safe_relative(rel)
+    if relative is None:
+        return None
+    root = home.resolve()
+    source = (root / relative).resolve()
+    return source if source.is_relative_to(root) else None
+
+
 def warc_member(relative: PurePosixPath) -> str:
     """Where a WARC file goes in the bundle: its path under OSINT_HOME, inside ``warc/``."""
     return str(relative) if relative.parts[0] == "warc" else f"warc/{relative}"
@@ -307,22 +336,12 @@ def _write_warcs(
     bundle: HashingZip, store: Store, settings: Settings, case_id: int, progress: Progress
 ) -> list[dict[str, str]]:
     with store.reader() as session:
-        files = sorted(
-            session.execute(
-                select(Capture.warc_file)
-                .where(Capture.case_id == case_id, Capture.warc_file.is_not(None))
-                .distinct()
-            )
-            .scalars()
-            .all()
-        )
-    home = settings.home.resolve()
+        files = case_warc_files(session, case_id)
     omitted = []
     for rel in files:
-        relative = safe_relative(rel)
-        source = (home / relative).resolve() if relative else None
-        if relative is None or source is None or not source.is_relative_to(home):
-            omitted.append({"path": f"warc/{rel}", "reason": "WARC path leaves OSINT_HOME"})
+        source, relative = resolve_warc(settings.home, rel), safe_relative(rel)
+        if source is None or relative is None:
+            omitted.append({"path": rel, "reason": "WARC path leads out of OSINT_HOME"})
             continue
         if not source.is_file():
             omitted.append({"path": warc_member(relative), "reason": "WARC file is missing"})

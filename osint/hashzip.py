@@ -132,7 +132,7 @@ class HashingZip:
         self._date = time.gmtime()[:6]
 
     def open(self, path: str, *, compress: bool, gzip_inside: bool = False) -> MemberWriter:
-        info = ZipInfo(path, date_time=self._date)  # type: ignore[arg-type]
+        info = ZipInfo(path, date_time=self._date)
         info.compress_type = ZIP_DEFLATED if compress else ZIP_STORED
         info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
         raw = self.zf.open(info, "w", force_zip64=True)

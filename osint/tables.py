@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
-from sqlalchemy import Select, Table, select, union
+from sqlalchemy import JSON, Boolean, Select, String, Table, select, union
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -34,6 +34,7 @@ from storage.models import (
     PostMedia,
     PostVersion,
 )
+from storage.types import UTCDateTime
 
 BATCH = 2000
 
@@ -55,7 +56,7 @@ def case_media_ids(case_id: int) -> Any:
 
 
 def _table(model: Any) -> Table:
-    return model.__table__  # type: ignore[no-any-return]
+    return model.__table__
 
 
 def _scoped(model: Any, case_id: int) -> Select[Any]:
@@ -109,49 +110,81 @@ EXPORT_TABLES: tuple[ExportTable, ...] = (
 )
 
 
-def json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+def _iso(value: datetime) -> str:
+    return value.isoformat()
 
 
-def iter_rows(session: Session, table: ExportTable, case_id: int) -> Iterator[dict[str, Any]]:
-    """The case's rows of one table, as JSON-ready dicts, in primary-key order."""
-    stmt = _scoped(table.model, case_id).order_by(*_table(table.model).primary_key.columns)
-    result = session.execute(stmt.execution_options(yield_per=BATCH))
-    for row in result.mappings():
-        yield {key: json_value(value) for key, value in row.items()}
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_cell(value: Any) -> Any:
-    """A CSV cell; text a spreadsheet would run as a formula gets a leading ``'`` (JSONL is exact)."""
-    if isinstance(value, dict | list):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    elif isinstance(value, bool):
-        return "true" if value else "false"
-    elif value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+def _spreadsheet_safe(value: str) -> str:
+    """Text a spreadsheet would run as a formula gets a leading ``'`` (the JSONL stays exact)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def jsonl_chunks(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
-    for row in rows:
-        yield (json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
+def _json_converters(table: ExportTable) -> list[Callable[[Any], Any] | None]:
+    return [_iso if isinstance(c.type, UTCDateTime) else None for c in _table(table.model).columns]
 
 
-def csv_chunks(rows: Iterator[dict[str, Any]], columns: list[str]) -> Iterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_csv_cell(row.get(c)) for c in columns])
-        if buffer.tell() > 256 * 1024:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+def _csv_converters(table: ExportTable) -> list[Callable[[Any], Any] | None]:
+    converters: list[Callable[[Any], Any] | None] = []
+    for column in _table(table.model).columns:
+        if isinstance(column.type, JSON):
+            converters.append(lambda v: _spreadsheet_safe(_json_text(v)))
+        elif isinstance(column.type, Boolean):
+            converters.append(_flag)
+        elif isinstance(column.type, String):
+            converters.append(_spreadsheet_safe)
+        else:
+            converters.append(None)  # numbers; times arrive as ISO text already
+    return converters
+
+
+def iter_rows(session: Session, table: ExportTable, case_id: int) -> Iterator[dict[str, Any]]:
+    """The case's rows of one table, as JSON-ready dicts, in primary-key order."""
+    stmt = _scoped(table.model, case_id).order_by(*_table(table.model).primary_key.columns)
+    columns = table.columns
+    converters = _json_converters(table)
+    for row in session.execute(stmt.execution_options(yield_per=BATCH)):
+        yield {
+            name: (convert(value) if convert and value is not None else value)
+            for name, convert, value in zip(columns, converters, row, strict=True)
+        }
+
+
+def jsonl_line(row: dict[str, Any]) -> bytes:
+    return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+class CsvWriter:
+    """Writes a table's rows (dicts from :func:`iter_rows`) as CSV to a binary file."""
+
+    def __init__(self, out: IO[bytes], table: ExportTable) -> None:
+        self._text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+        self._writer = csv.writer(self._text, lineterminator="\r\n")
+        self._columns = table.columns
+        self._converters = list(zip(self._columns, _csv_converters(table), strict=True))
+        self._writer.writerow(self._columns)
+
+    def write(self, row: dict[str, Any]) -> None:
+        cells = []
+        for name, convert in self._converters:
+            value = row[name]
+            if value is None:
+                cells.append("")
+            else:
+                cells.append(convert(value) if convert else value)
+        self._writer.writerow(cells)
+
+    def finish(self) -> None:
+        """Flush everything to the underlying file, leaving it open."""
+        self._text.flush()
+        self._text.detach()

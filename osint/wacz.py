@@ -26,7 +26,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.warcwriter import WARCWriter
 
 import osint
-from osint.bundle import safe_relative, settings_secrets
+from osint.bundle import case_warc_files, resolve_warc, settings_secrets
 from osint.cases import get_case
 from osint.config import Settings
 from osint.errors import ExportError, InputError
@@ -132,19 +132,10 @@ def _archive_name(rel: str, taken: set[str]) -> str:
 
 def _case_warcs(
     store: Store, settings: Settings, case_name: str
-) -> tuple[Any, list[Path], list[Any]]:
+) -> tuple[tuple[str, str | None, str | None], list[Path], list[Any]]:
     with store.reader() as session:
         case = get_case(session, case_name)
-        rels = (
-            session.execute(
-                select(Capture.warc_file)
-                .where(Capture.case_id == case.id, Capture.warc_file.is_not(None))
-                .distinct()
-                .order_by(Capture.warc_file)
-            )
-            .scalars()
-            .all()
-        )
+        rels = case_warc_files(session, case.id)
         pages = session.execute(
             select(Capture.id, Capture.url, Capture.fetched_at, Capture.content_type)
             .where(
@@ -155,12 +146,10 @@ def _case_warcs(
             .order_by(Capture.fetched_at, Capture.id)
         ).all()
         facts = (case.name, case.title, case.description)
-    home = settings.home.resolve()
     paths = []
     for rel in rels:
-        relative = safe_relative(rel)
-        source = (home / relative).resolve() if relative else None
-        if source is None or not source.is_relative_to(home) or not source.is_file():
+        source = resolve_warc(settings.home, rel)
+        if source is None or not source.is_file():
             raise ExportError(
                 f"the WARC file {rel!r} of case {case_name} is missing or outside OSINT_HOME",
                 hint="restore it from a backup; the bundle export lists what is missing",

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -168,6 +168,8 @@ def _attach_findings(session: Session, accounts: list[AccountView], case_id: int
             .order_by(Finding.score.desc(), Finding.id)
         )
         for account_id, finding_id, title in rows:
+            if account_id is None:
+                continue
             refs = by_id[account_id].findings
             if (finding_id, title) not in refs:
                 refs.append((finding_id, title))
@@ -296,7 +298,11 @@ class WrittenReport:
     posts_total: int
 
 
-def write_html(report: CaseReport, out: BinaryIO) -> tuple[int, str]:
+class ByteSink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+def write_html(report: CaseReport, out: ByteSink) -> tuple[int, str]:
     """Write the report to a binary stream; returns its size and SHA-256."""
     digest = hashlib.sha256()
     size = 0

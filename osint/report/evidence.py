@@ -315,7 +315,8 @@ def coordination_graph(session: Session, case_id: int) -> tuple[nx.Graph, list[l
             .where(FindingEvidence.finding_id.in_(chunk), FindingEvidence.account_id.is_not(None))
             .order_by(FindingEvidence.id)
         ):
-            members[finding_id].append(account_id)
+            if account_id is not None:
+                members[finding_id].append(account_id)
     for finding_id, details in findings:
         accounts = list(dict.fromkeys(members[finding_id]))
         groups.append(accounts)
@@ -347,7 +348,7 @@ def _explicit_edges(raw: Any) -> list[tuple[int, int, float]]:
             else:
                 a, b = item[0], item[1]
                 weight = item[2] if len(item) > 2 else 1.0
-            edges.append((int(a), int(b), float(weight)))
+            edges.append((int(a), int(b), float(weight)))  # type: ignore[arg-type]
         except (TypeError, ValueError, IndexError, KeyError):
             continue
     return edges
