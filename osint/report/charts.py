@@ -145,7 +145,7 @@ class NetworkPicture:
     nodes_dropped: int
 
 
-def network_svg(graph: nx.Graph, *, max_nodes: int = 300, size: int = 760) -> NetworkPicture:
+def network_svg(graph: nx.Graph, *, max_nodes: int = 300) -> NetworkPicture:
     """The graph drawn with a spring layout, nodes coloured by Louvain community.
 
     Nodes carry a ``label`` attribute; edges an optional ``weight``. Beyond ``max_nodes`` only the
@@ -169,16 +169,19 @@ def network_svg(graph: nx.Graph, *, max_nodes: int = 300, size: int = 760) -> Ne
         for node in members
     }
     positions = nx.spring_layout(graph, seed=7, weight="weight")
-    margin = 30
+    nodes = graph.number_of_nodes()
+    size = 360 if nodes <= 12 else 560 if nodes <= 80 else 760
+    margin, label_room = 30, 170  # room on the right for the rightmost node's label
     scale = (size - 2 * margin) / 2
+    width = size + label_room
 
     def xy(node: object) -> tuple[float, float]:
         px, py = positions[node]
         return margin + (px + 1) * scale, margin + (py + 1) * scale
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{size}" height="{size}" '
-        f'viewBox="0 0 {size} {size}" role="img"><title>Coordination network</title>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{size}" '
+        f'viewBox="0 0 {width} {size}" role="img"><title>Coordination network</title>'
     ]
     for a, b, attrs in graph.edges(data=True):
         (x1, y1), (x2, y2) = xy(a), xy(b)

@@ -296,20 +296,25 @@ def account_signals(account: AccountView) -> list[str]:
             signals.append(f"created {max(age_days, 0)} days before its first post in this case")
     handles = _distinct_in_order(s.handle for s in account.snapshots)
     if len(handles) > 1:
-        signals.append(f"changed handle {len(handles) - 1} times: " + " → ".join(handles))
+        signals.append(f"changed handle {_times(len(handles) - 1)}: " + " → ".join(handles))
     names = _distinct_in_order(s.display_name for s in account.snapshots)
     if len(names) > 1:
-        signals.append(f"changed display name {len(names) - 1} times")
+        signals.append(f"changed display name {_times(len(names) - 1)}")
     avatars = _distinct_in_order(s.avatar_sha256 for s in account.snapshots)
     if len(avatars) > 1:
-        signals.append(f"changed profile picture {len(avatars) - 1} times")
+        signals.append(f"changed profile picture {_times(len(avatars) - 1)}")
     if account.snapshots and not (account.snapshots[-1].bio or "").strip():
         signals.append("empty bio")
     if account.posts >= 10 and account.reposts / account.posts >= 0.8:
         signals.append(f"{account.reposts / account.posts:.0%} of its posts are reposts")
     if account.findings:
-        signals.append(f"named in {len(account.findings)} finding(s)")
+        count = len(account.findings)
+        signals.append(f"named in {count} finding{'s' if count != 1 else ''}")
     return signals
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
 
 
 def _distinct_in_order(values: Iterable[str | None]) -> list[str]:

@@ -9,8 +9,8 @@ and log entries (CSP violations arrive there), so a test can assert none were ra
 from __future__ import annotations
 
 import base64
-import fcntl
 import contextlib
+import fcntl
 import json
 import os
 import select
