@@ -13,8 +13,9 @@ import pytest
 from asn1crypto import tsp
 
 from osint.bundle import export_bundle
-from osint.config import Settings
+from osint.config import Settings, load_settings
 from osint.errors import InputError, TimestampError
+from osint.store import open_store
 from osint.timestamp import (
     check_response,
     make_request,
@@ -36,18 +37,26 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> TsaPki:
     return make_tsa_pki(tmp_path_factory.mktemp("tsa"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def tsa(pki: TsaPki) -> Iterator[LocalTSA]:
     server = LocalTSA(pki)
     yield server
     server.close()
 
 
-@pytest.fixture
-def stamped(store: Store, settings: Settings, tsa: LocalTSA, tmp_path: Path) -> Path:
-    built = build_case(store, settings)
-    summary = export_bundle(store, settings, built.name, tmp_path / "case.zip", tsa_url=tsa.url)
-    assert summary.timestamped and tsa.requests == 1
+@pytest.fixture(scope="module")
+def stamped(tsa: LocalTSA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One timestamped bundle for the module, made on a private SQLite store."""
+    home = tmp_path_factory.mktemp("stamped-home")
+    settings = load_settings(home=home, db=f"sqlite:///{home / 'osint.db'}", environ={})
+    store = open_store(settings)
+    try:
+        built = build_case(store, settings)
+        before = tsa.requests
+        summary = export_bundle(store, settings, built.name, home / "case.zip", tsa_url=tsa.url)
+    finally:
+        store.dispose()
+    assert summary.timestamped and tsa.requests == before + 1
     return summary.path
 
 
