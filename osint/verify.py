@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from osint.bundle import MANIFEST, TIMESTAMP
-from osint.errors import OsintError, VerifyError
+from osint.errors import InputError, OsintError, VerifyError
 from osint.timestamp import TimestampInfo, check_response, verify_signature
 
 CHUNK = 1024 * 1024
@@ -238,6 +238,10 @@ def verify_bundle(
     """
     limits = limits or VerifyLimits()
     path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such file: {path}", hint="give the path of a bundle .zip")
+    if tsa_cert is not None and not Path(tsa_cert).is_file():
+        raise InputError(f"no such certificate file: {tsa_cert}")
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:

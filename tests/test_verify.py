@@ -9,7 +9,7 @@ import pytest
 
 from osint.bundle import export_bundle
 from osint.config import load_settings
-from osint.errors import VerifyError
+from osint.errors import InputError, VerifyError
 from osint.store import open_store
 from osint.verify import VerifyLimits, verify_bundle
 from tests.casebuild import build_case
@@ -176,6 +176,8 @@ def test_duplicate_names_are_refused(bundle: Path, tmp_path: Path) -> None:
 
 
 def test_not_a_bundle(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        verify_bundle(tmp_path / "absent.zip")
     junk = tmp_path / "junk.zip"
     junk.write_bytes(b"not a zip at all")
     with pytest.raises(VerifyError, match="cannot open"):
