@@ -104,7 +104,6 @@ def db_url(_suite_db: str, tmp_path: Path) -> Iterator[str]:
     if _suite_db.startswith("postgresql"):
         _empty_pg(_suite_db)
         yield _suite_db
-        _empty_pg(_suite_db)
     else:
         path = tmp_path / "osint.db"
         shutil.copyfile(_suite_db, path)
