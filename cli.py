@@ -20,11 +20,12 @@ from rich.progress import Progress as RichBar
 from rich.table import Table
 
 import osint
-from osint import cases, imports
+from osint import bundle, cases, imports, verify, wacz
 from osint.collect import CollectSummary, collect_account, parse_date
 from osint.config import Settings, load_settings
-from osint.errors import OsintError
+from osint.errors import OsintError, VerifyError
 from osint.export import FORMATS, export_posts
+from osint.report import ReportLimits, write_report
 from osint.store import open_store
 from storage.db import Store
 
@@ -386,13 +387,67 @@ def collect_x(app: AppContext, username: str, case_name: str, **window: Any) -> 
     _run_collect(app, "x", username, case_name, **window)
 
 
-# -- export --------------------------------------------------------------------------------
+# -- report, export, verify ----------------------------------------------------------------
+@cli.command("report")
+@click.option("--case", "case_name", required=True, help="Case to report on.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="HTML file to write."
+)
+@click.option(
+    "--max-posts",
+    type=click.IntRange(min=0),
+    default=ReportLimits.max_posts,
+    show_default=True,
+    help="Posts listed in full (all of them are in the evidence bundle).",
+)
+@pass_app
+def report_cmd(app: AppContext, case_name: str, output: Path, max_posts: int) -> None:
+    """Write the case report: one self-contained HTML file that opens in any browser.
+
+    Example: osint report --case mali-2022 -o report.html
+    """
+    written = write_report(
+        app.store, app.settings, case_name, output, ReportLimits(max_posts=max_posts)
+    )
+    console.print(
+        f"wrote {written.path} ({written.size:,} bytes, {written.posts_listed:,} of "
+        f"{written.posts_total:,} posts listed), sha256 {written.sha256}",
+        markup=False,
+    )
+
+
 @cli.group()
 def export() -> None:
-    """Export what a case holds.
+    """Export a case: its posts as JSONL/CSV, an evidence bundle, or a web archive.
 
-    Example: osint export posts --case mali-2022 --format csv -o posts.csv
+    Example: osint export bundle --case mali-2022 -o mali-2022.zip
     """
+
+
+@export.command("bundle")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Zip file to write."
+)
+@click.option("--tsa", "tsa_url", help="RFC 3161 time-stamping authority URL to timestamp with.")
+@pass_app
+def export_bundle_cmd(app: AppContext, case_name: str, output: Path, tsa_url: str | None) -> None:
+    """Write a verifiable evidence bundle: data, media, WARC files, report, manifest.
+
+    Example: osint export bundle --case mali-2022 -o mali-2022.zip --tsa https://freetsa.org/tsr
+    """
+    with TerminalProgress() as progress:
+        summary = bundle.export_bundle(
+            app.store, app.settings, case_name, output, tsa_url=tsa_url, progress=progress
+        )
+    for item in summary.omitted:
+        err_console.print(f"warning: not included: {item['path']} ({item['reason']})", markup=False)
+    console.print(
+        f"wrote {summary.path}: {summary.files:,} files, {summary.bytes:,} bytes"
+        + (", manifest timestamped" if summary.timestamped else ""),
+        markup=False,
+    )
+    console.print(f"manifest.json sha256 {summary.manifest_sha256}", markup=False)
 
 
 @export.command("posts")
@@ -411,6 +466,67 @@ def export_posts_cmd(app: AppContext, case_name: str, fmt: str, output: Path | N
         with output.open("w", encoding="utf-8", newline="") as fh:
             count = export_posts(app.store, case_name, fh, fmt=fmt)
     err_console.print(f"exported {count:,} posts of case {case_name}", markup=False)
+
+
+@export.command("wacz")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="WACZ file to write."
+)
+@pass_app
+def export_wacz_cmd(app: AppContext, case_name: str, output: Path) -> None:
+    """Write the case's captures as a WACZ web archive (opens in ReplayWeb.page).
+
+    Example: osint export wacz --case mali-2022 -o mali-2022.wacz
+    """
+    summary = wacz.export_wacz(app.store, app.settings, case_name, output)
+    console.print(
+        f"wrote {summary.path}: {summary.warc_files} WARC files, {summary.records:,} records "
+        f"indexed, {summary.pages:,} pages, {summary.size:,} bytes",
+        markup=False,
+    )
+
+
+@cli.command("verify")
+@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
+@click.option(
+    "--tsa-cert",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="PEM certificate of the time-stamping authority (or its root) to check the token with.",
+)
+def verify_cmd(bundle_path: Path, tsa_cert: Path | None) -> None:
+    """Check an evidence bundle: every file's SHA-256, the manifest, the timestamp.
+
+    Exits 0 only when everything checks. Nothing is extracted.
+
+    Example: osint verify mali-2022.zip --tsa-cert tsa-ca.pem
+    """
+    result = verify.verify_bundle(bundle_path, tsa_cert=tsa_cert)
+    console.print(
+        f"{result.path}: case {result.case!r}, made {result.created_at}; checked "
+        f"{result.files_checked:,} files, {result.bytes_checked:,} bytes",
+        markup=False,
+    )
+    for item in result.omitted:
+        console.print(
+            f"note: left out when exported: {item.get('path')} ({item.get('reason')})", markup=False
+        )
+    if result.timestamp is not None:
+        checked = (
+            "signature checked against the given certificate"
+            if result.timestamp_signature_checked
+            else "signature not checked (pass --tsa-cert)"
+        )
+        console.print(
+            f"timestamp: {result.timestamp.gen_time.isoformat()} by "
+            f"{result.timestamp.tsa_name or 'unnamed TSA'}, covers manifest.json; {checked}",
+            markup=False,
+        )
+    for problem in result.problems:
+        console.print(str(problem), markup=False)
+    if not result.ok:
+        raise VerifyError(f"{bundle_path} failed verification: {len(result.problems)} problem(s)")
+    console.print(f"OK: manifest.json sha256 {result.manifest_sha256}", markup=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -474,3 +474,24 @@ def test_collect_and_export_from_the_command_line(
     rows = list(csv.DictReader(target.open(encoding="utf-8")))
     assert len(rows) == 9 and json.loads(rows[0]["media"]) == records[0]["media"]
     assert rows[0]["post_id"] == records[0]["post_id"]
+
+
+def test_collected_evidence_bundles_verifies_and_replays(
+    run_cli: CliRun,
+    x_settings: Settings,
+    replay: ReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    from tests.conftest import X_TOKEN
+
+    dia_world(replay.world, posts=4)
+    monkeypatch.setenv("OSINT_X_API_URL", replay.base_url("x"))
+    monkeypatch.setenv("OSINT_X_BEARER_TOKEN", X_TOKEN)
+    monkeypatch.setenv("OSINT_HTTP_MIN_INTERVAL", "0")
+    run_cli("case", "new", "c")
+    run_cli("collect", "x", "dia_diarra", "--case", "c")
+    run_cli("export", "bundle", "--case", "c", "-o", str(tmp_path / "c.zip"))
+    assert "OK: manifest.json" in run_cli("verify", str(tmp_path / "c.zip")).stdout
+    wacz = run_cli("export", "wacz", "--case", "c", "-o", str(tmp_path / "c.wacz")).stdout
+    assert "1 WARC files" in wacz and "0 records indexed" not in wacz
