@@ -8,6 +8,7 @@ body is kept): the chain of custody. Media are content-addressed by SHA-256 and 
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -394,8 +395,9 @@ class Event(Base):
     job_id: Mapped[int | None] = _fk("monitor_jobs.id", nullable=True, ondelete="SET NULL")
     run_id: Mapped[int | None] = _fk("collection_runs.id", nullable=True, ondelete="SET NULL")
     kind: Mapped[str] = mapped_column(String(40))
-    # what the event is about ("post_new:<post id>", ...): one event per change, enforced here
-    key: Mapped[str] = mapped_column(String(255))
+    # what the event is about ("post_new:<post id>", ...): one event per change, enforced here;
+    # an event recorded without one gets a unique key of its own
+    key: Mapped[str] = mapped_column(String(255), default=lambda: f"event:{uuid.uuid4().hex}")
     account_id: Mapped[int | None] = _fk("accounts.id", nullable=True)
     post_id: Mapped[int | None] = _fk("posts.id", nullable=True)
     detected_at: Mapped[utc] = mapped_column(default=utcnow)
