@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Result, or_, select, update
+from sqlalchemy import ColumnElement, Result, and_, case, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -195,9 +195,27 @@ def release_job(store: Store, claimed: ClaimedJob, **values: Any) -> bool:
 
 
 def next_due(store: Store, case_id: int | None = None) -> datetime | None:
-    """When the next active job falls due (for a worker deciding how long to sleep)."""
+    """When an active job can next be claimed: when it falls due, or when its lease expires."""
+    now = utcnow()
+    claimable_at = case(
+        (
+            and_(MonitorJob.lease_owner.is_not(None), MonitorJob.lease_expires_at > now),
+            MonitorJob.lease_expires_at,
+        ),
+        else_=MonitorJob.next_run_at,
+    )
     with store.reader() as session:
-        stmt = select(MonitorJob.next_run_at).where(MonitorJob.status == "active")
+        stmt = select(func.min(claimable_at)).where(MonitorJob.status == "active")
         if case_id is not None:
             stmt = stmt.where(MonitorJob.case_id == case_id)
-        return session.execute(stmt.order_by(MonitorJob.next_run_at).limit(1)).scalar_one_or_none()
+        found = session.execute(stmt).scalar_one_or_none()
+    return _as_utc(found)
+
+
+def _as_utc(value: Any) -> datetime | None:
+    """An aggregate loses the column type: SQLite hands back text, PostgreSQL an aware time."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -149,7 +149,9 @@ class MonitorWorker:
             for n in range(max(1, self.options.workers))
         ]
         beating = threading.Event()
-        heartbeat = threading.Thread(target=self._heartbeat, args=(beating,), daemon=True)
+        heartbeat = threading.Thread(
+            target=self._heartbeat, args=(beating,), name="osint-lease-heartbeat", daemon=True
+        )
         heartbeat.start()
         for thread in threads:
             thread.start()
@@ -319,7 +321,7 @@ class MonitorWorker:
             values["consecutive_failures"] = failures
         # interrupted: still due, so the next start resumes it
         if not release_job(self.store, claimed, **values):
-            self.log(f"{claimed.label}: lease lost while running (another worker took it over)")
+            self.log(f"{claimed.label}: removed, or taken over by another worker, while it ran")
 
     def _budget(self, platform: str) -> RateBudget:
         with self._budgets_lock:

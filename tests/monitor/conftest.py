@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -54,15 +53,3 @@ def events(store: Store, **where: Any) -> list[Event]:
         for name, value in where.items():
             stmt = stmt.where(getattr(Event, name) == value)
         return list(session.execute(stmt).scalars())
-
-
-@pytest.fixture
-def no_leftover_threads() -> Iterator[None]:
-    import threading
-
-    before = set(threading.enumerate())
-    yield
-    extra = [t for t in threading.enumerate() if t not in before and t.name.startswith("osint-")]
-    for thread in extra:
-        thread.join(2)
-    assert not [t for t in extra if t.is_alive()]

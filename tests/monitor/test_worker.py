@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -19,9 +20,9 @@ from sqlalchemy import func, select, update
 
 from osint.cases import create_case
 from osint.config import Settings
-from osint.monitor import add_job, list_jobs
+from osint.monitor import MonitorWorker, add_job, list_jobs
 from osint.monitor.events import iter_event_records
-from osint.monitor.lease import claim_due_job
+from osint.monitor.lease import claim_due_job, next_due
 from osint.replay import ReplayServer, World, WorldAccount
 from storage.db import Store
 from storage.models import CollectionRun, MonitorJob, Post
@@ -231,3 +232,36 @@ def test_threads_share_the_due_jobs_and_run_each_once(
         ).all()
     assert len(per_target) == 12 and {n for _, n in per_target} == {1}
     assert run_once(store, mon_settings, workers=3)[0].runs == 0  # not due again
+
+
+def test_a_long_running_worker_sleeps_until_the_next_job_is_due(
+    store: Store, mon_settings: Settings, replay: ReplayServer
+) -> None:
+    replay.world.add_account("x", "watched")
+    create_case(store, "c")
+    add_job(store, platform="x", target="watched", case="c", schedule="2s")
+    worker = MonitorWorker(store, mon_settings.with_overrides(monitor_poll=5.0))
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while worker.report.completed < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        thread.join(10)
+    assert not thread.is_alive() and worker.report.completed >= 2
+    with store.reader() as s:
+        starts = s.execute(select(CollectionRun.started_at).order_by(CollectionRun.id)).scalars()
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(list(starts))]
+    assert gaps and min(gaps) > 1.5  # on its schedule, not in a loop
+
+
+def test_the_next_claimable_time_counts_live_leases(store: Store, replay: ReplayServer) -> None:
+    create_case(store, "c")
+    job = add_job(store, platform="x", target="watched", case="c", schedule="1h")
+    assert abs((next_due(store) - job.next_run_at).total_seconds()) < 0.01
+    expires = utcnow() + timedelta(seconds=60)
+    with store.session() as s:
+        s.execute(update(MonitorJob).values(lease_owner="elsewhere:1:a", lease_expires_at=expires))
+    assert abs((next_due(store) - expires).total_seconds()) < 0.01
