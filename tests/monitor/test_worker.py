@@ -265,3 +265,19 @@ def test_the_next_claimable_time_counts_live_leases(store: Store, replay: Replay
     with store.session() as s:
         s.execute(update(MonitorJob).values(lease_owner="elsewhere:1:a", lease_expires_at=expires))
     assert abs((next_due(store) - expires).total_seconds()) < 0.01
+
+
+def test_jobs_of_one_platform_share_its_rate_budget(
+    store: Store, mon_settings: Settings, replay: ReplayServer
+) -> None:
+    create_case(store, "c")
+    for handle in ("first", "second"):
+        replay.world.add_post(replay.world.add_account("x", handle), f"hello from {handle}")
+        add_job(store, platform="x", target=handle, case="c", schedule="1h")
+    replay.app("x").set_rate_limit("user_tweets", 1, 2.0)  # type: ignore[attr-defined]
+    report, _ = run_once(store, mon_settings)
+    assert report.completed == 2
+    timelines = [r for r in replay.requests if r.path.endswith("/tweets")]
+    # the second job waited for the window the first one used up, instead of hitting a 429
+    assert len(timelines) == 2
+    assert timelines[1].at >= int(timelines[0].at + 2.0)
