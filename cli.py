@@ -578,9 +578,12 @@ def monitor_run(
         report = monitor.run_monitor(
             app.store, app.settings, options=options, on_event=on_event, log=_monitor_log
         )
-    finally:
+    except BaseException:  # quitting at once (a second Ctrl-C): do not wait on the webhook
         if notifier is not None:
-            notifier.close()
+            notifier.close(timeout=1.0)
+        raise
+    if notifier is not None:
+        notifier.close()
     _monitor_log(
         f"{report.runs} runs: {report.completed} completed, {report.unavailable} unavailable, "
         f"{report.failed} failed, {report.interrupted} interrupted; {report.events} events"

@@ -6,7 +6,8 @@ take, the same row); on SQLite every write transaction starts with ``BEGIN IMMED
 read and the conditional ``UPDATE ... WHERE the lease is free`` run alone. The ``UPDATE``'s
 condition is a compare-and-set on both. A worker renews its leases while it runs; if it dies, its
 leases expire and any worker takes the jobs over (at once, when the dead worker was a process on
-this same machine), and the collection engine resumes the interrupted run.
+this same machine), and the collection engine resumes the interrupted run. Lease times come
+from each worker's clock: machines sharing a database should keep their clocks synchronised (NTP).
 """
 
 from __future__ import annotations

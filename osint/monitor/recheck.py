@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -154,15 +153,17 @@ def _store(
                 drafts.append(_deleted(session, account_id, post, reason, seen_at, capture_id))
         result.checked = sum(len(batch) for batch, _ in lookups)
         result.deleted = len(drafts)
+        job = session.get(MonitorJob, claimed.id)  # None if removed while it ran
         result.event_ids = store_events(
             session,
             drafts,
             case_id=claimed.case_id,
-            job_id=claimed.id,
+            job_id=job.id if job is not None else None,
             run_id=run_id,
             detected_at=utcnow(),
         )
-        _save_offset(session, claimed, next_offset)
+        if job is not None:
+            job.state = {**(job.state or {}), "recheck_offset": next_offset}
     return result
 
 
@@ -195,10 +196,3 @@ def _deleted(
         before_capture_id=post.capture_id,
         after_capture_id=capture_id,
     )
-
-
-def _save_offset(session: Session, claimed: ClaimedJob, offset: int) -> None:
-    job = session.get(MonitorJob, claimed.id)
-    if job is not None:
-        state: dict[str, Any] = {**(job.state or {}), "recheck_offset": offset}
-        job.state = state

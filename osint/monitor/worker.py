@@ -273,7 +273,7 @@ class MonitorWorker:
                 session,
                 drafts,
                 case_id=claimed.case_id,
-                job_id=claimed.id,
+                job_id=claimed.id if job is not None else None,  # removed while it ran
                 run_id=outcome.run_id,
                 detected_at=utcnow(),
             )

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from osint.cases import create_case
 from osint.config import Settings
-from osint.monitor import MonitorWorker, add_job, list_jobs
+from osint.monitor import MonitorWorker, add_job, list_jobs, remove_job
 from osint.monitor.events import iter_event_records
 from osint.monitor.lease import claim_due_job, next_due
 from osint.replay import ReplayServer, World, WorldAccount
@@ -281,3 +281,26 @@ def test_jobs_of_one_platform_share_its_rate_budget(
     # the second job waited for the window the first one used up, instead of hitting a 429
     assert len(timelines) == 2
     assert timelines[1].at >= int(timelines[0].at + 2.0)
+
+
+def test_a_job_removed_while_it_runs_keeps_what_it_found(
+    store: Store, mon_settings: Settings, replay: ReplayServer
+) -> None:
+    account = replay.world.add_account("x", "watched")
+    create_case(store, "c")
+    job = add_job(store, platform="x", target="watched", case="c", schedule="1h")
+    run_once(store, mon_settings)
+    post = replay.world.add_post(account, "found after the job was removed")
+    make_due(store)
+    logged: list[str] = []
+    worker = MonitorWorker(store, mon_settings, log=logged.append)
+    claimed = claim_due_job(
+        store, worker.owner, hostname=mon_settings.hostname, lease_seconds=60, due_by=utcnow()
+    )
+    assert claimed is not None
+    remove_job(store, job.id)
+    outcome = worker.run_job(claimed)
+    assert outcome.status == "completed" and any("removed" in line for line in logged)
+    [event] = list(iter_event_records(store, "c"))
+    assert event["post_id"] == post.id and event["job_id"] is None
+    assert list_jobs(store) == []
