@@ -29,7 +29,7 @@ from osint.monitor.lease import ClaimedJob
 from storage.db import Store
 from storage.ingest import CaseWriter
 from storage.models import MonitorJob, Post
-from storage.records import CaptureRecord
+from storage.records import CaptureRecord, PostRecord
 from storage.types import utcnow
 
 LOOKUP_BATCH = 100  # ids per look-up call (X's limit; one request per call on X)
@@ -139,17 +139,19 @@ def _store(
         row_of = {id(c): row for c, row in zip(captures, capture_ids, strict=True)}
         drafts: list[EventDraft] = []
         for batch, lookup in lookups:
-            capture_id = row_of.get(id(lookup.capture)) if lookup.capture else None
-            seen_at = lookup.capture.fetched_at if lookup.capture else utcnow()
+            by_answer: dict[datetime, list[PostRecord]] = {}
             for record in lookup.found:
                 record.media = []  # attachments of known posts are already held
-                record.capture_id = capture_id
-            writer.posts(lookup.found, seen_at=seen_at)
+                record.capture_id, seen_at = _proof(lookup, record.platform_id, row_of)
+                by_answer.setdefault(seen_at, []).append(record)
+            for seen_at, records in by_answer.items():  # one write per response
+                writer.posts(records, seen_at=seen_at)
             found = {r.platform_id for r in lookup.found}
             for post in batch:
                 reason = lookup.missing.get(post.platform_id)
                 if reason is None or post.platform_id in found:
                     continue
+                capture_id, seen_at = _proof(lookup, post.platform_id, row_of)
                 drafts.append(_deleted(session, account_id, post, reason, seen_at, capture_id))
         result.checked = sum(len(batch) for batch, _ in lookups)
         result.deleted = len(drafts)
@@ -165,6 +167,14 @@ def _store(
         if job is not None:
             job.state = {**(job.state or {}), "recheck_offset": next_offset}
     return result
+
+
+def _proof(lookup: PostLookup, post_id: str, row_of: dict[int, int]) -> tuple[int | None, datetime]:
+    """The stored capture that answered for this post, and when it was fetched."""
+    capture = lookup.capture_for(post_id)
+    if capture is None:
+        return None, utcnow()
+    return row_of.get(id(capture)), capture.fetched_at
 
 
 def _deleted(
