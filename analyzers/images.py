@@ -1,0 +1,388 @@
+"""Safe image loading, fast perceptual hashing and EXIF, one image or a whole case at a time.
+
+Loading never trusts the file: the first bytes are sniffed (an HTML page or an SVG saved as
+.jpg is reported, not decoded), the pixel count is checked against Pillow's decompression-bomb
+limit from the header alone (a bomb is never decoded), and decoder errors become a status
+(``truncated``, ``corrupt``, ...) with a plain-language note instead of an exception.
+
+Speed: a JPEG is decoded in the DCT domain at 1/8 scale (``Image.draft``), which costs a fraction
+of a full decode; other formats are decoded fully and shrunk with ``reduce()``. Hashes are then
+computed from one 64x64 thumbnail (see ``analyzers.perceptual``); on 1-3 MP JPEGs they stay
+within a few bits of ``imagehash.phash(Image.open(path))`` (measured by bench/hashing.py).
+
+Hashes per image (``HashRecord.hashes``, keyed ``(algorithm, variant)``, 16 hex digits each):
+
+- ``phash``/``dhash`` x ``plain``, ``mirror``: the whole picture and its left-right mirror.
+- ``phash``/``dhash`` x ``trim``, ``trim_mirror``: after cutting uniform borders (letterbox bars,
+  frames); only when a border was found.
+- ``phash``/``dhash`` x ``grid``: GRID_SIZE hashes concatenated (the whole picture, then 3x3
+  windows at 90% and 75% of its side) for recognising crops.
+- ``pdq`` x ``plain``, ``mirror`` (64 hex digits) when the optional ``pdqhash`` package is
+  installed and asked for (``pdq=True``); it needs a 1/4-scale decode, so it costs more.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from analyzers import perceptual
+from analyzers.imagemeta import exif_summary
+
+try:  # optional: pip install 'osint[pdq]'
+    import pdqhash
+except ImportError:  # pragma: no cover - depends on the environment
+    pdqhash = None
+
+MIN_REDUCED_SIDE = 96  # reduced images keep at least this many pixels on their short side
+PDQ_MIN_SIDE = 256
+PDQ_AVAILABLE = pdqhash is not None
+
+HashKey = tuple[str, str]  # (algorithm, variant)
+
+
+class ImageStatus(StrEnum):
+    """What happened when an image was read. Only ``ok`` images have hashes."""
+
+    OK = "ok"
+    EMPTY = "empty"  # 0-byte file
+    NOT_AN_IMAGE = "not_an_image"  # HTML, SVG, JSON, text saved under an image name
+    UNRECOGNIZED = "unrecognized"  # bytes Pillow cannot identify
+    TRUNCATED = "truncated"  # the file stops before the picture ends
+    CORRUPT = "corrupt"  # broken structure or checksums
+    TOO_LARGE = "too_large"  # above the decompression-bomb pixel limit: never decoded
+    UNREADABLE = "unreadable"  # the file itself could not be read
+
+
+class ImageLoadError(Exception):
+    def __init__(self, status: ImageStatus, note: str) -> None:
+        super().__init__(note)
+        self.status = status
+        self.note = note
+
+
+@dataclass(frozen=True)
+class ReducedImage:
+    """A decoded picture shrunk to a few hundred pixels, greyscale, plus what we learnt on the way."""
+
+    gray: Image.Image  # mode "L", short side >= MIN_REDUCED_SIDE unless the original is smaller
+    width: int  # original size
+    height: int
+    format: str
+    mime: str | None
+    mode: str  # original pixel mode (RGB, CMYK, I;16, P ...)
+    notes: tuple[str, ...] = ()
+    exif: dict[str, Any] = field(default_factory=dict)
+    rgb: np.ndarray | None = None  # only when PDQ was asked for
+
+
+@dataclass(frozen=True)
+class HashRecord:
+    """The outcome of hashing one image: a status, notes, and (if ok) hashes and metadata."""
+
+    status: ImageStatus
+    note: str = ""
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    mime: str | None = None
+    mode: str | None = None
+    exif: dict[str, Any] = field(default_factory=dict)
+    hashes: dict[HashKey, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ImageStatus.OK
+
+
+_SNIFF_MARKERS = (
+    (b"<svg", "an SVG drawing"),
+    (b"<?xml", "an XML/SVG document"),
+    (b"<!doctype html", "an HTML page"),
+    (b"<html", "an HTML page"),
+    (b"<head", "an HTML page"),
+    (b"{", "JSON or text"),
+    (b"[", "JSON or text"),
+)
+
+
+def sniff_non_image(head: bytes) -> str | None:
+    """Name the document type if ``head`` (first bytes of a file) is markup or text, else None."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    for marker, name in _SNIFF_MARKERS:
+        if text.startswith(marker):
+            return name
+    if b"<svg" in text[:1024] or b"<html" in text[:1024]:
+        return "an SVG or HTML document"
+    return None
+
+
+def read_source(source: Path | bytes) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    try:
+        return Path(source).read_bytes()
+    except OSError as error:
+        raise ImageLoadError(ImageStatus.UNREADABLE, f"cannot read the file: {error}") from error
+
+
+def _open_checked(data: bytes, max_pixels: int | None) -> Image.Image:
+    """Open (header only) and refuse bombs before any pixel is decoded."""
+    if not data:
+        raise ImageLoadError(ImageStatus.EMPTY, "the file is empty (0 bytes)")
+    document = sniff_non_image(data[:2048])
+    if document:
+        raise ImageLoadError(
+            ImageStatus.NOT_AN_IMAGE, f"not an image: the bytes are {document} (saved as a file "
+            "with an image name); keep it as a document, not a picture"
+        )
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageLoadError(ImageStatus.TOO_LARGE, _bomb_note(str(error))) from error
+    except UnidentifiedImageError as error:
+        raise ImageLoadError(
+            ImageStatus.UNRECOGNIZED, "not a picture format Pillow knows (or its header is broken)"
+        ) from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageLoadError(ImageStatus.CORRUPT, f"broken image header: {error}") from error
+    if limit is not None and image.width * image.height > limit:
+        raise ImageLoadError(
+            ImageStatus.TOO_LARGE,
+            _bomb_note(f"{image.width}x{image.height} = {image.width * image.height} pixels "
+                       f"exceeds the limit of {limit}"),
+        )
+    return image
+
+
+def _bomb_note(detail: str) -> str:
+    return (f"possible decompression bomb, not decoded: {detail}. Inspect it by hand if it "
+            "matters (the file is kept).")
+
+
+def load_reduced(
+    source: Path | bytes, *, pdq: bool = False, max_pixels: int | None = None
+) -> ReducedImage:
+    """Decode ``source`` as small as hashing allows. Raises ImageLoadError for bad input."""
+    data = read_source(source)
+    image = _open_checked(data, max_pixels)
+    notes: list[str] = []
+    width, height, fmt, mode = image.width, image.height, image.format or "?", image.mode
+    mime = image.get_format_mimetype() if hasattr(image, "get_format_mimetype") else None
+    frames = getattr(image, "n_frames", 1) if getattr(image, "is_animated", False) else 1
+    if frames > 1:
+        notes.append(f"animated ({frames} frames): the first frame was hashed")
+    exif = exif_summary(image)
+    try:
+        reduced = _decode_small(image, PDQ_MIN_SIDE if pdq else MIN_REDUCED_SIDE, notes)
+        rgb = np.asarray(reduced.convert("RGB")) if pdq else None
+        gray = _to_gray(reduced, notes)
+    except ImageLoadError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise _decode_error(error) from error
+    gray = _apply_orientation(gray, exif.get("orientation"), notes)
+    return ReducedImage(gray, width, height, fmt, mime, mode, tuple(notes), exif, rgb)
+
+
+def _decode_error(error: BaseException) -> ImageLoadError:
+    message = str(error)
+    if "truncated" in message or isinstance(error, EOFError) or "premature end" in message:
+        return ImageLoadError(
+            ImageStatus.TRUNCATED, f"the file ends before the picture does ({message}); "
+            "re-download it if the source still has it"
+        )
+    return ImageLoadError(ImageStatus.CORRUPT, f"the picture data is damaged ({message})")
+
+
+def _decode_small(image: Image.Image, min_side: int, notes: list[str]) -> Image.Image:
+    """JPEG: DCT-domain downscale by up to 8. Others: full decode, then integer reduce()."""
+    short_side = min(image.size)
+    if image.format == "JPEG":
+        scale = next((s for s in (8, 4, 2) if short_side // s >= min_side), 1)
+        if scale > 1:
+            image.draft("L" if image.mode == "RGB" else image.mode,
+                        (image.width // scale, image.height // scale))
+        image.load()
+        return image
+    image.load()
+    factor = short_side // min_side
+    if factor >= 2 and image.mode not in ("P", "1"):
+        return image.reduce(factor)
+    if factor >= 2:
+        return image.convert("RGBA").reduce(factor)
+    return image
+
+
+def _to_gray(image: Image.Image, notes: list[str]) -> Image.Image:
+    """Greyscale with the quirks handled: CMYK, 16-bit, transparency, palettes."""
+    mode = image.mode
+    if mode == "L":
+        return image
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        pixels = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or pixels.max() > 255 else 255.0
+        notes.append(f"{mode} image ({'16' if top > 255 else '8'}-bit range) scaled to 8 bits")
+        return Image.fromarray(np.clip(pixels * (255.0 / top), 0, 255).astype(np.uint8), "L")
+    if mode == "CMYK":
+        notes.append("CMYK image converted to RGB before hashing")
+        return image.convert("RGB").convert("L")
+    if mode in ("RGBA", "LA", "PA", "P", "RGBa", "La") and _has_transparency(image):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, "white")
+        flat.alpha_composite(rgba)
+        notes.append("transparent areas flattened on white")
+        return flat.convert("L")
+    return image.convert("L")
+
+
+def _has_transparency(image: Image.Image) -> bool:
+    if image.mode == "P":
+        return "transparency" in image.info
+    alpha = image.getchannel("A")
+    low, _ = alpha.getextrema()
+    return low < 255
+
+
+_ORIENTATION_TRANSPOSE = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+
+
+def _apply_orientation(gray: Image.Image, orientation: Any, notes: list[str]) -> Image.Image:
+    """Turn the picture the way viewers show it (re-uploads usually bake the turn in)."""
+    steps = _ORIENTATION_TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    if not steps:
+        return gray
+    notes.append(f"EXIF orientation {orientation} applied before hashing")
+    for step in steps:
+        gray = gray.transpose(step)
+    return gray
+
+
+def hashes_of(reduced: ReducedImage) -> dict[HashKey, str]:
+    """Every hash variant of a reduced image (see the module docstring)."""
+    hex_ = perceptual.to_hex
+    gray = reduced.gray
+    phash, dhash, phash_m, dhash_m = perceptual.whole_image_hashes(gray)
+    hashes: dict[HashKey, str] = {
+        ("phash", "plain"): hex_(phash), ("dhash", "plain"): hex_(dhash),
+        ("phash", "mirror"): hex_(phash_m), ("dhash", "mirror"): hex_(dhash_m),
+    }
+    box = perceptual.content_box(np.asarray(gray))
+    if box is not None:
+        trimmed = gray.crop(box)
+        t_phash, t_dhash, t_phash_m, t_dhash_m = perceptual.whole_image_hashes(trimmed)
+        hashes |= {
+            ("phash", "trim"): hex_(t_phash), ("dhash", "trim"): hex_(t_dhash),
+            ("phash", "trim_mirror"): hex_(t_phash_m), ("dhash", "trim_mirror"): hex_(t_dhash_m),
+        }
+    grid_p, grid_d = perceptual.grid_hashes(gray)
+    hashes[("phash", "grid")] = "".join(hex_(int(v)) for v in grid_p)
+    hashes[("dhash", "grid")] = "".join(hex_(int(v)) for v in grid_d)
+    if reduced.rgb is not None and pdqhash is not None:
+        hashes |= _pdq_hashes(reduced.rgb)
+    return hashes
+
+
+def _pdq_hashes(rgb: np.ndarray) -> dict[HashKey, str]:
+    vectors, _quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
+    # compute_dihedral order: original, rot90, rot180, rot270, flip-x, flip-y, ...
+    return {("pdq", "plain"): _bits_to_hex(vectors[0]), ("pdq", "mirror"): _bits_to_hex(vectors[5])}
+
+
+def _bits_to_hex(bits: np.ndarray) -> str:
+    packed = np.packbits(np.asarray(bits, dtype=np.uint8))
+    return packed.tobytes().hex()
+
+
+def hash_image(
+    source: Path | bytes, *, pdq: bool = False, max_pixels: int | None = None
+) -> HashRecord:
+    """Hash one image. Never raises for bad input: the status and note say what was wrong."""
+    if pdq and pdqhash is None:
+        raise RuntimeError("PDQ hashes need the optional pdqhash package: pip install 'osint[pdq]'")
+    try:
+        reduced = load_reduced(source, pdq=pdq, max_pixels=max_pixels)
+        hashes = hashes_of(reduced)
+    except ImageLoadError as error:
+        return HashRecord(status=error.status, note=error.note)
+    return HashRecord(
+        status=ImageStatus.OK, note="; ".join(reduced.notes), width=reduced.width,
+        height=reduced.height, format=reduced.format, mime=reduced.mime, mode=reduced.mode,
+        exif=reduced.exif, hashes=hashes,
+    )
+
+
+def _hash_chunk(items: list[tuple[Any, str]], pdq: bool) -> list[tuple[Any, HashRecord]]:
+    """Worker side: one image decoded at a time, only small results travel back."""
+    return [(key, hash_image(Path(path), pdq=pdq)) for key, path in items]
+
+
+def hash_files(
+    items: Iterable[tuple[Any, str | Path]],
+    *,
+    workers: int = 2,
+    pdq: bool = False,
+    chunk_size: int = 16,
+    max_pending_chunks: int | None = None,
+) -> Iterator[tuple[Any, HashRecord]]:
+    """Hash many files on ``workers`` processes; yields ``(key, HashRecord)`` as chunks finish.
+
+    Memory stays flat whatever the case size: each worker holds one decoded (already reduced)
+    image at a time, and at most ``max_pending_chunks`` (default 2 per worker) chunks of paths
+    and results are in flight, so a 100,000-image case never queues more than a few dozen.
+    Results come back in completion order, not input order.
+    """
+    if workers <= 1:
+        for key, path in items:
+            yield key, hash_image(Path(path), pdq=pdq)
+        return
+    pending_limit = max_pending_chunks or 2 * workers
+    iterator = iter(items)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: set[Future[list[tuple[Any, HashRecord]]]] = set()
+        while True:
+            while len(pending) < pending_limit:
+                chunk = [(key, str(path)) for key, path in _take(iterator, chunk_size)]
+                if not chunk:
+                    break
+                pending.add(pool.submit(_hash_chunk, chunk, pdq))
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield from future.result()
+
+
+def _take(iterator: Iterator[tuple[Any, str | Path]], count: int) -> list[tuple[Any, str | Path]]:
+    chunk = []
+    for item in iterator:
+        chunk.append(item)
+        if len(chunk) >= count:
+            break
+    return chunk
+
+
+def split_grid(value: str) -> list[int]:
+    """The GRID_SIZE 64-bit hashes packed in a ``grid`` variant's hex string."""
+    return [int(value[i : i + 16], 16) for i in range(0, len(value), 16)]
+
