@@ -17,8 +17,19 @@ _TAG_MAKE, _TAG_MODEL, _TAG_SOFTWARE, _TAG_DATETIME, _TAG_ORIENTATION = 271, 272
 _TAG_ARTIST = 315
 _IFD_EXIF, _IFD_GPS = 0x8769, 0x8825
 _EXIF_DATETIME_ORIGINAL, _EXIF_OFFSET_ORIGINAL, _EXIF_LENS = 36867, 36881, 42036
-_EDITORS = ("photoshop", "gimp", "lightroom", "snapseed", "picsart", "canva", "facetune",
-            "affinity", "pixelmator", "paint.net", "faceapp")
+_EDITORS = (
+    "photoshop",
+    "gimp",
+    "lightroom",
+    "snapseed",
+    "picsart",
+    "canva",
+    "facetune",
+    "affinity",
+    "pixelmator",
+    "paint.net",
+    "faceapp",
+)
 
 
 def _clean(value: Any) -> Any:
@@ -67,23 +78,30 @@ def exif_summary(image: Image.Image) -> dict[str, Any]:
     """The EXIF fields investigators use, JSON-safe; empty dict when there is no EXIF."""
     try:
         exif = image.getexif()
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the picture
+    except Exception:  # a broken EXIF block must not lose the picture
         return {"error": "unreadable EXIF block"}
     if not exif:
         return {}
     summary: dict[str, Any] = {}
-    for key, tag in (("make", _TAG_MAKE), ("model", _TAG_MODEL), ("software", _TAG_SOFTWARE),
-                     ("artist", _TAG_ARTIST), ("orientation", _TAG_ORIENTATION)):
+    for key, tag in (
+        ("make", _TAG_MAKE),
+        ("model", _TAG_MODEL),
+        ("software", _TAG_SOFTWARE),
+        ("artist", _TAG_ARTIST),
+        ("orientation", _TAG_ORIENTATION),
+    ):
         value = _clean(exif.get(tag))
         if value is not None:
             summary[key] = value
     details = _safe_ifd(exif, _IFD_EXIF)
-    taken = _exif_time(_clean(details.get(_EXIF_DATETIME_ORIGINAL)),
-                       _clean(details.get(_EXIF_OFFSET_ORIGINAL)))
+    taken = _exif_time(
+        _clean(details.get(_EXIF_DATETIME_ORIGINAL)), _clean(details.get(_EXIF_OFFSET_ORIGINAL))
+    )
     modified = _exif_time(_clean(exif.get(_TAG_DATETIME)))
     lens = _clean(details.get(_EXIF_LENS))
-    summary |= {k: v for k, v in (("taken_at", taken), ("modified_at", modified),
-                                  ("lens", lens)) if v}
+    summary |= {
+        k: v for k, v in (("taken_at", taken), ("modified_at", modified), ("lens", lens)) if v
+    }
     gps = _gps(_safe_ifd(exif, _IFD_GPS))
     if gps:
         summary["gps"] = gps
@@ -93,7 +111,7 @@ def exif_summary(image: Image.Image) -> dict[str, Any]:
 def _safe_ifd(exif: Image.Exif, tag: int) -> dict[int, Any]:
     try:
         return dict(exif.get_ifd(tag))
-    except Exception:  # noqa: BLE001 - malformed sub-IFDs are common in the wild
+    except Exception:  # malformed sub-IFDs are common in the wild
         return {}
 
 
@@ -122,11 +140,15 @@ def exif_notes(exif: dict[str, Any], posted_at: datetime | None = None) -> list[
         notes.append(f"edited with {software} (EXIF Software)")
     taken, modified = _parse_iso(exif.get("taken_at")), _parse_iso(exif.get("modified_at"))
     if taken and modified and modified < taken:
-        notes.append(f"EXIF says modified ({exif['modified_at']}) before captured "
-                     f"({exif['taken_at']}): contradictory clock or edited metadata")
+        notes.append(
+            f"EXIF says modified ({exif['modified_at']}) before captured "
+            f"({exif['taken_at']}): contradictory clock or edited metadata"
+        )
     if taken and posted_at and _naive_utc(taken) > _naive_utc(posted_at):
-        notes.append(f"EXIF capture time {exif['taken_at']} is after the post "
-                     f"({posted_at.isoformat()}): the camera clock or the metadata is wrong")
+        notes.append(
+            f"EXIF capture time {exif['taken_at']} is after the post "
+            f"({posted_at.isoformat()}): the camera clock or the metadata is wrong"
+        )
     gps = exif.get("gps") or {}
     if gps and gps.get("latitude") == 0 and gps.get("longitude") == 0:
         notes.append("GPS at 0,0 (a placeholder, not a place)")

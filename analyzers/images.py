@@ -72,7 +72,7 @@ class ImageLoadError(Exception):
 
 @dataclass(frozen=True)
 class ReducedImage:
-    """A decoded picture shrunk to a few hundred pixels, greyscale, plus what we learnt on the way."""
+    """A decoded picture shrunk to a few hundred pixels, greyscale, and what we learnt."""
 
     gray: Image.Image  # mode "L", short side >= MIN_REDUCED_SIDE unless the original is smaller
     width: int  # original size
@@ -142,8 +142,9 @@ def _open_checked(data: bytes, max_pixels: int | None) -> Image.Image:
     document = sniff_non_image(data[:2048])
     if document:
         raise ImageLoadError(
-            ImageStatus.NOT_AN_IMAGE, f"not an image: the bytes are {document} (saved as a file "
-            "with an image name); keep it as a document, not a picture"
+            ImageStatus.NOT_AN_IMAGE,
+            f"not an image: the bytes are {document} (saved as a file "
+            "with an image name); keep it as a document, not a picture",
         )
     limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
     try:
@@ -161,15 +162,19 @@ def _open_checked(data: bytes, max_pixels: int | None) -> Image.Image:
     if limit is not None and image.width * image.height > limit:
         raise ImageLoadError(
             ImageStatus.TOO_LARGE,
-            _bomb_note(f"{image.width}x{image.height} = {image.width * image.height} pixels "
-                       f"exceeds the limit of {limit}"),
+            _bomb_note(
+                f"{image.width}x{image.height} = {image.width * image.height} pixels "
+                f"exceeds the limit of {limit}"
+            ),
         )
     return image
 
 
 def _bomb_note(detail: str) -> str:
-    return (f"possible decompression bomb, not decoded: {detail}. Inspect it by hand if it "
-            "matters (the file is kept).")
+    return (
+        f"possible decompression bomb, not decoded: {detail}. Inspect it by hand if it "
+        "matters (the file is kept)."
+    )
 
 
 def load_reduced(
@@ -201,8 +206,9 @@ def _decode_error(error: BaseException) -> ImageLoadError:
     message = str(error)
     if "truncated" in message or isinstance(error, EOFError) or "premature end" in message:
         return ImageLoadError(
-            ImageStatus.TRUNCATED, f"the file ends before the picture does ({message}); "
-            "re-download it if the source still has it"
+            ImageStatus.TRUNCATED,
+            f"the file ends before the picture does ({message}); "
+            "re-download it if the source still has it",
         )
     return ImageLoadError(ImageStatus.CORRUPT, f"the picture data is damaged ({message})")
 
@@ -213,8 +219,10 @@ def _decode_small(image: Image.Image, min_side: int, notes: list[str]) -> Image.
     if image.format == "JPEG":
         scale = next((s for s in (8, 4, 2) if short_side // s >= min_side), 1)
         if scale > 1:
-            image.draft("L" if image.mode == "RGB" else image.mode,
-                        (image.width // scale, image.height // scale))
+            image.draft(
+                "L" if image.mode == "RGB" else image.mode,
+                (image.width // scale, image.height // scale),
+            )
         image.load()
         return image
     image.load()
@@ -284,16 +292,20 @@ def hashes_of(reduced: ReducedImage) -> dict[HashKey, str]:
     gray = reduced.gray
     phash, dhash, phash_m, dhash_m = perceptual.whole_image_hashes(gray)
     hashes: dict[HashKey, str] = {
-        ("phash", "plain"): hex_(phash), ("dhash", "plain"): hex_(dhash),
-        ("phash", "mirror"): hex_(phash_m), ("dhash", "mirror"): hex_(dhash_m),
+        ("phash", "plain"): hex_(phash),
+        ("dhash", "plain"): hex_(dhash),
+        ("phash", "mirror"): hex_(phash_m),
+        ("dhash", "mirror"): hex_(dhash_m),
     }
     box = perceptual.content_box(np.asarray(gray))
     if box is not None:
         trimmed = gray.crop(box)
         t_phash, t_dhash, t_phash_m, t_dhash_m = perceptual.whole_image_hashes(trimmed)
         hashes |= {
-            ("phash", "trim"): hex_(t_phash), ("dhash", "trim"): hex_(t_dhash),
-            ("phash", "trim_mirror"): hex_(t_phash_m), ("dhash", "trim_mirror"): hex_(t_dhash_m),
+            ("phash", "trim"): hex_(t_phash),
+            ("dhash", "trim"): hex_(t_dhash),
+            ("phash", "trim_mirror"): hex_(t_phash_m),
+            ("dhash", "trim_mirror"): hex_(t_dhash_m),
         }
     grid_p, grid_d = perceptual.grid_hashes(gray)
     hashes[("phash", "grid")] = "".join(hex_(int(v)) for v in grid_p)
@@ -326,9 +338,15 @@ def hash_image(
     except ImageLoadError as error:
         return HashRecord(status=error.status, note=error.note)
     return HashRecord(
-        status=ImageStatus.OK, note="; ".join(reduced.notes), width=reduced.width,
-        height=reduced.height, format=reduced.format, mime=reduced.mime, mode=reduced.mode,
-        exif=reduced.exif, hashes=hashes,
+        status=ImageStatus.OK,
+        note="; ".join(reduced.notes),
+        width=reduced.width,
+        height=reduced.height,
+        format=reduced.format,
+        mime=reduced.mime,
+        mode=reduced.mode,
+        exif=reduced.exif,
+        hashes=hashes,
     )
 
 
@@ -385,4 +403,3 @@ def _take(iterator: Iterator[tuple[Any, str | Path]], count: int) -> list[tuple[
 def split_grid(value: str) -> list[int]:
     """The GRID_SIZE 64-bit hashes packed in a ``grid`` variant's hex string."""
     return [int(value[i : i + 16], 16) for i in range(0, len(value), 16)]
-

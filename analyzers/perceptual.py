@@ -4,7 +4,8 @@ Everything here works on an image already reduced to a few hundred pixels (see
 ``analyzers.images`` for decoding), so it costs microseconds, not milliseconds.
 
 Bit layout follows imagehash: the 8x8 boolean matrix is flattened row by row and the first
-element is the most significant bit, so ``format(value, "016x")`` equals ``str(imagehash.phash(...))``
+element is the most significant bit, so ``format(value, "016x")`` equals
+``str(imagehash.phash(...))``
 and ``imagehash.hex_to_hash`` reads our hex back.
 
 - ``phash_of`` / ``dhash_of``: imagehash's pHash (DCT-II of a 32x32 image, 8x8 low frequencies

@@ -106,8 +106,14 @@ def caption(image: Image.Image, text: str = "THEY DON'T WANT YOU TO SEE THIS") -
         font = ImageFont.load_default(size=size)
     width = draw.textlength(text, font=font)
     position = ((image.width - width) / 2, image.height - 2.2 * size)
-    draw.text(position, text, font=font, fill="white", stroke_width=max(1, size // 10),
-              stroke_fill="black")
+    draw.text(
+        position,
+        text,
+        font=font,
+        fill="white",
+        stroke_width=max(1, size // 10),
+        stroke_fill="black",
+    )
     return captioned
 
 
