@@ -34,6 +34,8 @@ _EDITORS = (
 
 def _clean(value: Any) -> Any:
     """EXIF values as JSON-safe Python: text without NULs, rationals as floats, no NaN."""
+    if value is None:
+        return None
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
     if isinstance(value, str):

@@ -24,7 +24,9 @@ Hashes per image (``HashRecord.hashes``, keyed ``(algorithm, variant)``, 16 hex 
 from __future__ import annotations
 
 import io
+import struct
 import warnings
+import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -159,6 +161,8 @@ def _open_checked(data: bytes, max_pixels: int | None) -> Image.Image:
         ) from error
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageLoadError(ImageStatus.CORRUPT, f"broken image header: {error}") from error
+    if image.format == "PNG" and (problem := png_chunk_problem(data)):
+        raise ImageLoadError(ImageStatus.CORRUPT, problem)
     if limit is not None and image.width * image.height > limit:
         raise ImageLoadError(
             ImageStatus.TOO_LARGE,
@@ -168,6 +172,25 @@ def _open_checked(data: bytes, max_pixels: int | None) -> Image.Image:
             ),
         )
     return image
+
+
+def png_chunk_problem(data: bytes) -> str | None:
+    """Walk a PNG's chunks and check each CRC (Pillow does not check the pixel data's)."""
+    position = 8
+    while position + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        end = position + 12 + length
+        if end > len(data):
+            return None  # cut short: the decoder reports it as truncated
+        (stored,) = struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(data[position + 4 : end - 4]) != stored:
+            name = kind.decode("latin-1", errors="replace")
+            return f"PNG chunk {name} at byte {position} fails its CRC check: the file is damaged"
+        if kind == b"IEND":
+            return None
+        position = end
+    return None
 
 
 def _bomb_note(detail: str) -> str:
@@ -190,10 +213,11 @@ def load_reduced(
     if frames > 1:
         notes.append(f"animated ({frames} frames): the first frame was hashed")
     exif = exif_summary(image)
+    min_side = PDQ_MIN_SIDE if pdq else MIN_REDUCED_SIDE
     try:
-        reduced = _decode_small(image, PDQ_MIN_SIDE if pdq else MIN_REDUCED_SIDE, notes)
-        rgb = np.asarray(reduced.convert("RGB")) if pdq else None
-        gray = _to_gray(reduced, notes)
+        decoded = _decode_small(image, min_side, colour=pdq)
+        gray = _shrink(_to_gray(decoded, notes), min_side)
+        rgb = np.asarray(_shrink(_to_rgb(decoded, gray), min_side)) if pdq else None
     except ImageLoadError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as error:
@@ -213,25 +237,32 @@ def _decode_error(error: BaseException) -> ImageLoadError:
     return ImageLoadError(ImageStatus.CORRUPT, f"the picture data is damaged ({message})")
 
 
-def _decode_small(image: Image.Image, min_side: int, notes: list[str]) -> Image.Image:
-    """JPEG: DCT-domain downscale by up to 8. Others: full decode, then integer reduce()."""
-    short_side = min(image.size)
+def _decode_small(image: Image.Image, min_side: int, *, colour: bool = False) -> Image.Image:
+    """JPEG: decode in the DCT domain at up to 1/8 scale (greyscale unless ``colour``).
+
+    Other formats: a full decode (Pillow has no cheaper path for them).
+    """
     if image.format == "JPEG":
-        scale = next((s for s in (8, 4, 2) if short_side // s >= min_side), 1)
+        scale = next((s for s in (8, 4, 2) if min(image.size) // s >= min_side), 1)
         if scale > 1:
             image.draft(
-                "L" if image.mode == "RGB" else image.mode,
+                "L" if image.mode == "RGB" and not colour else image.mode,
                 (image.width // scale, image.height // scale),
             )
-        image.load()
-        return image
     image.load()
-    factor = short_side // min_side
-    if factor >= 2 and image.mode not in ("P", "1"):
-        return image.reduce(factor)
-    if factor >= 2:
-        return image.convert("RGBA").reduce(factor)
     return image
+
+
+def _shrink(image: Image.Image, min_side: int) -> Image.Image:
+    """Box-reduce by the largest integer factor that keeps ``min_side`` pixels."""
+    factor = min(image.size) // min_side
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def _to_rgb(decoded: Image.Image, gray: Image.Image) -> Image.Image:
+    if decoded.mode in ("RGB", "CMYK", "P", "RGBA", "YCbCr"):
+        return decoded.convert("RGB")
+    return gray.convert("RGB")
 
 
 def _to_gray(image: Image.Image, notes: list[str]) -> Image.Image:
