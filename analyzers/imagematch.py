@@ -183,12 +183,14 @@ def _ordered(left: np.ndarray, right: np.ndarray) -> set[tuple[int, int]]:
 def compare(left: ImageFingerprint, right: ImageFingerprint) -> ImageMatch | None:
     """The best explanation of ``right`` as a copy of ``left``, or None if they differ."""
     whole = _best_whole(left, right)
-    if whole and whole.phash_distance <= WHOLE_MAX_PHASH and _total(whole) <= WHOLE_MAX_SUM:
-        return whole
+    if whole and (whole.phash_distance > WHOLE_MAX_PHASH or _total(whole) > WHOLE_MAX_SUM):
+        whole = None
     crop = _best_crop(left, right)
-    if crop and crop.phash_distance <= GRID_MAX_PHASH and _total(crop) <= GRID_MAX_SUM:
-        return crop
-    return None
+    if crop and (crop.phash_distance > GRID_MAX_PHASH or _total(crop) > GRID_MAX_SUM):
+        crop = None
+    if whole and crop:  # both fit: the closer explanation says what was done
+        return crop if _total(crop) < _total(whole) else whole
+    return whole or crop
 
 
 def _total(match: ImageMatch) -> int:
