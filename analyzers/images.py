@@ -85,6 +85,7 @@ class ReducedImage:
     notes: tuple[str, ...] = ()
     exif: dict[str, Any] = field(default_factory=dict)
     rgb: np.ndarray | None = None  # only when PDQ was asked for
+    block: int = 1  # original pixels per reduced pixel, per side
 
 
 @dataclass(frozen=True)
@@ -216,14 +217,17 @@ def load_reduced(
     min_side = PDQ_MIN_SIDE if pdq else MIN_REDUCED_SIDE
     try:
         decoded = _decode_small(image, min_side, colour=pdq)
-        gray = _shrink(_to_gray(decoded, notes), min_side)
-        rgb = np.asarray(_shrink(_to_rgb(decoded, gray), min_side)) if pdq else None
+        # JPEGs are already at most 1/8; other formats keep >= 2 x min_side (closer hashes).
+        factor = 1 if image.format == "JPEG" else max(1, min(decoded.size) // (2 * min_side))
+        block = max(1, round(width / decoded.width)) * factor
+        gray = _shrink(_to_gray(decoded, notes), factor)
+        rgb = np.asarray(_shrink(_to_rgb(decoded, gray), factor)) if pdq else None
     except ImageLoadError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise _decode_error(error) from error
     gray = _apply_orientation(gray, exif.get("orientation"), notes)
-    return ReducedImage(gray, width, height, fmt, mime, mode, tuple(notes), exif, rgb)
+    return ReducedImage(gray, width, height, fmt, mime, mode, tuple(notes), exif, rgb, block)
 
 
 def _decode_error(error: BaseException) -> ImageLoadError:
@@ -253,9 +257,8 @@ def _decode_small(image: Image.Image, min_side: int, *, colour: bool = False) ->
     return image
 
 
-def _shrink(image: Image.Image, min_side: int) -> Image.Image:
-    """Box-reduce by the largest integer factor that keeps ``min_side`` pixels."""
-    factor = min(image.size) // min_side
+def _shrink(image: Image.Image, factor: int) -> Image.Image:
+    """Box-reduce by ``factor`` (chosen to keep at least MIN_REDUCED_SIDE pixels)."""
     return image.reduce(factor) if factor >= 2 else image
 
 
@@ -321,7 +324,9 @@ def hashes_of(reduced: ReducedImage) -> dict[HashKey, str]:
     """Every hash variant of a reduced image (see the module docstring)."""
     hex_ = perceptual.to_hex
     gray = reduced.gray
-    phash, dhash, phash_m, dhash_m = perceptual.whole_image_hashes(gray)
+    turned = reduced.exif.get("orientation") in (5, 6, 7, 8)
+    full_size = (reduced.height, reduced.width) if turned else (reduced.width, reduced.height)
+    phash, dhash, phash_m, dhash_m = perceptual.whole_image_hashes(gray, reduced.block, full_size)
     hashes: dict[HashKey, str] = {
         ("phash", "plain"): hex_(phash),
         ("dhash", "plain"): hex_(dhash),
@@ -331,7 +336,9 @@ def hashes_of(reduced: ReducedImage) -> dict[HashKey, str]:
     box = perceptual.content_box(np.asarray(gray))
     if box is not None:
         trimmed = gray.crop(box)
-        t_phash, t_dhash, t_phash_m, t_dhash_m = perceptual.whole_image_hashes(trimmed)
+        t_phash, t_dhash, t_phash_m, t_dhash_m = perceptual.whole_image_hashes(
+            trimmed, reduced.block
+        )
         hashes |= {
             ("phash", "trim"): hex_(t_phash),
             ("dhash", "trim"): hex_(t_dhash),

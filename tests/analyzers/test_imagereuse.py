@@ -16,8 +16,13 @@ T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 def fingerprint(media_id: int, data: bytes, sha: str | None = None) -> ImageFingerprint:
     record = hash_image(data)
-    return ImageFingerprint.from_hex(media_id, record.hashes, width=record.width,
-                                     height=record.height, sha256=sha or f"sha{media_id}")
+    return ImageFingerprint.from_hex(
+        media_id,
+        record.hashes,
+        width=record.width,
+        height=record.height,
+        sha256=sha or f"sha{media_id}",
+    )
 
 
 @pytest.fixture(scope="module")
