@@ -53,15 +53,15 @@ HashKey = tuple[str, str]  # (algorithm, variant)
 
 
 class ImageStatus(StrEnum):
-    """What happened when an image was read. Only ``ok`` images have hashes."""
+    """What happened when an image was read (stored as ``Media.status``). Only ``ok`` has hashes."""
 
     OK = "ok"
     EMPTY = "empty"  # 0-byte file
-    NOT_AN_IMAGE = "not_an_image"  # HTML, SVG, JSON, text saved under an image name
-    UNRECOGNIZED = "unrecognized"  # bytes Pillow cannot identify
+    NOT_AN_IMAGE = "not_image"  # HTML, SVG, JSON, text saved under an image name
+    UNSUPPORTED = "unsupported"  # bytes Pillow cannot identify
     TRUNCATED = "truncated"  # the file stops before the picture ends
     CORRUPT = "corrupt"  # broken structure or checksums
-    TOO_LARGE = "too_large"  # above the decompression-bomb pixel limit: never decoded
+    BOMB = "bomb"  # above the decompression-bomb pixel limit: never decoded
     UNREADABLE = "unreadable"  # the file itself could not be read
 
 
@@ -155,10 +155,10 @@ def _open_checked(data: bytes, max_pixels: int | None) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageLoadError(ImageStatus.TOO_LARGE, _bomb_note(str(error))) from error
+        raise ImageLoadError(ImageStatus.BOMB, _bomb_note(str(error))) from error
     except UnidentifiedImageError as error:
         raise ImageLoadError(
-            ImageStatus.UNRECOGNIZED, "not a picture format Pillow knows (or its header is broken)"
+            ImageStatus.UNSUPPORTED, "not a picture format Pillow knows (or its header is broken)"
         ) from error
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageLoadError(ImageStatus.CORRUPT, f"broken image header: {error}") from error
@@ -166,7 +166,7 @@ def _open_checked(data: bytes, max_pixels: int | None) -> Image.Image:
         raise ImageLoadError(ImageStatus.CORRUPT, problem)
     if limit is not None and image.width * image.height > limit:
         raise ImageLoadError(
-            ImageStatus.TOO_LARGE,
+            ImageStatus.BOMB,
             _bomb_note(
                 f"{image.width}x{image.height} = {image.width * image.height} pixels "
                 f"exceeds the limit of {limit}"

@@ -94,7 +94,7 @@ def test_corrupt_png_fails_its_crc(astronaut: Image.Image) -> None:
 
 def test_garbage_bytes_are_unrecognized() -> None:
     record = hash_image(bytes(range(256)) * 4)
-    assert record.status is ImageStatus.UNRECOGNIZED
+    assert record.status is ImageStatus.UNSUPPORTED
 
 
 def test_animated_gif_hashes_first_frame(astronaut: Image.Image) -> None:
@@ -139,13 +139,13 @@ def _png_header_only(width: int, height: int) -> bytes:
 def test_decompression_bomb_is_never_decoded(side: int) -> None:
     started = time.perf_counter()
     record = hash_image(_png_header_only(side, side))
-    assert record.status is ImageStatus.TOO_LARGE and "decompression bomb" in record.note
+    assert record.status is ImageStatus.BOMB and "decompression bomb" in record.note
     assert time.perf_counter() - started < 0.5  # a decode of 144M+ pixels would take seconds
 
 
 def test_pixel_limit_can_be_lowered(astronaut: Image.Image) -> None:
     record = hash_image(photos.encode(astronaut), max_pixels=100_000)
-    assert record.status is ImageStatus.TOO_LARGE
+    assert record.status is ImageStatus.BOMB
 
 
 def test_exif_camera_time_gps_and_software(astronaut: Image.Image) -> None:
