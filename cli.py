@@ -10,6 +10,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from rich.table import Table
 
 import osint
 from osint import cases, imports
+from osint.analysis import images as image_analysis
 from osint.config import Settings, load_settings
 from osint.errors import OsintError
 from osint.store import open_store
@@ -268,6 +270,90 @@ def import_shares(
             progress=progress,
         )
     _print_import(summary)
+
+
+@cli.group()
+def analyze() -> None:
+    """Run an analysis over a case and store its findings.
+
+    Example: osint analyze images --case mali-2022
+    """
+
+
+@analyze.command("images")
+@click.option("--case", "case_name", required=True, help="Case to analyse.")
+@click.option(
+    "--threshold",
+    type=int,
+    default=image_analysis.DEFAULT_RADIUS,
+    show_default=True,
+    help="Search radius in bits (of 64) for near-duplicate candidates.",
+)
+@click.option("--workers", type=int, default=2, show_default=True, help="Hashing processes.")
+@click.option(
+    "--event-start",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
+    help="When the event the posts claim to show began (UTC); earlier copies are flagged.",
+)
+@pass_app
+def analyze_images(
+    app: AppContext, case_name: str, threshold: int, workers: int, event_start: datetime | None
+) -> None:
+    """Hash the case's images, group copies of the same picture, flag reuse across accounts.
+
+    Example: osint analyze images --case mali-2022 --event-start 2022-04-21
+    """
+    start = event_start.replace(tzinfo=UTC) if event_start else None
+    with TerminalProgress() as progress:
+        summary = image_analysis.analyze_images(
+            app.store,
+            case=case_name,
+            radius=threshold,
+            workers=max(1, workers),
+            event_start=start,
+            progress=progress,
+        )
+    console.print(
+        f"case {summary.case}: {summary.images:,} images ({summary.hashed_now:,} hashed now, "
+        f"{summary.already_hashed:,} already, {summary.unusable:,} unusable, "
+        f"{summary.missing:,} missing); {summary.clusters:,} clusters of copies, "
+        f"{summary.findings:,} findings",
+        markup=False,
+    )
+
+
+@cli.group()
+def export() -> None:
+    """Export what a case holds.
+
+    Example: osint export images --case mali-2022 --format csv > images.csv
+    """
+
+
+@export.command("images")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(image_analysis.EXPORT_FORMATS),
+    default="csv",
+    show_default=True,
+)
+@click.option(
+    "--output", type=click.Path(path_type=Path, dir_okay=False), help="File (default: stdout)."
+)
+@pass_app
+def export_images(app: AppContext, case_name: str, fmt: str, output: Path | None) -> None:
+    """List the case's images: sha256, hashes, cluster, first seen, accounts that used them.
+
+    Example: osint export images --case mali-2022 --format jsonl --output images.jsonl
+    """
+    if output is None:
+        image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=sys.stdout)
+        return
+    with output.open("w", encoding="utf-8", newline="") as handle:
+        count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=handle)
+    err_console.print(f"wrote {count:,} images to {output}", markup=False)
 
 
 def main(argv: list[str] | None = None) -> int:
