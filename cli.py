@@ -291,13 +291,21 @@ def analyze() -> None:
 )
 @click.option("--workers", type=int, default=2, show_default=True, help="Hashing processes.")
 @click.option(
+    "--pdq", is_flag=True, help="Also store PDQ hashes (needs: pip install 'osint[pdq]')."
+)
+@click.option(
     "--event-start",
     type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
     help="When the event the posts claim to show began (UTC); earlier copies are flagged.",
 )
 @pass_app
 def analyze_images(
-    app: AppContext, case_name: str, threshold: int, workers: int, event_start: datetime | None
+    app: AppContext,
+    case_name: str,
+    threshold: int,
+    workers: int,
+    pdq: bool,
+    event_start: datetime | None,
 ) -> None:
     """Hash the case's images, group copies of the same picture, flag reuse across accounts.
 
@@ -311,6 +319,7 @@ def analyze_images(
             radius=threshold,
             workers=max(1, workers),
             event_start=start,
+            pdq=pdq,
             progress=progress,
         )
     console.print(

@@ -38,6 +38,7 @@ GRID_MAX_PHASH = 10
 GRID_MAX_SUM = 18
 DEFAULT_RADIUS = 10  # stage-1 radius for whole-image pHash/dHash candidates
 GRID_RADIUS = 8  # stage-1 radius between a whole image and another's sub-windows
+TRIM_MARGIN = 6  # bits a border-trimmed pairing must gain to be preferred (and say "letterboxed")
 OVERLAY_LOCAL_MATCH = 6  # a window this close, while another is OVERLAY_LOCAL_CHANGE away,
 OVERLAY_LOCAL_CHANGE = 16  # means part of the picture was covered (caption, sticker, logo)
 _WINDOWS_PER_SCALE = 9
@@ -183,7 +184,7 @@ def _ordered(left: np.ndarray, right: np.ndarray) -> set[tuple[int, int]]:
 def compare(left: ImageFingerprint, right: ImageFingerprint) -> ImageMatch | None:
     """The best explanation of ``right`` as a copy of ``left``, or None if they differ."""
     whole = _best_whole(left, right)
-    if whole and (whole.phash_distance > WHOLE_MAX_PHASH or _total(whole) > WHOLE_MAX_SUM):
+    if whole and not _acceptable_whole(whole):
         whole = None
     crop = _best_crop(left, right)
     if crop and (crop.phash_distance > GRID_MAX_PHASH or _total(crop) > GRID_MAX_SUM):
@@ -198,24 +199,45 @@ def _total(match: ImageMatch) -> int:
 
 
 def _best_whole(left: ImageFingerprint, right: ImageFingerprint) -> ImageMatch | None:
-    best: ImageMatch | None = None
+    """Closest whole-image relation; a trimmed pairing must beat the untrimmed by TRIM_MARGIN.
+
+    The margin keeps an ordinary copy of a picture with a flat sky or dark edge (which trimming
+    also cuts) from being reported as "letterboxed".
+    """
+    untrimmed: ImageMatch | None = None
+    trimmed: ImageMatch | None = None
     for left_name, left_pair in left.upright():
         for is_mirror, variants in ((False, right.upright()), (True, right.mirrored())):
             for right_name, right_pair in variants:
-                p = hamming(left_pair.phash, right_pair.phash)
-                d = hamming(left_pair.dhash, right_pair.dhash)
-                if best is None or (p + d, p) < (_total(best), best.phash_distance):
-                    trimmed = "trim" in left_name or "trim" in right_name
-                    best = ImageMatch(
-                        left.media_id,
-                        right.media_id,
-                        "whole",
-                        p,
-                        d,
-                        mirrored=is_mirror,
-                        trimmed=trimmed,
-                    )
+                uses_trim = "trim" in left_name or "trim" in right_name
+                match = ImageMatch(
+                    left.media_id,
+                    right.media_id,
+                    "whole",
+                    hamming(left_pair.phash, right_pair.phash),
+                    hamming(left_pair.dhash, right_pair.dhash),
+                    mirrored=is_mirror,
+                    trimmed=uses_trim,
+                )
+                if uses_trim:
+                    trimmed = _closer(trimmed, match)
+                else:
+                    untrimmed = _closer(untrimmed, match)
+    if trimmed is None or untrimmed is None:
+        return untrimmed or trimmed
+    if _total(trimmed) + TRIM_MARGIN <= _total(untrimmed) or not _acceptable_whole(untrimmed):
+        return trimmed
+    return untrimmed
+
+
+def _closer(best: ImageMatch | None, match: ImageMatch) -> ImageMatch:
+    if best is None or (_total(match), match.phash_distance) < (_total(best), best.phash_distance):
+        return match
     return best
+
+
+def _acceptable_whole(match: ImageMatch) -> bool:
+    return match.phash_distance <= WHOLE_MAX_PHASH and _total(match) <= WHOLE_MAX_SUM
 
 
 def _best_crop(left: ImageFingerprint, right: ImageFingerprint) -> ImageMatch | None:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from analyzers.imagematch import DEFAULT_RADIUS, ImageFingerprint
 from analyzers.imagemeta import exif_notes
 from analyzers.imagereuse import ImageCluster, ImageUsage, cluster_images, image_findings
-from analyzers.images import HashRecord, ImageStatus, hash_files
+from analyzers.images import PDQ_AVAILABLE, HashRecord, ImageStatus, hash_files
 from osint.analysis import replace_findings
 from osint.cases import get_case
 from osint.errors import InputError
@@ -162,28 +162,34 @@ def _warn(summary: ImageAnalysisSummary, progress: Progress, message: str) -> No
     progress.log(message)
 
 
-def _save_record(session: Session, media_id: int, record: HashRecord) -> None:
+def _save_record(
+    session: Session, media_id: int, record: HashRecord, known: set[tuple[str, str]]
+) -> None:
+    """Store a hashing outcome; hashes already stored (``known``) are left as they are."""
     values: dict[str, Any] = {"status": record.status.value, "note": record.note or None}
     if record.ok:
         values |= {"width": record.width, "height": record.height, "exif": record.exif}
         if record.mime:
             values["mime"] = record.mime
-        session.execute(
-            ImageHash.__table__.insert(),
-            [
-                {"media_id": media_id, "algorithm": algorithm, "variant": variant, "value": value}
-                for (algorithm, variant), value in record.hashes.items()
-            ],
-        )
+        rows = [
+            {"media_id": media_id, "algorithm": algorithm, "variant": variant, "value": value}
+            for (algorithm, variant), value in record.hashes.items()
+            if (algorithm, variant) not in known
+        ]
+        if rows:
+            session.execute(ImageHash.__table__.insert(), rows)
     session.execute(update(Media).where(Media.id == media_id).values(**values))
 
 
 def _hash_new_media(
     store: Store,
     rows: list[_MediaRow],
+    hashed: dict[int, dict[tuple[str, str], str]],
     summary: ImageAnalysisSummary,
     progress: Progress,
+    *,
     workers: int,
+    pdq: bool,
 ) -> None:
     paths = _paths_to_hash(store, rows, summary, progress)
     done: list[tuple[int, HashRecord]] = []
@@ -192,11 +198,11 @@ def _hash_new_media(
     def flush() -> None:
         with store.session() as session:
             for media_id, record in done:
-                _save_record(session, media_id, record)
+                _save_record(session, media_id, record, set(hashed.get(media_id, {})))
         progress.update("hashing images", advance=len(done))
         done.clear()
 
-    for media_id, record in hash_files(paths, workers=workers):
+    for media_id, record in hash_files(paths, workers=workers, pdq=pdq):
         if record.ok:
             summary.hashed_now += 1
         else:
@@ -208,6 +214,24 @@ def _hash_new_media(
     flush()
 
 
+def _needing_hashes(
+    rows: dict[int, _MediaRow],
+    hashed: dict[int, dict[tuple[str, str], str]],
+    summary: ImageAnalysisSummary,
+    *,
+    pdq: bool,
+) -> list[_MediaRow]:
+    """Media to hash this run: usable so far and missing a wanted hash (never re-tried bad ones)."""
+    wanted = [("phash", "plain")] + ([("pdq", "plain")] if pdq else [])
+    summary.already_hashed = sum(1 for r in rows.values() if wanted[0] in hashed.get(r.id, {}))
+    summary.unusable = sum(1 for r in rows.values() if r.status != ImageStatus.OK)
+    return [
+        row
+        for row in rows.values()
+        if row.status == ImageStatus.OK and any(k not in hashed.get(row.id, {}) for k in wanted)
+    ]
+
+
 def analyze_images(
     store: Store,
     *,
@@ -215,9 +239,19 @@ def analyze_images(
     radius: int = DEFAULT_RADIUS,
     workers: int = 2,
     event_start: datetime | None = None,
+    pdq: bool = False,
     progress: Progress | None = None,
 ) -> ImageAnalysisSummary:
-    """Hash the case's new images, cluster copies, and replace the case's image findings."""
+    """Hash the case's new images, cluster copies, and replace the case's image findings.
+
+    ``pdq`` also stores PDQ hashes (optional ``pdqhash`` package), for images that lack them.
+    """
+    if pdq and not PDQ_AVAILABLE:
+        raise InputError(
+            "PDQ hashes need the optional pdqhash package, which is not installed",
+            hint="pip install 'osint[pdq]' (it compiles a small C++ extension), "
+            "or run without --pdq",
+        )
     if not 0 <= radius <= MAX_RADIUS:
         raise InputError(
             f"threshold {radius} bits is out of range",
@@ -231,16 +265,8 @@ def analyze_images(
         rows = _media_rows(session, (u.media_id for u in usages))
         hashed = _stored_hashes(session, rows)
     summary.images = len(rows)
-    fresh = [
-        r
-        for r in rows.values()
-        if r.status == ImageStatus.OK and ("phash", "plain") not in hashed.get(r.id, {})
-    ]
-    summary.already_hashed = sum(
-        1 for r in rows.values() if ("phash", "plain") in hashed.get(r.id, {})
-    )
-    summary.unusable = sum(1 for r in rows.values() if r.status != ImageStatus.OK)
-    _hash_new_media(store, fresh, summary, progress, workers)
+    fresh = _needing_hashes(rows, hashed, summary, pdq=pdq)
+    _hash_new_media(store, fresh, hashed, summary, progress, workers=workers, pdq=pdq)
     with store.session() as session:
         clusters = _cluster_case(session, case_id, usages, radius)
         drafts = image_findings(clusters, event_start=event_start)

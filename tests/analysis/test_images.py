@@ -143,3 +143,21 @@ def test_cli_analyze_and_export(run_cli, store: Store, case: dict[str, int]) -> 
     assert bad.exit_code != 0 and "threshold" in bad.stderr
     missing = run_cli("analyze", "images", "--case", "nope", expect=None)
     assert missing.exit_code != 0
+
+
+def test_pdq_flag(store: Store, case: dict[str, int]) -> None:
+    from analyzers.images import PDQ_AVAILABLE
+    from osint.errors import InputError
+
+    if not PDQ_AVAILABLE:
+        with pytest.raises(InputError, match="pdqhash"):
+            analyze_images(store, case="c1", pdq=True)
+        return
+    analyze_images(store, case="c1", workers=1)
+    again = analyze_images(store, case="c1", workers=1, pdq=True)
+    assert again.hashed_now == 6  # the same images, for their PDQ hashes only
+    with store.reader() as session:
+        pdq = session.execute(
+            select(func.count()).select_from(ImageHash).where(ImageHash.algorithm == "pdq")
+        ).scalar_one()
+    assert pdq == 12  # plain and mirror for each usable image
