@@ -293,9 +293,8 @@ def _to_gray(image: Image.Image, notes: list[str]) -> Image.Image:
 def _has_transparency(image: Image.Image) -> bool:
     if image.mode == "P":
         return "transparency" in image.info
-    alpha = image.getchannel("A")
-    low, _ = alpha.getextrema()
-    return low < 255
+    low, _ = image.getchannel("A").getextrema()
+    return isinstance(low, int | float) and low < 255
 
 
 _ORIENTATION_TRANSPOSE = {

@@ -20,12 +20,13 @@ those (``skipped_buckets``) so a caller knows it may be incomplete.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache, partial
 from itertools import combinations
 from math import comb
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -50,11 +51,11 @@ class PairResult:
         return len(self.left)
 
 
-def as_hash_array(hashes: ArrayLike) -> NDArray[np.uint64]:
+def as_hash_array(hashes: ArrayLike | Sequence[str]) -> NDArray[np.uint64]:
     """Python ints, hex strings or an integer array -> uint64 array."""
-    if isinstance(hashes, np.ndarray) and hashes.dtype == np.uint64:
-        return hashes
-    items = list(hashes)  # type: ignore[call-overload]
+    if isinstance(hashes, np.ndarray):
+        return hashes if hashes.dtype == np.uint64 else hashes.astype(np.uint64)
+    items: list[Any] = list(hashes)  # type: ignore[arg-type]
     if items and isinstance(items[0], str):
         items = [int(item, 16) for item in items]
     return np.array(items, dtype=np.uint64)
@@ -236,7 +237,7 @@ class HashIndex:
             bit: np.flatnonzero((table.keys & (1 << bit)) == 0).astype(np.int32)
             for bit in range(table.width)
         }
-        jobs = []
+        jobs: list[Callable[[], tuple[NDArray[np.int32], NDArray[np.int32]]]] = []
         for flip in flips:
             owners = owners_by_bit[int(flip).bit_length() - 1]
             keys = table.keys[owners] ^ flip
@@ -328,16 +329,16 @@ def _expand_groups(
         groups = np.flatnonzero(counts == size)
         if size > max_group:
             members = order[group_start[groups][:, None] + np.arange(size)]
-            parts.append((np.repeat(members[:, 0], size - 1), members[:, 1:].ravel(), None))
+            star = np.repeat(members[:, 0], size - 1)
+            parts.append((star, members[:, 1:].ravel(), np.zeros(len(star), np.uint8)))
             continue
         i, j = np.triu_indices(int(size), 1)
         members = order[group_start[groups][:, None] + np.arange(size)]
-        parts.append((members[:, i].ravel(), members[:, j].ravel(), None))
+        lefts = members[:, i].ravel()
+        parts.append((lefts, members[:, j].ravel(), np.zeros(len(lefts), np.uint8)))
     left = np.concatenate([p[0] for p in parts]).astype(np.int64)
     right = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    distance = np.concatenate(
-        [p[2] if p[2] is not None else np.zeros(len(p[0]), np.uint8) for p in parts]
-    ).astype(np.uint8)
+    distance = np.concatenate([p[2] for p in parts]).astype(np.uint8)
     swap = left > right
     left[swap], right[swap] = right[swap], left[swap]
     capped = int(np.count_nonzero(counts > max_group))

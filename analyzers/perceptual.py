@@ -19,6 +19,7 @@ and ``imagehash.hex_to_hash`` reads our hex back.
 from __future__ import annotations
 
 from functools import cache, lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -83,14 +84,14 @@ def _phash_from_dct(low_freq: NDArray[np.float64]) -> NDArray[np.uint64]:
     return pack_bits(flat > medians[:, None])
 
 
-def phash_of(thumb32: NDArray[np.floating] | NDArray[np.uint8]) -> int:
+def phash_of(thumb32: NDArray[Any]) -> int:
     """pHash of a 32x32 greyscale array, as imagehash computes it."""
     dct8 = _dct_rows(32, 8)
     low_freq = dct8 @ np.asarray(thumb32, dtype=np.float64) @ dct8.T
     return int(_phash_from_dct(low_freq[None])[0])
 
 
-def dhash_of(thumb9x8: NDArray[np.uint8]) -> int:
+def dhash_of(thumb9x8: NDArray[Any]) -> int:
     """dHash of an 8-row, 9-column greyscale array, as imagehash computes it."""
     pixels = np.asarray(thumb9x8, dtype=np.int16)
     return int(pack_bits((pixels[:, 1:] > pixels[:, :-1]).reshape(1, HASH_BITS))[0])

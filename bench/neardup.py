@@ -108,13 +108,17 @@ def measure(label: str, values: np.ndarray) -> dict[int, float]:
         found, elapsed = _timed(neardup.near_duplicate_pairs, values, radius)
         seconds[radius] = elapsed
         scan = naive_scan_seconds(values, radius) * len(values) / 2
-        print(f"{label}: all pairs within {radius} bits: {elapsed:.2f} s, {len(found):,} pairs "
-              f"(skipped buckets {found.skipped_buckets}, capped groups {found.capped_groups}); "
-              f"numpy scan ~{scan:.0f} s ({scan / elapsed:.0f}x)")
+        print(
+            f"{label}: all pairs within {radius} bits: {elapsed:.2f} s, {len(found):,} pairs "
+            f"(skipped buckets {found.skipped_buckets}, capped groups {found.capped_groups}); "
+            f"numpy scan ~{scan:.0f} s ({scan / elapsed:.0f}x)"
+        )
     for radius in (4, 8):
         ours, scan = query_seconds(values, radius), naive_scan_seconds(values, radius)
-        print(f"{label}: one query within {radius} bits: {ours * 1e3:.3f} ms "
-              f"(numpy scan {scan * 1e3:.2f} ms, {scan / ours:.0f}x)")
+        print(
+            f"{label}: one query within {radius} bits: {ours * 1e3:.3f} ms "
+            f"(numpy scan {scan * 1e3:.2f} ms, {scan / ours:.0f}x)"
+        )
     return seconds
 
 
@@ -122,18 +126,24 @@ def run() -> str:
     uniform = random_hashes(N)
     seconds = measure("random 1M", uniform)
     real, made = _timed(photo_window_hashes, N)
-    print(f"photo-derived set: {len(real):,} hashes ({len(np.unique(real)):,} distinct), "
-          f"made in {made:.0f} s")
+    print(
+        f"photo-derived set: {len(real):,} hashes ({len(np.unique(real)):,} distinct), "
+        f"made in {made:.0f} s"
+    )
     measure("photo 1M", real)
     for radius in (4, 8):
         build, per_query = bktree_seconds(uniform, radius)
         all_pairs = per_query * N
-        print(f"BK-tree (pybktree) on {BK_SUBSET:,}: build {build:.1f} s, "
-              f"{1 / per_query:.0f} queries/s within {radius} bits; 1M all pairs >= "
-              f"{all_pairs:.0f} s ({all_pairs / seconds[radius]:.0f}x ours)")
+        print(
+            f"BK-tree (pybktree) on {BK_SUBSET:,}: build {build:.1f} s, "
+            f"{1 / per_query:.0f} queries/s within {radius} bits; 1M all pairs >= "
+            f"{all_pairs:.0f} s ({all_pairs / seconds[radius]:.0f}x ours)"
+        )
     scan_8 = naive_scan_seconds(uniform, 8) * N / 2
-    line = (f"neardup: 1M hashes, all pairs within 8 bits in {seconds[8]:.1f} s, within 4 in "
-            f"{seconds[4]:.2f} s ({scan_8 / seconds[8]:.0f}x numpy scan)")
+    line = (
+        f"neardup: 1M hashes, all pairs within 8 bits in {seconds[8]:.1f} s, within 4 in "
+        f"{seconds[4]:.2f} s ({scan_8 / seconds[8]:.0f}x numpy scan)"
+    )
     print(line)
     return line
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from analyzers.imagematch import DEFAULT_RADIUS, ImageFingerprint
@@ -93,6 +93,7 @@ def case_usages(session: Session, case_id: int) -> list[ImageUsage]:
             _label(handle, platform, account_id),
         )
         for media_id, post_id, account_id, platform, created_at, handle in posts
+        if media_id is not None
     ]
     avatars = session.execute(
         select(AccountSnapshot.avatar_media_id, Account.id, Account.platform, Account.handle)
@@ -103,6 +104,7 @@ def case_usages(session: Session, case_id: int) -> list[ImageUsage]:
     usages += [
         ImageUsage(media_id, account_id, platform, None, None, _label(handle, platform, account_id))
         for media_id, account_id, platform, handle in avatars
+        if media_id is not None
     ]
     return usages
 
@@ -177,7 +179,7 @@ def _save_record(
             if (algorithm, variant) not in known
         ]
         if rows:
-            session.execute(ImageHash.__table__.insert(), rows)
+            session.execute(insert(ImageHash), rows)
     session.execute(update(Media).where(Media.id == media_id).values(**values))
 
 
@@ -306,7 +308,7 @@ def _cluster_case(
         for member in cluster.members
     ]
     if member_rows:
-        session.execute(ImageClusterMember.__table__.insert(), member_rows)
+        session.execute(insert(ImageClusterMember), member_rows)
     return clusters
 
 
