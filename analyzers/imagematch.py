@@ -6,20 +6,21 @@ other's mirrors too), and a picture's whole-image hash within ``GRID_RADIUS`` of
 other's sub-window hashes (a crop looks like a window of its original).
 
 Stage 2 (``compare``) runs only on those candidates and decides with both hashes together.
-Thresholds come from tests/analyzers/test_image_quality.py (18 real photographs, 10 edits each,
-92,400 pairs of different pictures) where, in bits of 64:
+Thresholds come from the corpus of tests/analyzers/test_image_quality.py (18 real photographs
+and 4 drawings, each with 17 edited copies: 92,400 pairs of different pictures). In bits of 64:
 
-- same picture, whole image (recompress q30, resize to 25-50%, caption, mirror, letterbox
-  after trimming, brightness): pHash <= 12 and pHash + dHash <= 20 in every case (worst seen:
-  caption 12+0, 10+8; brightness 6+8);
-- different pictures, same rule: closest pHash + dHash was 30 (22+8), so the whole-image rule is
-  ``pHash <= WHOLE_MAX_PHASH (12) and pHash + dHash <= WHOLE_MAX_SUM (20)``;
+- same picture, whole image (recompress q30, resize to 25-50%, caption, mirror, letterbox after
+  trimming, brightness +30%): worst pHash/dHash seen 12/2 (caption), 10/9 (brightness), 6/7
+  (letterbox); different pictures: closest 16/12 (sum 28), smallest pHash 14. Whole-image rule:
+  ``pHash <= WHOLE_MAX_PHASH (12) and pHash + dHash <= WHOLE_MAX_SUM (20)``.
 - crops against sub-windows: 10% crops at random positions mostly within 8+8; different
-  pictures never closer than 25 (14+11), so the crop rule is ``pHash <= GRID_MAX_PHASH (10)
-  and pHash + dHash <= GRID_MAX_SUM (18)``.
+  pictures never closer than 14/11 (sum 25), smallest pHash 12. Crop rule:
+  ``pHash <= GRID_MAX_PHASH (10) and pHash + dHash <= GRID_MAX_SUM (18)``.
 
 Both rules demand agreement of two independent hashes, which is what keeps flat or textured
-pictures (whose dHash alone collides easily) apart.
+pictures (whose dHash alone collides easily) apart. Results on that corpus: recall 1.0 for
+recompression, resizing, captions, mirrors, letterboxes and brightness; 0.99 for 10% crops,
+0.83 for 25% crops, 0.44 for 5-degree rotations; no false match.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analyzers import neardup
-from analyzers.perceptual import GRID_SCALES, hamming
+from analyzers.perceptual import GRID_ANCHORS, GRID_SCALES, hamming
 
 WHOLE_MAX_PHASH = 12
 WHOLE_MAX_SUM = 20
@@ -41,7 +42,7 @@ GRID_RADIUS = 8  # stage-1 radius between a whole image and another's sub-window
 TRIM_MARGIN = 6  # bits a border-trimmed pairing must gain to be preferred (and say "letterboxed")
 OVERLAY_LOCAL_MATCH = 6  # a window this close, while another is OVERLAY_LOCAL_CHANGE away,
 OVERLAY_LOCAL_CHANGE = 16  # means part of the picture was covered (caption, sticker, logo)
-_WINDOWS_PER_SCALE = 9
+_WINDOWS_PER_SCALE = GRID_ANCHORS * GRID_ANCHORS
 
 
 @dataclass(frozen=True)

@@ -300,7 +300,7 @@ class ImageHash(Base):
     media_id: Mapped[int] = _fk("media.id")
     algorithm: Mapped[str] = mapped_column(String(20))
     variant: Mapped[str] = mapped_column(String(20), default="orig")
-    value: Mapped[str] = mapped_column(Text)  # hex; a "grid" variant packs 19 hashes (304 digits)
+    value: Mapped[str] = mapped_column(Text)  # hex; a "grid" variant packs 51 hashes (816 digits)
     computed_at: Mapped[utc] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("media_id", "algorithm", "variant"),)
