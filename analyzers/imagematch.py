@@ -7,7 +7,7 @@ other's sub-window hashes (a crop looks like a window of its original).
 
 Stage 2 (``compare``) runs only on those candidates and decides with both hashes together.
 Thresholds come from the corpus of tests/analyzers/test_image_quality.py (18 real photographs
-and 4 drawings, each with 17 edited copies: 92,400 pairs of different pictures). In bits of 64:
+and 4 drawings, each with 19 edited copies: 92,400 pairs of different pictures). In bits of 64:
 
 - same picture, whole image (recompress q30, resize to 25-50%, caption, mirror, letterbox after
   trimming, brightness +30%): worst pHash/dHash seen 12/2 (caption), 10/9 (brightness), 6/7
