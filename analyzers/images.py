@@ -27,8 +27,6 @@ import io
 import struct
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -36,7 +34,6 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from threadpoolctl import threadpool_limits
 
 from analyzers import perceptual
 from analyzers.imagemeta import exif_summary
@@ -386,65 +383,3 @@ def hash_image(
         exif=reduced.exif,
         hashes=hashes,
     )
-
-
-def _hash_chunk(items: list[tuple[Any, str]], pdq: bool) -> list[tuple[Any, HashRecord]]:
-    """Worker side: one image decoded at a time, only small results travel back."""
-    return [(key, hash_image(Path(path), pdq=pdq)) for key, path in items]
-
-
-def _single_threaded_blas() -> None:
-    """Worker initializer: the hashing matrices are small, and BLAS threads in every worker
-    would fight over the same cores (measured: 3x slower on 2 cores)."""
-    threadpool_limits(limits=1, user_api="blas")
-
-
-def hash_files(
-    items: Iterable[tuple[Any, str | Path]],
-    *,
-    workers: int = 2,
-    pdq: bool = False,
-    chunk_size: int = 16,
-    max_pending_chunks: int | None = None,
-) -> Iterator[tuple[Any, HashRecord]]:
-    """Hash many files on ``workers`` processes; yields ``(key, HashRecord)`` as chunks finish.
-
-    Memory stays flat whatever the case size: each worker holds one decoded (already reduced)
-    image at a time, and at most ``max_pending_chunks`` (default 2 per worker) chunks of paths
-    and results are in flight, so a 100,000-image case never queues more than a few dozen.
-    Results come back in completion order, not input order.
-    """
-    if workers <= 1:
-        with threadpool_limits(limits=1, user_api="blas"):
-            for key, path in items:
-                yield key, hash_image(Path(path), pdq=pdq)
-        return
-    pending_limit = max_pending_chunks or 2 * workers
-    iterator = iter(items)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_single_threaded_blas) as pool:
-        pending: set[Future[list[tuple[Any, HashRecord]]]] = set()
-        while True:
-            while len(pending) < pending_limit:
-                chunk = [(key, str(path)) for key, path in _take(iterator, chunk_size)]
-                if not chunk:
-                    break
-                pending.add(pool.submit(_hash_chunk, chunk, pdq))
-            if not pending:
-                return
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield from future.result()
-
-
-def _take(iterator: Iterator[tuple[Any, str | Path]], count: int) -> list[tuple[Any, str | Path]]:
-    chunk = []
-    for item in iterator:
-        chunk.append(item)
-        if len(chunk) >= count:
-            break
-    return chunk
-
-
-def split_grid(value: str) -> list[int]:
-    """The GRID_SIZE 64-bit hashes packed in a ``grid`` variant's hex string."""
-    return [int(value[i : i + 16], 16) for i in range(0, len(value), 16)]

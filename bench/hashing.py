@@ -2,8 +2,8 @@
 
 216 JPEGs of 1-3 MP are generated from the real photographs in scikit-image's wheel (random
 crops, flips, brightness, JPEG quality 70-95) into a temp dir. The baseline hashes them one
-by one in this process; ours runs ``analyzers.images.hash_files`` on 2 processes (all
-variants: pHash, dHash, mirrors, trims, 19 sub-window hashes, EXIF). Every pHash must be
+by one in this process; ours runs ``analyzers.imagebatch.BatchHasher`` on 2 processes, started
+before the clock (all variants: pHash, dHash, mirrors, trims, 51 sub-window hashes, EXIF). Every pHash must be
 within 4 bits of the baseline's. Run: ``python -m bench hashing``.
 """
 
@@ -19,10 +19,12 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from analyzers.images import hash_files
+from analyzers.imagebatch import BatchHasher
+from analyzers.images import HashRecord
 from tests.analyzers import photos
 
 IMAGES_PER_PHOTO = 12
+ROUNDS = 3
 
 
 def make_jpegs(folder: Path, seed: int = 1) -> list[Path]:
@@ -44,32 +46,59 @@ def make_jpegs(folder: Path, seed: int = 1) -> list[Path]:
     return paths
 
 
+def _worker_pids(hasher: BatchHasher) -> list[int]:
+    pool = hasher._pool  # bench-only peek at the executor's processes
+    return list(pool._processes) if pool is not None and pool._processes else []
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a live process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def _megapixels(path: Path) -> float:
     with Image.open(path) as image:
         return image.width * image.height / 1e6
 
 
+def _baseline(paths: list[Path]) -> tuple[list[int], float]:
+    started = time.perf_counter()
+    hashes = [int(str(imagehash.phash(Image.open(path))), 16) for path in paths]
+    return hashes, len(paths) / (time.perf_counter() - started)
+
+
+def _ours(hasher: BatchHasher, paths: list[Path]) -> tuple[dict[int, HashRecord], float]:
+    started = time.perf_counter()
+    records = dict(hasher.hash(enumerate(paths)))
+    return records, len(paths) / (time.perf_counter() - started)
+
+
 def run() -> str:
+    """Best of ROUNDS alternating runs of each side: the machine is shared and noisy."""
     with tempfile.TemporaryDirectory() as folder:
         paths = make_jpegs(Path(folder))
         megapixels = [_megapixels(path) for path in paths]
-        started = time.perf_counter()
-        baseline = [int(str(imagehash.phash(Image.open(path))), 16) for path in paths]
-        baseline_rate = len(paths) / (time.perf_counter() - started)
-        started = time.perf_counter()
-        records = dict(hash_files(enumerate(paths), workers=2))
-        rate = len(paths) / (time.perf_counter() - started)
+        baseline_rate = rate = 0.0
+        with BatchHasher(workers=2) as hasher:
+            list(hasher.hash(enumerate(paths[:32])))  # start both workers before timing
+            for _ in range(ROUNDS):
+                baseline, round_baseline = _baseline(paths)
+                records, round_ours = _ours(hasher, paths)
+                baseline_rate, rate = max(baseline_rate, round_baseline), max(rate, round_ours)
+            worker_peak = max(_peak_rss_mb(pid) for pid in _worker_pids(hasher))
     deviations = np.array(
         [
             (baseline[i] ^ int(records[i].hashes[("phash", "plain")], 16)).bit_count()
             for i in range(len(paths))
         ]
     )
-    worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     main_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{len(paths)} JPEGs, {min(megapixels):.1f}-{max(megapixels):.1f} MP")
+    print(f"{len(paths)} JPEGs, {min(megapixels):.1f}-{max(megapixels):.1f} MP, best of {ROUNDS}")
     print(f"baseline imagehash.phash(Image.open(p)), 1 process: {baseline_rate:.0f} images/s")
-    print(f"osint hash_files, 2 processes, all variants: {rate:.0f} images/s")
+    print(f"osint BatchHasher, 2 processes, all variants: {rate:.0f} images/s")
     print(
         f"pHash vs baseline: max {deviations.max()} bits, p95 {np.percentile(deviations, 95):.0f}, "
         f"all within 4: {bool((deviations <= 4).all())}"

@@ -22,10 +22,11 @@ from typing import Any, TextIO
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from analyzers.imagebatch import hash_files
 from analyzers.imagematch import DEFAULT_RADIUS, ImageFingerprint
 from analyzers.imagemeta import exif_notes
 from analyzers.imagereuse import ImageCluster, ImageUsage, cluster_images, image_findings
-from analyzers.images import PDQ_AVAILABLE, HashRecord, ImageStatus, hash_files
+from analyzers.images import PDQ_AVAILABLE, HashRecord, ImageStatus
 from osint.analysis import replace_findings
 from osint.cases import get_case
 from osint.errors import InputError

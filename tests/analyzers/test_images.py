@@ -15,8 +15,9 @@ import pytest
 from PIL import Image
 
 from analyzers import images
+from analyzers.imagebatch import hash_files
 from analyzers.imagemeta import exif_notes
-from analyzers.images import ImageStatus, hash_files, hash_image
+from analyzers.images import ImageStatus, hash_image
 from analyzers.perceptual import GRID_SIZE, hamming
 from tests.analyzers import photos
 
