@@ -61,7 +61,8 @@ def test_clusters_group_copies_in_time_order(case) -> None:
     transforms = {m.media_id: m.transforms for m in rocket.members}
     assert "mirrored" in transforms[3]
     assert any(t.startswith("cropped") for t in transforms[4])
-    assert "resized" in transforms[2]
+    assert "resized" in transforms[2] and "captioned/overlay" in transforms[2]
+    assert transforms[1] == ("original",)
 
 
 def test_findings_cite_accounts_posts_and_media(case) -> None:
