@@ -233,16 +233,25 @@ class HashIndex:
     def _one_way_jobs(
         self, table: _BlockTable, flips: NDArray[np.int32]
     ) -> list[Callable[[], tuple[NDArray[np.int32], NDArray[np.int32]]]]:
-        owners_by_bit = {
-            bit: np.flatnonzero((table.keys & (1 << bit)) == 0).astype(np.int32)
-            for bit in range(table.width)
-        }
-        jobs: list[Callable[[], tuple[NDArray[np.int32], NDArray[np.int32]]]] = []
-        for flip in flips:
-            owners = owners_by_bit[int(flip).bit_length() - 1]
-            keys = table.keys[owners] ^ flip
-            jobs.append(partial(table.lookup, owners, keys, self.bucket_cap))
-        return jobs
+        """One lookup job per flip mask, from the hashes with a 0 at the mask's highest bit.
+
+        Owners are taken in key order (the table's member order), so the neighbour keys of a
+        job rise almost monotonically and the bucket gathers walk memory instead of jumping.
+        """
+        sorted_keys = table.keys[table.members]
+        by_bit: dict[int, tuple[NDArray[np.int32], NDArray[np.int32]]] = {}
+        for bit in {int(flip).bit_length() - 1 for flip in flips}:
+            zero = (sorted_keys & (1 << bit)) == 0
+            by_bit[bit] = (table.members[zero], sorted_keys[zero])
+        return [
+            partial(self._flip_lookup, table, *by_bit[int(flip).bit_length() - 1], flip)
+            for flip in flips
+        ]
+
+    def _flip_lookup(
+        self, table: _BlockTable, owners: NDArray[np.int32], keys: NDArray[np.int32], flip: int
+    ) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+        return table.lookup(owners, keys ^ flip, self.bucket_cap)
 
 
 def _verified(
