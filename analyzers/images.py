@@ -122,7 +122,9 @@ def sniff_non_image(head: bytes) -> str | None:
     for marker, name in _SNIFF_MARKERS:
         if text.startswith(marker):
             return name
-    if b"<svg" in text[:1024] or b"<html" in text[:1024]:
+    # Text with markup further in (a comment or doctype first); never binary image headers.
+    textual = all(32 <= byte < 127 or byte in b"\t\r\n" for byte in text[:64])
+    if textual and (b"<svg" in text[:1024] or b"<html" in text[:1024]):
         return "an SVG or HTML document"
     return None
 
