@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analyzers import neardup
-from analyzers.perceptual import GRID_ANCHORS, GRID_SCALES, hamming
+from analyzers.perceptual import GRID_ANCHORS, GRID_SCALES, GRID_VARIANT, hamming
 
 WHOLE_MAX_PHASH = 12
 WHOLE_MAX_SUM = 20
@@ -89,7 +89,7 @@ class ImageFingerprint:
             )
 
         def grid(algorithm: str) -> tuple[int, ...]:
-            text = hashes[(algorithm, "grid")]
+            text = hashes[(algorithm, GRID_VARIANT)]
             return tuple(int(text[i : i + 16], 16) for i in range(0, len(text), 16))
 
         plain, mirror = pair("plain"), pair("mirror")

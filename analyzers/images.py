@@ -15,7 +15,7 @@ Hashes per image (``HashRecord.hashes``, keyed ``(algorithm, variant)``, 16 hex 
 - ``phash``/``dhash`` x ``plain``, ``mirror``: the whole picture and its left-right mirror.
 - ``phash``/``dhash`` x ``trim``, ``trim_mirror``: after cutting uniform borders (letterbox bars,
   frames); only when a border was found.
-- ``phash``/``dhash`` x ``grid``: GRID_SIZE (51) hashes concatenated (the whole picture, then 5x5
+- ``phash``/``dhash`` x ``grid_v1`` (GRID_VARIANT): GRID_SIZE (51) hashes concatenated (the whole picture, then 5x5
   windows at 90% and 75% of its side) for recognising crops.
 - ``pdq`` x ``plain``, ``mirror`` (64 hex digits) when the optional ``pdqhash`` package is
   installed and asked for (``pdq=True``); it needs a 1/4-scale decode, so it costs more.
@@ -345,8 +345,8 @@ def hashes_of(reduced: ReducedImage) -> dict[HashKey, str]:
             ("dhash", "trim_mirror"): hex_(t_dhash_m),
         }
     grid_p, grid_d = perceptual.grid_hashes(gray)
-    hashes[("phash", "grid")] = perceptual.hex_of_array(grid_p)
-    hashes[("dhash", "grid")] = perceptual.hex_of_array(grid_d)
+    hashes[("phash", perceptual.GRID_VARIANT)] = perceptual.hex_of_array(grid_p)
+    hashes[("dhash", perceptual.GRID_VARIANT)] = perceptual.hex_of_array(grid_d)
     if reduced.rgb is not None and pdqhash is not None:
         hashes |= _pdq_hashes(reduced.rgb)
     return hashes

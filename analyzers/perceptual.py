@@ -30,6 +30,9 @@ THUMB_SIDE = 64  # every hash starts from one 64x64 Lanczos thumbnail of the (tr
 GRID_SCALES = (0.9, 0.75)  # sub-window sides, as fractions of the image side
 GRID_ANCHORS = 5  # anchors per axis: evenly from one edge to the other
 GRID_SIZE = 1 + len(GRID_SCALES) * GRID_ANCHORS * GRID_ANCHORS
+# Stored variant name of the grid: change it whenever GRID_SCALES or GRID_ANCHORS change, so
+# stored grids of another layout are never compared (and the new one gets computed).
+GRID_VARIANT = "grid_v1"
 
 _BIT_WEIGHTS = np.left_shift(np.uint64(1), np.arange(63, -1, -1, dtype=np.uint64))
 _LANCZOS = Image.Resampling.LANCZOS

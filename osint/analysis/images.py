@@ -27,6 +27,7 @@ from analyzers.imagematch import DEFAULT_RADIUS, ImageFingerprint
 from analyzers.imagemeta import exif_notes
 from analyzers.imagereuse import ImageCluster, ImageUsage, cluster_images, image_findings
 from analyzers.images import PDQ_AVAILABLE, HashRecord, ImageStatus
+from analyzers.perceptual import GRID_VARIANT
 from osint.analysis import replace_findings
 from osint.cases import get_case
 from osint.errors import InputError
@@ -43,6 +44,8 @@ from storage.models import (
 )
 
 ANALYSIS = "images"
+# What clustering needs; an image missing any (e.g. after a grid layout change) is re-hashed.
+REQUIRED_HASHES = (("phash", "plain"), ("phash", GRID_VARIANT), ("dhash", GRID_VARIANT))
 MAX_RADIUS = 16
 WRITE_BATCH = 200
 
@@ -225,8 +228,10 @@ def _needing_hashes(
     pdq: bool,
 ) -> list[_MediaRow]:
     """Media to hash this run: usable so far and missing a wanted hash (never re-tried bad ones)."""
-    wanted = [("phash", "plain")] + ([("pdq", "plain")] if pdq else [])
-    summary.already_hashed = sum(1 for r in rows.values() if wanted[0] in hashed.get(r.id, {}))
+    wanted = [*REQUIRED_HASHES, *([("pdq", "plain")] if pdq else [])]
+    summary.already_hashed = sum(
+        1 for r in rows.values() if all(key in hashed.get(r.id, {}) for key in REQUIRED_HASHES)
+    )
     summary.unusable = sum(1 for r in rows.values() if r.status != ImageStatus.OK)
     return [
         row
@@ -292,7 +297,7 @@ def _cluster_case(
             sha256=rows[media_id].sha256,
         )
         for media_id, found in sorted(hashes.items())
-        if ("phash", "plain") in found and ("phash", "grid") in found
+        if all(key in found for key in REQUIRED_HASHES)
     ]
     clusters = cluster_images(prints, [u for u in usages if u.media_id in hashes], radius=radius)
     session.execute(delete(ImageClusterMember).where(ImageClusterMember.case_id == case_id))

@@ -161,3 +161,21 @@ def test_pdq_flag(store: Store, case: dict[str, int]) -> None:
             select(func.count()).select_from(ImageHash).where(ImageHash.algorithm == "pdq")
         ).scalar_one()
     assert pdq == 12  # plain and mirror for each usable image
+
+
+def test_missing_grid_is_recomputed_without_duplicates(store: Store, case: dict[str, int]) -> None:
+    """A grid layout change renames the variant: images lacking it are hashed again."""
+    from sqlalchemy import delete
+
+    from analyzers.perceptual import GRID_VARIANT
+
+    analyze_images(store, case="c1", workers=1)
+    total = count(store, ImageHash)
+    with store.session() as session:
+        session.execute(
+            delete(ImageHash).where(
+                ImageHash.media_id == case["coffee"], ImageHash.variant == GRID_VARIANT
+            )
+        )
+    again = analyze_images(store, case="c1", workers=1)
+    assert again.hashed_now == 1 and count(store, ImageHash) == total

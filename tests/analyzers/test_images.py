@@ -18,7 +18,7 @@ from analyzers import images
 from analyzers.imagebatch import hash_files
 from analyzers.imagemeta import exif_notes
 from analyzers.images import ImageStatus, hash_image
-from analyzers.perceptual import GRID_SIZE, hamming
+from analyzers.perceptual import GRID_SIZE, GRID_VARIANT, hamming
 from tests.analyzers import photos
 
 
@@ -40,7 +40,7 @@ def test_hashes_stay_close_to_plain_imagehash(astronaut: Image.Image) -> None:
     assert hamming(phash_of(record), reference) <= 4
     reference_d = int(str(imagehash.dhash(Image.open(io.BytesIO(data)))), 16)
     assert hamming(int(record.hashes[("dhash", "plain")], 16), reference_d) <= 6
-    assert len(record.hashes[("phash", "grid")]) == 16 * GRID_SIZE
+    assert len(record.hashes[("phash", GRID_VARIANT)]) == 16 * GRID_SIZE
 
 
 def test_mirror_hash_is_the_hash_of_the_mirrored_picture(astronaut: Image.Image) -> None:
