@@ -36,6 +36,9 @@ MIN_BLOCKS = 3
 MAX_BLOCKS = 12
 THREADS = min(2, os.cpu_count() or 1)  # this tool targets 2-core machines
 
+# (owner positions, member positions, buckets skipped as over-full)
+Candidates = tuple[NDArray[np.int32], NDArray[np.int32], int]
+
 
 @dataclass(frozen=True)
 class PairResult:
@@ -107,49 +110,62 @@ class _BlockTable:
         # Sorting (key << 32 | position) is a stable counting sort at int64 sort speed.
         order = np.sort((self.keys.astype(np.int64) << 32) | np.arange(len(values)))
         self.members = (order & 0xFFFFFFFF).astype(np.int32)
+        self.sorted_keys = (order >> 32).astype(np.int32)
         counts = np.bincount(self.keys, minlength=1 << width)
         self.offsets = np.zeros((1 << width) + 1, dtype=np.int32)
         np.cumsum(counts, out=self.offsets[1:])
         # start << 32 | count: one gather per lookup instead of two.
         self.buckets = (self.offsets[:-1].astype(np.int64) << 32) | counts
-        self.cap_hits = 0
 
     def keys_of(self, values: NDArray[np.uint64]) -> NDArray[np.int32]:
         return ((values >> np.uint64(self.shift)) & self.mask).astype(np.int32)
 
     def lookup(
         self, owners: NDArray[np.int32], keys: NDArray[np.int32], bucket_cap: int
-    ) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    ) -> Candidates:
         """(owner, member) for every member of the buckets ``keys`` (one per owner)."""
         packed = self.buckets[keys]
         hits = np.flatnonzero(packed & 0xFFFFFFFF)
         packed, owners = packed[hits], owners[hits]
         lengths, starts = packed & 0xFFFFFFFF, packed >> 32
         over = lengths > bucket_cap
-        if over.any():
-            self.cap_hits += int(np.count_nonzero(over))
+        skipped = int(np.count_nonzero(over))
+        if skipped:
             lengths = np.where(over, 0, lengths)
         ends = np.cumsum(lengths)
         run_starts = np.repeat(starts - (ends - lengths), lengths)
         total = int(ends[-1]) if len(ends) else 0
         members = self.members[np.arange(total, dtype=np.int32) + run_starts]
-        return np.repeat(owners, lengths), members
+        return np.repeat(owners, lengths), members, skipped
 
-    def same_bucket_pairs(self, bucket_cap: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    def one_way_lookups(self, bit: int, flips: list[int], bucket_cap: int) -> Candidates:
+        """Lookups for flip masks whose highest bit is ``bit``, from keys with a 0 there.
+
+        A pair whose keys differ by mask m is then enumerated once, not twice. Owners come in
+        key order, so the neighbour keys rise almost monotonically and the bucket gathers walk
+        memory instead of jumping.
+        """
+        zero = (self.sorted_keys & (1 << bit)) == 0
+        owners, keys = self.members[zero], self.sorted_keys[zero]
+        found = [self.lookup(owners, keys ^ flip, bucket_cap) for flip in flips]
+        return (
+            np.concatenate([part[0] for part in found]),
+            np.concatenate([part[1] for part in found]),
+            sum(part[2] for part in found),
+        )
+
+    def same_bucket_pairs(self, bucket_cap: int) -> Candidates:
         """Pairs of members sharing a bucket (exact block match), each pair once."""
         counts = np.diff(self.offsets)
         crowded = np.flatnonzero(counts > 1)
         over = counts[crowded] > bucket_cap
-        self.cap_hits += int(np.count_nonzero(over))
-        lefts, rights = [], []
+        lefts, rights = [np.empty(0, np.int32)], [np.empty(0, np.int32)]
         for size in np.unique(counts[crowded[~over]]):
             starts = self.offsets[crowded[counts[crowded] == size]]
             i, j = np.triu_indices(int(size), 1)
             lefts.append(self.members[(starts[:, None] + i[None, :]).ravel()])
             rights.append(self.members[(starts[:, None] + j[None, :]).ravel()])
-        if not lefts:
-            return np.empty(0, np.int32), np.empty(0, np.int32)
-        return np.concatenate(lefts), np.concatenate(rights)
+        return np.concatenate(lefts), np.concatenate(rights), int(np.count_nonzero(over))
 
 
 class HashIndex:
@@ -167,10 +183,13 @@ class HashIndex:
         self.blocks = blocks
         widths = tuple(HASH_BITS // blocks + (i < HASH_BITS % blocks) for i in range(blocks))
         shifts = np.cumsum((0, *widths[:-1]))
-        self.tables = [
-            _BlockTable(self.values, int(HASH_BITS - shift - width), width)
-            for shift, width in zip(shifts, widths, strict=True)
-        ]
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            self.tables = list(
+                pool.map(
+                    lambda block: _BlockTable(self.values, *block),
+                    [(int(HASH_BITS - s - w), w) for s, w in zip(shifts, widths, strict=True)],
+                )
+            )
         expected = len(self.values) / 2.0 ** min(widths)
         self.bucket_cap = bucket_cap or max(1024, int(64 * expected))
 
@@ -188,7 +207,7 @@ class HashIndex:
             if threshold < 0:
                 continue
             keys = table.keys_of(query)[0] ^ _flip_masks(table.width, threshold)
-            _, members = table.lookup(np.zeros(len(keys), np.int32), keys, len(self.values))
+            _, members, _ = table.lookup(np.zeros(len(keys), np.int32), keys, len(self.values))
             found.append(members)
         candidates = np.unique(np.concatenate(found)).astype(np.int64)
         distances = popcount(self.values[candidates] ^ query[0])
@@ -200,76 +219,65 @@ class HashIndex:
     ) -> PairResult:
         """Pairs (query position, index position) within ``radius``; for a self-join, i < j.
 
-        One pass per block and flip mask, spread over ``THREADS`` threads (numpy releases the
-        GIL in the gathers). In a self-join a pair whose block keys differ by mask m is looked
-        up only from the side with a 0 at m's highest bit (so once), and exact block matches
-        come from the buckets themselves.
+        Jobs (per block: exact-bucket pairs, then lookups grouped by flip mask) run on
+        ``THREADS`` threads: numpy releases the GIL in the gathers, sorts and popcounts.
         """
-        parts: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.uint8]]] = []
-        for table in self.tables:
-            table.cap_hits = 0
         verify = partial(
             _verified, queries=queries, values=self.values, radius=radius, self_join=self_join
         )
+        jobs: list[Callable[[], Candidates]] = []
+        for table, threshold in zip(self.tables, self.thresholds(radius), strict=True):
+            if threshold < 0:
+                continue
+            flips = [int(flip) for flip in _flip_masks(table.width, threshold)]
+            if self_join:
+                jobs.append(partial(table.same_bucket_pairs, self.bucket_cap))
+                by_bit: dict[int, list[int]] = {}
+                for flip in flips[1:]:
+                    by_bit.setdefault(flip.bit_length() - 1, []).append(flip)
+                jobs += [
+                    partial(table.one_way_lookups, bit, masks, self.bucket_cap)
+                    for bit, masks in sorted(by_bit.items(), key=lambda item: -len(item[1]))
+                ]
+            else:
+                owners = np.arange(len(queries), dtype=np.int32)
+                query_keys = table.keys_of(queries)
+                jobs += [
+                    partial(_flip_lookup, table, owners, query_keys, flip, self.bucket_cap)
+                    for flip in flips
+                ]
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
-            for table, threshold in zip(self.tables, self.thresholds(radius), strict=True):
-                if threshold < 0:
-                    continue
-                flips = _flip_masks(table.width, threshold)
-                if self_join:
-                    parts.append(verify(table.same_bucket_pairs(self.bucket_cap)))
-                    jobs = self._one_way_jobs(table, flips[1:])
-                else:
-                    query_keys = table.keys_of(queries)
-                    owners = np.arange(len(queries), dtype=np.int32)
-                    jobs = [
-                        partial(table.lookup, owners, query_keys ^ flip, self.bucket_cap)
-                        for flip in flips
-                    ]
-                parts += pool.map(lambda job: verify(job()), jobs)
-        skipped = sum(table.cap_hits for table in self.tables)
-        return _unique_pairs(parts, len(self.values), skipped)
+            parts = list(pool.map(lambda job: verify(job()), jobs))
+        skipped = sum(part[3] for part in parts)
+        return _unique_pairs([part[:3] for part in parts], len(self.values), skipped)
 
-    def _one_way_jobs(
-        self, table: _BlockTable, flips: NDArray[np.int32]
-    ) -> list[Callable[[], tuple[NDArray[np.int32], NDArray[np.int32]]]]:
-        """One lookup job per flip mask, from the hashes with a 0 at the mask's highest bit.
 
-        Owners are taken in key order (the table's member order), so the neighbour keys of a
-        job rise almost monotonically and the bucket gathers walk memory instead of jumping.
-        """
-        sorted_keys = table.keys[table.members]
-        by_bit: dict[int, tuple[NDArray[np.int32], NDArray[np.int32]]] = {}
-        for bit in {int(flip).bit_length() - 1 for flip in flips}:
-            zero = (sorted_keys & (1 << bit)) == 0
-            by_bit[bit] = (table.members[zero], sorted_keys[zero])
-        return [
-            partial(self._flip_lookup, table, *by_bit[int(flip).bit_length() - 1], flip)
-            for flip in flips
-        ]
-
-    def _flip_lookup(
-        self, table: _BlockTable, owners: NDArray[np.int32], keys: NDArray[np.int32], flip: int
-    ) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
-        return table.lookup(owners, keys ^ flip, self.bucket_cap)
+def _flip_lookup(
+    table: _BlockTable,
+    owners: NDArray[np.int32],
+    keys: NDArray[np.int32],
+    flip: int,
+    bucket_cap: int,
+) -> Candidates:
+    return table.lookup(owners, keys ^ flip, bucket_cap)
 
 
 def _verified(
-    candidates: tuple[NDArray[np.int32], NDArray[np.int32]],
+    candidates: Candidates,
     *,
     queries: NDArray[np.uint64],
     values: NDArray[np.uint64],
     radius: int,
     self_join: bool,
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.uint8]]:
-    """Keep the candidates within ``radius`` (XOR + popcount)."""
-    owners, members = candidates
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.uint8], int]:
+    """Keep the candidates within ``radius`` (XOR + popcount); pass the skip count on."""
+    owners, members, skipped = candidates
     distance = popcount(queries[owners] ^ values[members])
     close = distance <= radius
     left, right = owners[close].astype(np.int64), members[close].astype(np.int64)
     if self_join:
         left, right = np.minimum(left, right), np.maximum(left, right)
-    return left, right, distance[close]
+    return left, right, distance[close], skipped
 
 
 def _unique_pairs(
