@@ -164,10 +164,11 @@ def _member(representative: ImageFingerprint, fingerprint: ImageFingerprint) -> 
 
 
 def _who(usage: ImageUsage) -> str:
-    label = usage.account_label or f"account {usage.account_id}"
-    where = f"post {usage.post_id}" if usage.post_id is not None else "avatar"
-    when = usage.posted_at.isoformat(timespec="minutes") if usage.posted_at else "unknown time"
-    return f"{label} ({usage.platform}, {where}, media {usage.media_id}, {when})"
+    """ "@handle (x) in post 12 (media 3, 2022-04-21T08:14+00:00)"."""
+    label = usage.account_label or f"account {usage.account_id} ({usage.platform})"
+    where = f"in post {usage.post_id}" if usage.post_id is not None else "as avatar"
+    when = f", {usage.posted_at.isoformat(timespec='minutes')}" if usage.posted_at else ""
+    return f"{label} {where} (media {usage.media_id}{when})"
 
 
 def _evidence(usages: Sequence[ImageUsage]) -> dict[str, tuple[int, ...]]:
