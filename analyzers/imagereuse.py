@@ -41,7 +41,7 @@ class ImageUsage:
     media_id: int
     account_id: int
     platform: str
-    posted_at: datetime | None
+    posted_at: datetime | None  # when posted; for an avatar, when first captured
     post_id: int | None = None  # None for an avatar
     account_label: str = ""  # e.g. "@handle (x)", for explanations
 
@@ -167,7 +167,8 @@ def _who(usage: ImageUsage) -> str:
     """ "@handle (x) in post 12 (media 3, 2022-04-21T08:14+00:00)"."""
     label = usage.account_label or f"account {usage.account_id} ({usage.platform})"
     where = f"in post {usage.post_id}" if usage.post_id is not None else "as avatar"
-    when = f", {usage.posted_at.isoformat(timespec='minutes')}" if usage.posted_at else ""
+    seen = "" if usage.post_id is not None else "captured "
+    when = f", {seen}{usage.posted_at.isoformat(timespec='minutes')}" if usage.posted_at else ""
     return f"{label} {where} (media {usage.media_id}{when})"
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from analyzers.imagebatch import hash_files
@@ -100,14 +100,27 @@ def case_usages(session: Session, case_id: int) -> list[ImageUsage]:
         if media_id is not None
     ]
     avatars = session.execute(
-        select(AccountSnapshot.avatar_media_id, Account.id, Account.platform, Account.handle)
+        select(
+            AccountSnapshot.avatar_media_id,
+            Account.id,
+            Account.platform,
+            Account.handle,
+            func.min(AccountSnapshot.captured_at),
+        )
         .join(Account, Account.id == AccountSnapshot.account_id)
         .where(Account.case_id == case_id, AccountSnapshot.avatar_media_id.is_not(None))
-        .distinct()
+        .group_by(AccountSnapshot.avatar_media_id, Account.id, Account.platform, Account.handle)
     )
     usages += [
-        ImageUsage(media_id, account_id, platform, None, None, _label(handle, platform, account_id))
-        for media_id, account_id, platform, handle in avatars
+        ImageUsage(
+            media_id,
+            account_id,
+            platform,
+            first_captured,
+            None,
+            _label(handle, platform, account_id),
+        )
+        for media_id, account_id, platform, handle, first_captured in avatars
         if media_id is not None
     ]
     return usages
@@ -381,7 +394,7 @@ def _image_row(
     used: list[ImageUsage],
 ) -> dict[str, Any]:
     posted = [u for u in used if not u.is_avatar]
-    first = posted[0] if posted else None
+    first = used[0] if used else None  # earliest post, or avatar capture
     return {
         "media_id": media.id,
         "sha256": media.sha256,

@@ -72,7 +72,7 @@ def case(store: Store) -> dict[str, int]:
         for who, key in (("amp1", "face"), ("amp2", "face_small")):
             writer.snapshot(
                 make_profile(users[who]),
-                captured_at=T0,
+                captured_at=T0 + timedelta(days=10),  # collected after the posts
                 capture_id=None,
                 avatar_media_id=media[key],
             )
@@ -127,6 +127,7 @@ def test_export_lists_every_image(store: Store, case: dict[str, int]) -> None:
     assert rocket["cluster"] == 1 and rocket["accounts"] == ["@amp2 (telegram)"]
     assert rows[case["rocket"]]["first_seen"].startswith("2022-04-21T08:14")
     assert rows[case["face"]]["avatar_of"] == ["@amp1 (x)"]
+    assert rows[case["face"]]["first_seen"].startswith("2022-05-01T08:14")  # avatar capture
     assert len(rows[case["coffee"]]["phash"]) == 16
     out = io.StringIO()
     export_images(store, case="c1", fmt="csv", out=out)
