@@ -55,6 +55,7 @@ def _lanczos_weights(n_in: int, n_out: int) -> NDArray[np.float64]:
     return matrix
 
 
+@cache
 def _dct_rows(size: int, keep: int) -> NDArray[np.float64]:
     """First ``keep`` rows of the unnormalised DCT-II matrix (scipy.fftpack.dct, type 2)."""
     k = np.arange(keep)[:, None]
@@ -112,9 +113,18 @@ def _lanczos_from_blocks(n_small: int, block: int, n_out: int, n_full: int) -> N
     scale = n_full / n_out
     filter_scale = max(scale, 1.0)
     centres = (np.arange(n_out) + 0.5) * scale
-    offsets = ((np.arange(n_small) + 0.5) * block - centres[:, None]) / filter_scale
+    # Only a band of inputs per output is inside the kernel's support: evaluate just that band.
+    reach = 3.0 * filter_scale / block
+    band = int(np.ceil(2 * reach)) + 2
+    first = np.floor(centres / block - reach - 0.5).astype(np.int64)
+    columns = first[:, None] + np.arange(band)[None, :]
+    offsets = ((columns + 0.5) * block - centres[:, None]) / filter_scale
     taps = _lanczos3(offsets)
-    return taps / taps.sum(axis=1, keepdims=True)
+    taps[(columns < 0) | (columns >= n_small)] = 0.0  # Pillow clips the window at the edges
+    matrix = np.zeros((n_out, n_small + 2 * band))
+    np.put_along_axis(matrix, columns + band, taps, axis=1)
+    matrix = matrix[:, band : band + n_small]
+    return matrix / matrix.sum(axis=1, keepdims=True)
 
 
 def _lanczos3(offsets: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -240,7 +250,9 @@ def _border_depth(pixels: NDArray[np.int16], max_trim: float, tolerance: float) 
     Rows are examined a few at a time: most pictures have no border and stop at the first.
     """
     limit = int(len(pixels) * max_trim)
-    edge_colour = np.median(pixels[0])
+    edge_colour = pixels[0].mean()
+    if np.abs(pixels[0] - edge_colour).mean() > tolerance:
+        return 0  # the outermost row is not uniform: no border (most pictures stop here)
     depth = 0
     step = 4
     while depth < limit:
