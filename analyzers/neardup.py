@@ -101,7 +101,7 @@ def _spread(total: int, blocks: int) -> tuple[int, ...]:
 
 
 class _BlockTable:
-    """One block of the index: bucket offsets over a dense key table, members sorted by key."""
+    """One block of the index: a dense table of buckets (start, count), members sorted by key."""
 
     def __init__(self, values: NDArray[np.uint64], shift: int, width: int) -> None:
         self.shift, self.width = shift, width
@@ -112,10 +112,8 @@ class _BlockTable:
         self.members = (order & 0xFFFFFFFF).astype(np.int32)
         self.sorted_keys = (order >> 32).astype(np.int32)
         counts = np.bincount(self.keys, minlength=1 << width)
-        self.offsets = np.zeros((1 << width) + 1, dtype=np.int32)
-        np.cumsum(counts, out=self.offsets[1:])
-        # start << 32 | count: one gather per lookup instead of two.
-        self.buckets = (self.offsets[:-1].astype(np.int64) << 32) | counts
+        # Per bucket: start << 32 | count, so a lookup is one gather.
+        self.buckets = ((np.cumsum(counts) - counts) << 32) | counts
 
     def keys_of(self, values: NDArray[np.uint64]) -> NDArray[np.int32]:
         return ((values >> np.uint64(self.shift)) & self.mask).astype(np.int32)
@@ -156,12 +154,12 @@ class _BlockTable:
 
     def same_bucket_pairs(self, bucket_cap: int) -> Candidates:
         """Pairs of members sharing a bucket (exact block match), each pair once."""
-        counts = np.diff(self.offsets)
-        crowded = np.flatnonzero(counts > 1)
-        over = counts[crowded] > bucket_cap
+        crowded = np.flatnonzero((self.buckets & 0xFFFFFFFF) > 1)
+        counts = self.buckets[crowded] & 0xFFFFFFFF
+        over = counts > bucket_cap
         lefts, rights = [np.empty(0, np.int32)], [np.empty(0, np.int32)]
-        for size in np.unique(counts[crowded[~over]]):
-            starts = self.offsets[crowded[counts[crowded] == size]]
+        for size in np.unique(counts[~over]):
+            starts = self.buckets[crowded[counts == size]] >> 32
             i, j = np.triu_indices(int(size), 1)
             lefts.append(self.members[(starts[:, None] + i[None, :]).ravel()])
             rights.append(self.members[(starts[:, None] + j[None, :]).ravel()])
