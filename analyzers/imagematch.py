@@ -108,6 +108,15 @@ class ImageFingerprint:
             sha256,
         )
 
+    @property
+    def informative(self) -> bool:
+        """False for blank pictures and plain gradients: no left-right structure at all.
+
+        Their hashes are all alike (dHash 0 or all ones), so "matching" them means nothing.
+        """
+        flat = {0, (1 << 64) - 1}
+        return not (self.plain.dhash in flat and self.mirror.dhash in flat)
+
     def upright(self) -> list[tuple[str, HashPair]]:
         return [("plain", self.plain)] + ([("trim", self.trim)] if self.trim else [])
 
@@ -310,7 +319,11 @@ def _resized(source: ImageFingerprint, copy: ImageFingerprint) -> bool:
 def find_matches(
     prints: Sequence[ImageFingerprint], radius: int = DEFAULT_RADIUS
 ) -> list[ImageMatch]:
-    """Every pair of ``prints`` judged to be the same picture (stage 1, then stage 2)."""
+    """Every pair of ``prints`` judged to be the same picture (stage 1, then stage 2).
+
+    Blank pictures and plain gradients (``informative`` False) are never matched.
+    """
+    prints = [fingerprint for fingerprint in prints if fingerprint.informative]
     matches = []
     for i, j in sorted(candidate_pairs(prints, radius)):
         match = compare(prints[i], prints[j])
