@@ -110,12 +110,8 @@ class ImageFingerprint:
 
     @property
     def informative(self) -> bool:
-        """False for blank pictures and plain gradients: no left-right structure at all.
-
-        Their hashes are all alike (dHash 0 or all ones), so "matching" them means nothing.
-        """
-        flat = {0, (1 << 64) - 1}
-        return not (self.plain.dhash in flat and self.mirror.dhash in flat)
+        """False for blank (uniform) pictures, whose pHash is 0: they all look alike."""
+        return self.plain.phash != 0
 
     def upright(self) -> list[tuple[str, HashPair]]:
         return [("plain", self.plain)] + ([("trim", self.trim)] if self.trim else [])
@@ -196,6 +192,8 @@ def _ordered(left: np.ndarray, right: np.ndarray) -> set[tuple[int, int]]:
 
 def compare(left: ImageFingerprint, right: ImageFingerprint) -> ImageMatch | None:
     """The best explanation of ``right`` as a copy of ``left``, or None if they differ."""
+    if not (left.informative and right.informative):
+        return None
     whole = _best_whole(left, right)
     if whole and not _acceptable_whole(whole):
         whole = None
@@ -321,7 +319,7 @@ def find_matches(
 ) -> list[ImageMatch]:
     """Every pair of ``prints`` judged to be the same picture (stage 1, then stage 2).
 
-    Blank pictures and plain gradients (``informative`` False) are never matched.
+    Blank pictures (``informative`` False) are never matched.
     """
     prints = [fingerprint for fingerprint in prints if fingerprint.informative]
     matches = []

@@ -81,11 +81,18 @@ def pack_bits(bits: NDArray[np.bool_]) -> NDArray[np.uint64]:
 
 
 def _phash_from_dct(low_freq: NDArray[np.float64]) -> NDArray[np.uint64]:
-    """(k, 8, 8) low-frequency DCT blocks -> k pHashes (each block against its own median)."""
+    """(k, 8, 8) low-frequency DCT blocks -> k pHashes (each block against its own median).
+
+    A flat block (every AC coefficient ~0: a blank picture or window) gets 0 instead of bits
+    drawn from rounding noise; no real picture hashes to 0, since its DC term is above the median.
+    """
     flat = low_freq.reshape(len(low_freq), HASH_BITS)
     ordered = np.sort(flat, axis=1)
     medians = (ordered[:, 31] + ordered[:, 32]) / 2.0
-    return pack_bits(flat > medians[:, None])
+    hashes = pack_bits(flat > medians[:, None])
+    blank = np.abs(flat[:, 1:]).max(axis=1) <= 1e-6 * (np.abs(flat[:, 0]) + 1.0)
+    hashes[blank] = 0
+    return hashes
 
 
 def phash_of(thumb32: NDArray[Any]) -> int:
