@@ -92,7 +92,7 @@ class ImageFingerprint:
             text = hashes[(algorithm, GRID_VARIANT)]
             return tuple(int(text[i : i + 16], 16) for i in range(0, len(text), 16))
 
-        plain, mirror = pair("plain"), pair("mirror")
+        plain, mirror = pair("orig"), pair("mirror")
         if plain is None or mirror is None:
             raise ValueError(f"media {media_id}: plain and mirror hashes are required")
         return cls(
@@ -114,7 +114,7 @@ class ImageFingerprint:
         return self.plain.phash != 0
 
     def upright(self) -> list[tuple[str, HashPair]]:
-        return [("plain", self.plain)] + ([("trim", self.trim)] if self.trim else [])
+        return [("orig", self.plain)] + ([("trim", self.trim)] if self.trim else [])
 
     def mirrored(self) -> list[tuple[str, HashPair]]:
         found = [("mirror", self.mirror)]

@@ -12,12 +12,12 @@ within a few bits of ``imagehash.phash(Image.open(path))`` (measured by bench/ha
 
 Hashes per image (``HashRecord.hashes``, keyed ``(algorithm, variant)``, 16 hex digits each):
 
-- ``phash``/``dhash`` x ``plain``, ``mirror``: the whole picture and its left-right mirror.
+- ``phash``/``dhash`` x ``orig``, ``mirror``: the whole picture and its left-right mirror.
 - ``phash``/``dhash`` x ``trim``, ``trim_mirror``: after cutting uniform borders (letterbox bars,
   frames); only when a border was found.
 - ``phash``/``dhash`` x ``grid_v1`` (GRID_VARIANT): GRID_SIZE (51) hashes concatenated (the whole picture, then 5x5
   windows at 90% and 75% of its side) for recognising crops.
-- ``pdq`` x ``plain``, ``mirror`` (64 hex digits) when the optional ``pdqhash`` package is
+- ``pdq`` x ``orig``, ``mirror`` (64 hex digits) when the optional ``pdqhash`` package is
   installed and asked for (``pdq=True``); it needs a 1/4-scale decode, so it costs more.
 """
 
@@ -327,8 +327,8 @@ def hashes_of(reduced: ReducedImage) -> dict[HashKey, str]:
     full_size = (reduced.height, reduced.width) if turned else (reduced.width, reduced.height)
     phash, dhash, phash_m, dhash_m = perceptual.whole_image_hashes(gray, reduced.block, full_size)
     hashes: dict[HashKey, str] = {
-        ("phash", "plain"): hex_(phash),
-        ("dhash", "plain"): hex_(dhash),
+        ("phash", "orig"): hex_(phash),
+        ("dhash", "orig"): hex_(dhash),
         ("phash", "mirror"): hex_(phash_m),
         ("dhash", "mirror"): hex_(dhash_m),
     }
@@ -355,7 +355,7 @@ def hashes_of(reduced: ReducedImage) -> dict[HashKey, str]:
 def _pdq_hashes(rgb: np.ndarray) -> dict[HashKey, str]:
     vectors, _quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
     # compute_dihedral order: original, rot90, rot180, rot270, flip-x, flip-y, ...
-    return {("pdq", "plain"): _bits_to_hex(vectors[0]), ("pdq", "mirror"): _bits_to_hex(vectors[5])}
+    return {("pdq", "orig"): _bits_to_hex(vectors[0]), ("pdq", "mirror"): _bits_to_hex(vectors[5])}
 
 
 def _bits_to_hex(bits: np.ndarray) -> str:

@@ -115,7 +115,7 @@ def run() -> str:
     baseline_rate, rate = len(paths) / sum(baseline_best), len(paths) / sum(ours_best)
     serial_rate = len(paths) / sum(serial_best)
     deviations = np.array(
-        [(baseline[p] ^ int(records[p].hashes[("phash", "plain")], 16)).bit_count() for p in paths]
+        [(baseline[p] ^ int(records[p].hashes[("phash", "orig")], 16)).bit_count() for p in paths]
     )
     main_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -45,7 +45,7 @@ from storage.models import (
 
 ANALYSIS = "images"
 # What clustering needs; an image missing any (e.g. after a grid layout change) is re-hashed.
-REQUIRED_HASHES = (("phash", "plain"), ("phash", GRID_VARIANT), ("dhash", GRID_VARIANT))
+REQUIRED_HASHES = (("phash", "orig"), ("phash", GRID_VARIANT), ("dhash", GRID_VARIANT))
 MAX_RADIUS = 16
 WRITE_BATCH = 200
 
@@ -241,7 +241,7 @@ def _needing_hashes(
     pdq: bool,
 ) -> list[_MediaRow]:
     """Media to hash this run: usable so far and missing a wanted hash (never re-tried bad ones)."""
-    wanted = [*REQUIRED_HASHES, *([("pdq", "plain")] if pdq else [])]
+    wanted = [*REQUIRED_HASHES, *([("pdq", "orig")] if pdq else [])]
     summary.already_hashed = sum(
         1 for r in rows.values() if all(key in hashed.get(r.id, {}) for key in REQUIRED_HASHES)
     )
@@ -401,8 +401,8 @@ def _image_row(
         "status": media.status,
         "width": media.width,
         "height": media.height,
-        "phash": hashes.get(("phash", "plain"), ""),
-        "dhash": hashes.get(("dhash", "plain"), ""),
+        "phash": hashes.get(("phash", "orig"), ""),
+        "dhash": hashes.get(("dhash", "orig"), ""),
         "cluster": member.cluster_no if member else None,
         "representative": bool(member and member.representative),
         "distance": member.distance if member else None,
