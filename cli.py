@@ -406,7 +406,8 @@ def analyze() -> None:
     type=int,
     default=image_analysis.DEFAULT_RADIUS,
     show_default=True,
-    help="Search radius in bits (of 64) for near-duplicate candidates.",
+    help="Candidate search radius in bits of 64 (pHash, dHash); lower is stricter and faster. "
+    "Candidates are then judged by two-hash rules (analyzers/imagematch.py).",
 )
 @click.option("--workers", type=int, default=2, show_default=True, help="Hashing processes.")
 @click.option(
