@@ -229,7 +229,8 @@ class Media(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     exif: Mapped[json_dict]
-    # ok | corrupt | truncated | bomb | not_image | unsupported
+    # ok | corrupt | truncated | bomb | not_image | unsupported | empty | unreadable
+    # (analyzers.images.ImageStatus; set by ``osint analyze images``)
     status: Mapped[str] = mapped_column(String(20), default="ok")
     note: Mapped[str | None] = mapped_column(Text)
     source_url: Mapped[str | None] = mapped_column(Text)
@@ -299,7 +300,7 @@ class ImageHash(Base):
     media_id: Mapped[int] = _fk("media.id")
     algorithm: Mapped[str] = mapped_column(String(20))
     variant: Mapped[str] = mapped_column(String(20), default="orig")
-    value: Mapped[str] = mapped_column(String(128))  # hex
+    value: Mapped[str] = mapped_column(Text)  # hex; a "grid" variant packs 51 hashes (816 digits)
     computed_at: Mapped[utc] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("media_id", "algorithm", "variant"),)
