@@ -58,6 +58,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA cache_size = -65536")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -164,6 +165,19 @@ class Store:
         """A read-only session that never takes SQLite's write lock."""
         with self._readers() as session:
             yield session
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[Store]:
+        """This store with its write sessions all on one connection, still one transaction each.
+
+        For long imports: SQLite then keeps its page cache from one batch to the next and does
+        not checkpoint its WAL each time the last connection closes (what NullPool does after
+        every session otherwise); PostgreSQL skips a pool checkout per batch.
+        """
+        with self.engine.connect() as conn:
+            pinned = Store(self.engine, self.media)
+            pinned._sessions = sessionmaker(bind=conn, expire_on_commit=False)
+            yield pinned
 
     def dispose(self) -> None:
         self.engine.dispose()
