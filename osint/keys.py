@@ -40,7 +40,7 @@ def normalize_text(text: str) -> str:
 def add_content_keys(rec: PostRecord) -> PostRecord:
     """Append the keys derived from the post's fields to ``rec.objects`` (kept unique)."""
     keys = list(rec.objects)
-    given = {modality for modality, _ in keys}  # imported shares name their objects themselves
+    given = {modality for modality, _ in keys} if keys else ()  # shares name their own objects
     if rec.repost_of and "repost" not in given:
         keys.append(("repost", f"{rec.platform}:{rec.repost_of}"))
     if rec.quote_of and "quote" not in given:
@@ -51,10 +51,11 @@ def add_content_keys(rec: PostRecord) -> PostRecord:
         domain = urlsplit(url).hostname
         if domain:
             keys.append(("domain", domain))
-    keys.extend(("hashtag", tag.lstrip("#").casefold()) for tag in rec.hashtags)
+    if rec.hashtags:
+        keys.extend(("hashtag", tag.lstrip("#").casefold()) for tag in rec.hashtags)
     if rec.text and rec.kind != "repost":
         normalized = normalize_text(rec.text)
         if len(normalized) >= MIN_TEXT_KEY_CHARS:
             keys.append(("text", normalized))
-    rec.objects = list(dict.fromkeys(keys))
+    rec.objects = list(dict.fromkeys(keys)) if len(keys) > 1 else keys
     return rec

@@ -33,7 +33,6 @@ except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only i
         pass
 
 
-_SQLITE_TIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's sqlite DATETIME format
 _EMPTY_LIST, _EMPTY_DICT = "[]", "{}"
 _ANALYZE_AFTER_ROWS = 10_000
 _SQLITE_IN_CHUNK = 10_000  # ids per IN (...) clause; SQLite >= 3.32 allows 32,766 variables
@@ -62,15 +61,8 @@ class BulkRows:
             value = value.astimezone(UTC)
         if self.is_postgres:
             return value
-        return _SQLITE_TIME % (
-            value.year,
-            value.month,
-            value.day,
-            value.hour,
-            value.minute,
-            value.second,
-            value.microsecond,
-        )
+        # SQLAlchemy's SQLite DATETIME text: "YYYY-MM-DD HH:MM:SS.ffffff", always with microseconds
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
     @staticmethod
     def json(value: Any) -> str:
