@@ -14,6 +14,8 @@ it. SQLite runs in this process, so there the batches are simply written in turn
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -121,7 +123,7 @@ def run_import(
     summary = ImportSummary(case, source, str(path), capture.sha256, run.id)
     status = "failed"
     try:
-        with store.pinned() as pinned:
+        with store.pinned() as pinned, fewer_gc_pauses():
             importer = _Importer(pinned, writer, capture_id, summary, progress)
             importer.run(records())
         status = "completed"
@@ -144,6 +146,25 @@ def run_import(
                 },
             )
     return summary
+
+
+@contextlib.contextmanager
+def fewer_gc_pauses() -> Iterator[None]:
+    """Collect garbage less often while millions of short-lived records stream through.
+
+    Records hold no reference cycles, but the default thresholds start a collection every 700
+    allocations and each older-generation pass walks every record of the batch in flight: that
+    was a third of the time spent reading a CSV. Objects alive before the import are frozen out
+    of the collector's walks; the previous settings come back afterwards.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 class _Importer:

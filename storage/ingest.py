@@ -409,6 +409,7 @@ class CaseWriter:
     def _insert_versions(
         self, recs: Sequence[PostRecord], ids: dict[str, int], seen_at: datetime
     ) -> None:
+        # A post without text has no text to keep: its first version is the first text it shows.
         seen = self.bulk.utc(seen_at)
         rows = [
             (
@@ -420,6 +421,7 @@ class CaseWriter:
                 r.capture_id,
             )
             for r in recs
+            if r.text or r.text_html
         ]
         self.bulk.insert("post_versions", _VERSION_COLUMNS, rows, may_conflict=False)
 
