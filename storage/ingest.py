@@ -477,10 +477,20 @@ class CaseWriter:
         return self._objects
 
     def _load_objects(self, key_hashes: list[str], hashes: dict[str, tuple[str, str]]) -> None:
-        for obj_id, key_hash in self.bulk.select_in(
-            "shared_objects", ("id", "key_hash"), {"case_id": self.case_id}, "key_hash", key_hashes
-        ):
-            self._objects[hashes[key_hash]] = obj_id
+        # By modality: the unique index is (case_id, modality, key_hash); without the modality
+        # the lookup would walk every object of the case.
+        by_modality: dict[str, list[str]] = {}
+        for key_hash in key_hashes:
+            by_modality.setdefault(hashes[key_hash][0], []).append(key_hash)
+        for modality, wanted in by_modality.items():
+            for obj_id, key_hash in self.bulk.select_in(
+                "shared_objects",
+                ("id", "key_hash"),
+                {"case_id": self.case_id, "modality": modality},
+                "key_hash",
+                wanted,
+            ):
+                self._objects[hashes[key_hash]] = obj_id
 
     def _write_objects(
         self,
