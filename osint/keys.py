@@ -6,6 +6,7 @@ each hashtag, and the normalised text of an authored post. Imported shares bring
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -18,6 +19,7 @@ _MENTION = re.compile(r"(?<!\w)@[\w.]+")
 _SPACE = re.compile(r"\s+")
 
 
+@functools.lru_cache(maxsize=50_000)  # pure; links and copied texts repeat across an import
 def normalize_url(url: str) -> str:
     """Same link, same key: scheme and host case, ``www.``, trailing slash, tracking parameters."""
     parts = urlsplit(url.strip())
@@ -29,6 +31,7 @@ def normalize_url(url: str) -> str:
     return urlunsplit(("https", host, path, query, ""))
 
 
+@functools.lru_cache(maxsize=50_000)
 def normalize_text(text: str) -> str:
     """Text with case, whitespace, mentions and URLs taken out."""
     text = _URL.sub(" ", text)

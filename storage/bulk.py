@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
 try:
@@ -72,7 +73,10 @@ class BulkRows:
                 return _EMPTY_LIST
             if isinstance(value, dict):
                 return _EMPTY_DICT
-        return json.dumps(value)
+        try:
+            return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        except (orjson.JSONEncodeError, TypeError):
+            return json.dumps(value)  # what orjson refuses (integers past 64 bits, ...)
 
     # -- the driver connection --------------------------------------------------------------
     def _driver(self) -> Any:
