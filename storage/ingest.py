@@ -21,6 +21,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.bulk import BulkRows
+from storage.columns import (
+    ACCOUNT_COLUMNS,
+    MEDIA_LINK_COLUMNS,
+    OBJECT_COLUMNS,
+    POST_COLUMNS,
+    POST_OBJECT_COLUMNS,
+    VERSION_COLUMNS,
+    media_link_row,
+)
 from storage.models import (
     Account,
     AccountSnapshot,
@@ -33,7 +42,6 @@ from storage.models import (
 from storage.records import (
     AccountRecord,
     CaptureRecord,
-    MediaRef,
     PostRecord,
     ProfileRecord,
     text_sha256,
@@ -159,7 +167,7 @@ class CaseWriter:
             )
             for acc_id, rec in zip(ids, recs, strict=True)
         ]
-        inserted = bulk.insert_new("accounts", _ACCOUNT_COLUMNS, rows)
+        inserted = bulk.insert_new("accounts", ACCOUNT_COLUMNS, rows)
         for acc_id, rec in zip(ids, recs, strict=True):
             if inserted is None or acc_id in inserted:
                 self._accounts[(rec.platform, rec.platform_id)] = (
@@ -399,7 +407,7 @@ class CaseWriter:
             )
             for post_id, r in zip(ids, recs, strict=True)
         ]
-        inserted = bulk.insert_new("posts", _POST_COLUMNS, rows)
+        inserted = bulk.insert_new("posts", POST_COLUMNS, rows)
         return {
             r.platform_id: post_id
             for post_id, r in zip(ids, recs, strict=True)
@@ -423,7 +431,7 @@ class CaseWriter:
             for r in recs
             if r.text or r.text_html
         ]
-        self.bulk.insert("post_versions", _VERSION_COLUMNS, rows, may_conflict=False)
+        self.bulk.insert("post_versions", VERSION_COLUMNS, rows, may_conflict=False)
 
     def _write_media_links(
         self,
@@ -443,10 +451,10 @@ class CaseWriter:
             for ref in rec.media:
                 media_id = media_ids.get(ref.sha256) if ref.sha256 else None
                 if ref.position not in have:
-                    inserts.append(_media_link_row(post_id, ref, media_id, rec.capture_id))
+                    inserts.append(media_link_row(post_id, ref, media_id, rec.capture_id))
                 elif have[ref.position] is None and media_id is not None:
                     fills.append((post_id, ref.position, media_id))
-        self.bulk.insert("post_media", _MEDIA_LINK_COLUMNS, inserts)
+        self.bulk.insert("post_media", MEDIA_LINK_COLUMNS, inserts)
         for post_id, position, media_id in fills:
             self.session.execute(
                 update(PostMedia)
@@ -467,7 +475,7 @@ class CaseWriter:
                 (obj_id, self.case_id, hashes[h][0], hashes[h][1], h)
                 for obj_id, h in zip(ids, absent, strict=True)
             ]
-            inserted = self.bulk.insert_new("shared_objects", _OBJECT_COLUMNS, rows)
+            inserted = self.bulk.insert_new("shared_objects", OBJECT_COLUMNS, rows)
             for obj_id, h in zip(ids, absent, strict=True):
                 if inserted is None or obj_id in inserted:
                     self._objects[hashes[h]] = obj_id
@@ -511,7 +519,7 @@ class CaseWriter:
             ts = int(rec.created_at.timestamp())
             objects = rec.objects if len(rec.objects) == 1 else dict.fromkeys(rec.objects)
             rows.extend((post_id, object_ids[obj], case_id, account_id, ts) for obj in objects)
-        self.bulk.insert("post_objects", _POST_OBJECT_COLUMNS, rows, may_conflict=may_conflict)
+        self.bulk.insert("post_objects", POST_OBJECT_COLUMNS, rows, may_conflict=may_conflict)
 
     def _refresh_posts(
         self,
@@ -615,74 +623,3 @@ def _unique_posts(records: Sequence[PostRecord]) -> dict[tuple[str, str], PostRe
             rec.objects = list(dict.fromkeys([*earlier.objects, *rec.objects]))
         unique[key] = rec
     return unique
-
-
-def _media_link_row(
-    post_id: int, ref: MediaRef, media_id: int | None, capture_id: int | None
-) -> tuple[Any, ...]:
-    return (
-        post_id,
-        ref.position,
-        media_id,
-        ref.kind,
-        ref.source_url,
-        ref.preview_url,
-        ref.alt_text,
-        ref.platform_key,
-        ref.error,
-        capture_id,
-    )
-
-
-_POST_COLUMNS = (
-    "id",
-    "case_id",
-    "account_id",
-    "platform",
-    "platform_id",
-    "created_at",
-    "kind",
-    "text",
-    "text_html",
-    "url",
-    "lang",
-    "repost_of",
-    "reply_to",
-    "quote_of",
-    "links",
-    "hashtags",
-    "mentions",
-    "metrics",
-    "extra",
-    "source",
-    "first_seen",
-    "last_seen",
-    "capture_id",
-)
-_ACCOUNT_COLUMNS = (
-    "id",
-    "case_id",
-    "platform",
-    "platform_id",
-    "handle",
-    "display_name",
-    "status",
-    "created_at_platform",
-    "first_seen",
-    "last_seen",
-)
-_VERSION_COLUMNS = ("post_id", "text", "text_html", "text_sha256", "captured_at", "capture_id")
-_MEDIA_LINK_COLUMNS = (
-    "post_id",
-    "position",
-    "media_id",
-    "kind",
-    "source_url",
-    "preview_url",
-    "alt_text",
-    "platform_key",
-    "error",
-    "capture_id",
-)
-_OBJECT_COLUMNS = ("id", "case_id", "modality", "key", "key_hash")
-_POST_OBJECT_COLUMNS = ("post_id", "object_id", "case_id", "account_id", "ts")
