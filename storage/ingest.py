@@ -284,7 +284,7 @@ class CaseWriter:
         if sha256 in self._media:
             return self._media[sha256]
         stmt = (
-            self._insert(Media.__table__)
+            self._insert(Media)
             .values(
                 sha256=sha256,
                 size=size,
@@ -510,7 +510,7 @@ class CaseWriter:
     ) -> None:
         object_ids = self._object_ids({o for r in recs for o in r.objects})
         case_id = self.case_id
-        rows = []
+        rows: list[tuple[int, int, int, int, int]] = []
         for rec in recs:
             if not rec.objects:
                 continue
@@ -580,7 +580,7 @@ class CaseWriter:
         """A changed text: a new version (or the earlier one it went back to), post updated."""
         digest = text_sha256(rec.text, rec.text_html)
         self.session.execute(
-            self._insert(PostVersion.__table__)
+            self._insert(PostVersion)
             .values(
                 post_id=row.id,
                 text=rec.text,

@@ -139,7 +139,7 @@ def _build_object(events: Iterator[tuple[str, str, Any]]) -> dict[str, Any]:
             depth -= 1
             if depth == 0:
                 break
-    return builder.value  # type: ignore[no-any-return]
+    return builder.value
 
 
 def message_records(
