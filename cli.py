@@ -229,9 +229,10 @@ def import_() -> None:
 
 
 def _print_import(summary: imports.ImportSummary) -> None:
+    files = f"{summary.media_files:,} media files, " if summary.media_files else ""
     console.print(
         f"imported {summary.rows:,} rows from {summary.path} into case {summary.case}: "
-        f"{summary.posts_new:,} new posts, {summary.posts_known:,} already known, "
+        f"{summary.posts_new:,} new posts, {summary.posts_known:,} already known, {files}"
         f"{summary.problem_count:,} problems (sha256 {summary.sha256})",
         markup=False,
     )
@@ -272,6 +273,25 @@ def import_shares(
             platform=platform,
             modality=modality,
             progress=progress,
+        )
+    _print_import(summary)
+
+
+@import_.command("telegram-export")
+@click.argument("export", type=click.Path(path_type=Path))
+@click.option("--case", "case_name", required=True, help="Case to import into.")
+@pass_app
+def import_telegram_export(app: AppContext, export: Path, case_name: str) -> None:
+    """Import a Telegram Desktop JSON export: its folder (or its result.json) and photos.
+
+    Messages become posts (forwards as reposts, replies as replies), with their links, hashtags
+    and mentions; the photos and files of the export go into the media store.
+
+    Example: osint import telegram-export ChatExport_2022-04-21 --case mali-2022
+    """
+    with TerminalProgress() as progress:
+        summary = imports.import_telegram_export(
+            app.store, app.settings, case=case_name, path=export, progress=progress
         )
     _print_import(summary)
 

@@ -274,7 +274,13 @@ class SharedObject(Base):
 
 
 class PostObject(Base):
-    """The content-key index the coordination analysis reads: who shared which object, when."""
+    """The content-key index the coordination analysis reads: who shared which object, when.
+
+    ``case_id`` and ``account_id`` are copies of the post's, for scans without a join; they carry
+    no foreign key of their own because ``post_id`` already ties the row to that post (and its
+    cascade removes the row with the post, its account or its case). On PostgreSQL each foreign
+    key is a per-row trigger, and two redundant ones cost an import a fifth of its time.
+    """
 
     __tablename__ = "post_objects"
 
@@ -284,8 +290,8 @@ class PostObject(Base):
     object_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("shared_objects.id", ondelete="CASCADE"), primary_key=True
     )
-    case_id: Mapped[int] = _fk("cases.id")
-    account_id: Mapped[int] = _fk("accounts.id")
+    case_id: Mapped[int] = mapped_column(BigId)
+    account_id: Mapped[int] = mapped_column(BigId)
     ts: Mapped[int] = mapped_column(BigInteger)  # epoch seconds of the post, for fast scans
 
     __table_args__ = (Index(None, "case_id", "object_id", "ts"),)
