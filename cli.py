@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from rich.table import Table
 
 import osint
 from osint import bundle, cases, imports, monitor, verify, wacz
+from osint.analysis import images as image_analysis
 from osint.collect import CollectSummary, collect_account, parse_date
 from osint.config import Settings, load_settings
 from osint.errors import CollectError, OsintError, VerifyError
@@ -228,9 +230,10 @@ def import_() -> None:
 
 
 def _print_import(summary: imports.ImportSummary) -> None:
+    files = f"{summary.media_files:,} media files, " if summary.media_files else ""
     console.print(
         f"imported {summary.rows:,} rows from {summary.path} into case {summary.case}: "
-        f"{summary.posts_new:,} new posts, {summary.posts_known:,} already known, "
+        f"{summary.posts_new:,} new posts, {summary.posts_known:,} already known, {files}"
         f"{summary.problem_count:,} problems (sha256 {summary.sha256})",
         markup=False,
     )
@@ -271,6 +274,25 @@ def import_shares(
             platform=platform,
             modality=modality,
             progress=progress,
+        )
+    _print_import(summary)
+
+
+@import_.command("telegram-export")
+@click.argument("export", type=click.Path(path_type=Path))
+@click.option("--case", "case_name", required=True, help="Case to import into.")
+@pass_app
+def import_telegram_export(app: AppContext, export: Path, case_name: str) -> None:
+    """Import a Telegram Desktop JSON export: its folder (or its result.json) and photos.
+
+    Messages become posts (forwards as reposts, replies as replies), with their links, hashtags
+    and mentions; the photos and files of the export go into the media store.
+
+    Example: osint import telegram-export ChatExport_2022-04-21 --case mali-2022
+    """
+    with TerminalProgress() as progress:
+        summary = imports.import_telegram_export(
+            app.store, app.settings, case=case_name, path=export, progress=progress
         )
     _print_import(summary)
 
@@ -595,6 +617,67 @@ def monitor_run(
         )
 
 
+# -- analyze -------------------------------------------------------------------------------
+@cli.group()
+def analyze() -> None:
+    """Run an analysis over a case and store its findings.
+
+    Example: osint analyze images --case mali-2022
+    """
+
+
+@analyze.command("images")
+@click.option("--case", "case_name", required=True, help="Case to analyse.")
+@click.option(
+    "--threshold",
+    type=int,
+    default=image_analysis.DEFAULT_RADIUS,
+    show_default=True,
+    help="Candidate search radius in bits of 64 (pHash, dHash); lower is stricter and faster. "
+    "Candidates are then judged by two-hash rules (analyzers/imagematch.py).",
+)
+@click.option("--workers", type=int, default=2, show_default=True, help="Hashing processes.")
+@click.option(
+    "--pdq", is_flag=True, help="Also store PDQ hashes (needs: pip install 'osint[pdq]')."
+)
+@click.option(
+    "--event-start",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
+    help="When the event the posts claim to show began (UTC); earlier copies are flagged.",
+)
+@pass_app
+def analyze_images(
+    app: AppContext,
+    case_name: str,
+    threshold: int,
+    workers: int,
+    pdq: bool,
+    event_start: datetime | None,
+) -> None:
+    """Hash the case's images, group copies of the same picture, flag reuse across accounts.
+
+    Example: osint analyze images --case mali-2022 --event-start 2022-04-21
+    """
+    start = event_start.replace(tzinfo=UTC) if event_start else None
+    with TerminalProgress() as progress:
+        summary = image_analysis.analyze_images(
+            app.store,
+            case=case_name,
+            radius=threshold,
+            workers=max(1, workers),
+            event_start=start,
+            pdq=pdq,
+            progress=progress,
+        )
+    console.print(
+        f"case {summary.case}: {summary.images:,} images ({summary.hashed_now:,} hashed now, "
+        f"{summary.already_hashed:,} already, {summary.unusable:,} unusable, "
+        f"{summary.missing:,} missing); {summary.clusters:,} clusters of copies, "
+        f"{summary.findings:,} findings",
+        markup=False,
+    )
+
+
 # -- report, export, verify ----------------------------------------------------------------
 @cli.command("report")
 @click.option("--case", "case_name", required=True, help="Case to report on.")
@@ -692,6 +775,32 @@ def export_events_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
         with output.open("w", encoding="utf-8", newline="") as fh:
             count = monitor.export_events(app.store, case_name, fh, fmt=fmt)
     err_console.print(f"exported {count:,} events of case {case_name}", markup=False)
+
+
+@export.command("images")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(image_analysis.EXPORT_FORMATS),
+    default="csv",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="File (default: stdout).")
+@pass_app
+def export_images_cmd(app: AppContext, case_name: str, fmt: str, output: Path | None) -> None:
+    """List the case's images: sha256, hashes, cluster, first seen, accounts that used them.
+
+    Run `osint analyze images` first for hashes and clusters.
+
+    Example: osint export images --case mali-2022 --format jsonl -o images.jsonl
+    """
+    if output is None:
+        count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=sys.stdout)
+    else:
+        with output.open("w", encoding="utf-8", newline="") as fh:
+            count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=fh)
+    err_console.print(f"exported {count:,} images of case {case_name}", markup=False)
 
 
 @export.command("wacz")
