@@ -233,3 +233,24 @@ def test_a_job_for_an_account_the_case_holds_starts_from_what_it_holds(
     report, seen = run_once(store, mon_settings)
     assert report.completed == 1
     assert [(e["kind"], e["post_id"]) for e in seen] == [("post_new", post.id)]
+
+
+def test_older_posts_are_rechecked_in_turn(
+    store: Store, mon_settings: Settings, replay: ReplayServer, case: str
+) -> None:
+    dia, _ = start_watching(store, mon_settings, replay, recheck=5)
+    for n in range(21):
+        replay.world.add_post(dia, f"later {n}")
+    assert len(next_period(store, mon_settings)) == 21  # and posts 5-9 were looked up
+    old = replay.world.timeline(dia)[22]  # of 30
+    replay.world.delete_post(old)
+    found_in, asked_ids = [], []
+    for period in range(1, 6):
+        asked = len(replay.requests)
+        seen = next_period(store, mon_settings)
+        lookups = [r for r in replay.requests[asked:] if r.path == "/2/tweets"]
+        asked_ids.append(sum(len(r.query["ids"].split(",")) for r in lookups))
+        found_in += [period for e in seen if e["kind"] == "post_deleted"]
+    # the 5 newest each time, and 5 older ones in turn: 10-14, 15-19, 20-24, 25-28, then 5-9
+    assert asked_ids == [10, 10, 10, 9, 10]
+    assert found_in == [3]
