@@ -249,16 +249,6 @@ def post_from_view(view: dict[str, Any], reply_ref: Any = None) -> PostRecord:
     if labels:
         extra["labels"] = labels
     langs = record.get("langs") or []
-    metrics = {
-        name: view[key]
-        for key, name in (
-            ("replyCount", "reply_count"),
-            ("repostCount", "repost_count"),
-            ("likeCount", "like_count"),
-            ("quoteCount", "quote_count"),
-        )
-        if isinstance(view.get(key), int)
-    }
     return PostRecord(
         platform=PLATFORM,
         platform_id=uri,
@@ -273,10 +263,20 @@ def post_from_view(view: dict[str, Any], reply_ref: Any = None) -> PostRecord:
         links=list(dict.fromkeys(links + embed_links)),
         hashtags=tags,
         mentions=mentions,
-        metrics=metrics,
+        metrics=_metrics(view),
         extra=extra,
         media=media,
     )
+
+
+def _metrics(view: dict[str, Any]) -> dict[str, int]:
+    names = {
+        "replyCount": "reply_count",
+        "repostCount": "repost_count",
+        "likeCount": "like_count",
+        "quoteCount": "quote_count",
+    }
+    return {name: view[key] for key, name in names.items() if isinstance(view.get(key), int)}
 
 
 def repost_from_item(item: dict[str, Any]) -> PostRecord:

@@ -183,12 +183,37 @@ def _quoted(status: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _status_extra(status: dict[str, Any]) -> dict[str, Any]:
+    extra: dict[str, Any] = {"uri": status.get("uri")}
+    for key in ("visibility", "sensitive", "spoiler_text", "edited_at", "in_reply_to_account_id"):
+        if status.get(key) not in (None, ""):
+            extra[key] = status[key]
+    if isinstance(status.get("card"), dict):
+        extra["card"] = {k: status["card"].get(k) for k in ("url", "title", "description")}
+    return extra
+
+
+def _reblog(post: PostRecord, reblog: dict[str, Any], host: str) -> PostRecord:
+    """``post`` made the boost of ``reblog``: no text or media of its own."""
+    post.extra["reposted"] = {
+        "url": reblog.get("url"),
+        "account": (reblog.get("account") or {}).get("acct"),
+        "text": html_to_text(reblog.get("content")),
+    }
+    post.kind, post.text, post.text_html = "repost", "", None
+    post.url = reblog.get("url") or reblog.get("uri")
+    post.repost_of = _ref(reblog, host)
+    post.links, post.hashtags, post.mentions, post.media = [], [], [], []
+    post.reply_to = post.quote_of = None
+    return post
+
+
 def post_from_status(status: dict[str, Any], host: str, local_domain: str) -> PostRecord:
     """One Status entity as a post; ValueError when it cannot be one."""
     if not status.get("id"):
         raise ValueError("a status without an id")
     status_id = str(status["id"])
-    extra: dict[str, Any] = {"uri": status.get("uri")}
+    extra = _status_extra(status)
     created = parse_time(status.get("created_at"))
     if created is None:
         created = id_time(status_id)
@@ -198,41 +223,12 @@ def post_from_status(status: dict[str, Any], host: str, local_domain: str) -> Po
     account = account_record(status.get("account") or {}, local_domain)
     if not account.platform_id.split("@")[0]:
         raise ValueError(f"status {status_id} has no account")
-    for key in ("visibility", "sensitive", "spoiler_text", "edited_at", "in_reply_to_account_id"):
-        if status.get(key) not in (None, ""):
-            extra[key] = status[key]
-    reblog = status.get("reblog") if isinstance(status.get("reblog"), dict) else None
-    quoted = _quoted(status)
-    metrics = {
-        name: status[name]
-        for name in ("replies_count", "reblogs_count", "favourites_count")
-        if isinstance(status.get(name), int)
-    }
-    if reblog is not None:
-        extra["reposted"] = {
-            "url": reblog.get("url"),
-            "account": (reblog.get("account") or {}).get("acct"),
-            "text": html_to_text(reblog.get("content")),
-        }
-        return PostRecord(
-            platform=PLATFORM,
-            platform_id=post_id(host, status_id),
-            account=account,
-            created_at=created,
-            kind="repost",
-            text="",
-            url=reblog.get("url") or reblog.get("uri"),
-            repost_of=_ref(reblog, host),
-            metrics=metrics,
-            extra=extra,
-        )
     content = str(status.get("content") or "")
     reply_to = post_id(host, status["in_reply_to_id"]) if status.get("in_reply_to_id") else None
+    quoted = _quoted(status)
     if quoted is not None:
         extra["quoted"] = {"url": quoted.get("url"), "text": html_to_text(quoted.get("content"))}
-    if isinstance(status.get("card"), dict):
-        extra["card"] = {k: status["card"].get(k) for k in ("url", "title", "description")}
-    return PostRecord(
+    post = PostRecord(
         platform=PLATFORM,
         platform_id=post_id(host, status_id),
         account=account,
@@ -247,10 +243,16 @@ def post_from_status(status: dict[str, Any], host: str, local_domain: str) -> Po
         links=_links(content, status.get("card")),
         hashtags=[str(t["name"]) for t in status.get("tags") or [] if t.get("name")],
         mentions=[str(m["acct"]) for m in status.get("mentions") or [] if m.get("acct")],
-        metrics=metrics,
+        metrics={
+            name: status[name]
+            for name in ("replies_count", "reblogs_count", "favourites_count")
+            if isinstance(status.get(name), int)
+        },
         extra=extra,
         media=media_refs(status),
     )
+    reblog = status.get("reblog")
+    return _reblog(post, reblog, host) if isinstance(reblog, dict) else post
 
 
 def posts_from_statuses(
@@ -268,6 +270,14 @@ def posts_from_statuses(
 
 
 # == API client =============================================================================
+def _home_domain(status: Any, host: str) -> str:
+    """The domain of a local account's ``acct``, from its profile URL (no target to ask)."""
+    account = status.get("account") if isinstance(status, dict) else None
+    url = account.get("url") if isinstance(account, dict) else None
+    home = urlsplit(url).hostname if isinstance(url, str) else None
+    return home or host.partition(":")[0]
+
+
 def _error_text(response: Response) -> str:
     try:
         body = response.json()
@@ -381,7 +391,8 @@ class MastodonCollector(Collector):
             response = self._get(base, f"api/v1/statuses/{status_id}", {}, "status")
             lookup.capture = response.capture
             if response.status_code == 200:
-                found, _ = posts_from_statuses([response.json()], host, host.partition(":")[0])
+                body = response.json()
+                found, _ = posts_from_statuses([body], host, _home_domain(body, host))
                 lookup.found.extend(found)
             elif response.status_code in (404, 410):
                 reason = _error_text(response)

@@ -6,6 +6,8 @@ platform's own headers, faults, bad input, and a kill -9 in the middle of a run.
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import random
 import re
@@ -26,7 +28,7 @@ from osint.errors import AccountNotFound, AccountUnavailable
 from osint.replay import ReplayServer
 from storage.db import Store
 from storage.models import Account, AccountSnapshot, Capture, CollectionRun, Post
-from tests.conftest import REPO
+from tests.conftest import REPO, CliRun
 from tests.replay.worlds import dia_world
 from tests.test_collect_durability import _kill_at_request, case_contents, check_captures_in_warc
 
@@ -372,3 +374,84 @@ def test_kill_9_mid_run_then_rerun_converges(
     assert final.status == "completed", f"seed {seed}"
     assert case_contents(store, "killed") == case_contents(store, "ref"), f"seed {seed}"
     assert check_captures_in_warc(store, home) > 0
+
+
+# -- the command line and one export for every platform ------------------------------------------
+def test_export_posts_shows_all_four_platforms_in_one_format(
+    run_cli: CliRun,
+    replay: ReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from osint.export import FIELDS
+    from tests.conftest import X_TOKEN
+
+    world = replay.world
+    for name in ("x", "telegram", "bluesky", "mastodon"):
+        dia_world(world, posts=4, image_every=2, platform=name)
+    dia = world.account_by_handle("mastodon", "dia_diarra@mastodon.example")
+    assert dia is not None
+    hostile = '<p>Lisez<script>alert(1)</script> <a href="javascript:alert(2)">ceci</a></p>'
+    world.add_post(dia, "", extra={"content_html": hostile})
+    for setting, url in replay.settings_overrides().items():
+        if setting != "mastodon_instance_url":  # given with --instance-url below
+            monkeypatch.setenv(f"OSINT_{setting.upper()}", url)
+    monkeypatch.setenv("OSINT_X_BEARER_TOKEN", X_TOKEN)
+    monkeypatch.setenv("OSINT_HTTP_MIN_INTERVAL", "0")
+    run_cli("case", "new", "c")
+    outputs = [
+        run_cli("collect", "x", "dia_diarra", "--case", "c").stdout,
+        run_cli("collect", "telegram", "t.me/Dia_Diarra", "--case", "c").stdout,
+        run_cli("collect", "bluesky", "dia-diarra.bsky.social", "--case", "c").stdout,
+        run_cli(
+            "collect",
+            "mastodon",
+            "dia_diarra@mastodon.example",
+            "--case",
+            "c",
+            "--instance-url",
+            replay.base_url("mastodon"),
+        ).stdout,
+    ]
+    assert [o.split(" new posts")[0].rsplit(" ", 1)[1] for o in outputs] == ["8", "8", "8", "9"]
+    assert "collected telegram:@Dia_Diarra" in outputs[1] and "cases/1/warc/" in outputs[1]
+    bad = run_cli(
+        "collect",
+        "mastodon",
+        "dia_diarra@mastodon.example",
+        "--case",
+        "c",
+        "--instance-url",
+        "mastodon.example",
+        expect=2,
+    )
+    assert "--instance-url" in bad.stderr and "https://" in bad.stderr
+    unknown = run_cli("collect", "bluesky", "nobody.bsky.social", "--case", "c", expect=3)
+    assert unknown.stderr.count("\n") == 1 and "Bluesky has no account" in unknown.stderr
+    lines = run_cli("export", "posts", "--case", "c").stdout.splitlines()
+    records = [json.loads(line) for line in lines]
+    by_platform: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_platform.setdefault(record["platform"], []).append(record)
+        assert list(record) == FIELDS  # one format for every platform
+        assert record["created_at"].endswith("Z") and record["capture_sha256"]
+        assert record["capture_warc_file"].startswith("cases/1/warc/")
+    assert {k: len(v) for k, v in by_platform.items()} == {
+        "x": 8,
+        "telegram": 8,
+        "bluesky": 8,
+        "mastodon": 9,
+    }
+    for platform_records in by_platform.values():
+        kinds = {r["kind"] for r in platform_records}
+        assert {"post", "repost", "reply"} <= kinds
+        with_media = [r for r in platform_records if r["media"]]
+        assert with_media and all(m["sha256"] for r in with_media for m in r["media"])
+        assert all(r["account_handle"] for r in platform_records)
+    lisez = next(r for r in by_platform["mastodon"] if r["text"].startswith("Lisez"))
+    assert lisez["text"] == "Lisez ceci" and lisez["links"] == []
+    target = tmp_path / "posts.csv"
+    run_cli("export", "posts", "--case", "c", "--format", "csv", "-o", str(target))
+    rows = list(csv.DictReader(target.open(encoding="utf-8")))
+    assert sorted({r["platform"] for r in rows}) == ["bluesky", "mastodon", "telegram", "x"]
+    assert len(rows) == len(records)

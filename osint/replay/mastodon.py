@@ -259,6 +259,11 @@ class MastodonApp(PlatformApp):
         entity["tags"] = [
             {"name": t.lower(), "url": f"https://{domain}/tags/{t.lower()}"} for t in post.hashtags
         ]
+        self._relations(entity, post, request)
+        return entity
+
+    def _relations(self, entity: dict[str, Any], post: WorldPost, request: ReplayRequest) -> None:
+        """``in_reply_to_*`` and Mastodon 4.5's ``quote`` of a status."""
         if post.reply_to and (parent := self.world.post(self.name, post.reply_to)):
             entity["in_reply_to_id"] = parent.id
             entity["in_reply_to_account_id"] = parent.account_id
@@ -271,7 +276,6 @@ class MastodonApp(PlatformApp):
                 "state": "deleted" if gone else "accepted",
                 "quoted_status": None if gone or quoted is None else self.status(quoted, request),
             }
-        return entity
 
     def _mentions(self, post: WorldPost) -> list[dict[str, Any]]:
         out = []

@@ -231,6 +231,8 @@ def test_lookup_posts_against_the_replay_server(x_settings: Settings, replay: An
     with HttpClient(x_settings) as http:
         lookup = MastodonCollector(http, x_settings).lookup_posts(wanted)
     assert sorted(p.platform_id for p in lookup.found) == sorted(wanted[1:3])
+    # the same account as a collection run files it, though the instance's host is 127.0.0.1
+    assert {p.account.platform_id for p in lookup.found} == {"dia_diarra@mastodon.example"}
     assert lookup.missing == {
         wanted[0]: "HTTP 404: Record not found",
         wanted[3]: "HTTP 404: Record not found",
