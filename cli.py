@@ -6,6 +6,7 @@ line on stderr and a non-zero exit code, at the single edge in :func:`main`.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
@@ -585,6 +586,50 @@ def verify_cmd(bundle_path: Path, tsa_cert: Path | None) -> None:
     if not result.ok:
         raise VerifyError(f"{bundle_path} failed verification: {len(result.problems)} problem(s)")
     console.print(f"OK: manifest.json sha256 {result.manifest_sha256}", markup=False)
+
+
+# -- demo --------------------------------------------------------------------------------
+@cli.command("demo")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("osint-demo"),
+    show_default=True,
+    help="Folder for the demo's data folder, report and bundle.",
+)
+@pass_app
+def demo(app: AppContext, out_dir: Path) -> None:
+    """Run the whole investigation offline on a synthetic "Dia Diarra"-shaped world.
+
+    Starts a loopback server that answers like the platforms, collects every account of the
+    scenario into the case 'demo', analyses it, and writes an HTML report and an evidence bundle.
+    Uses a fresh data folder under --out unless --home, --db or OSINT_HOME says otherwise.
+
+    Example: osint demo --out /tmp/osint-demo
+    """
+    from osint.demo.run import run_demo
+
+    if app.home is None and app.db is None and not os.environ.get("OSINT_HOME"):
+        app.home = str(out_dir / "home")
+    with TerminalProgress() as progress:
+        result = run_demo(app.store, app.settings, out=out_dir, progress=progress)
+    c = result.case
+    console.print(
+        f"demo: collected {result.collected} accounts in {result.seconds:.1f} s: "
+        f"{c.accounts:,} accounts, {c.posts:,} posts, {c.media:,} images, {c.findings:,} findings",
+        markup=False,
+    )
+    for line in result.highlights:
+        console.print(f"  {line}", markup=False)
+    if result.skipped:
+        console.print(f"  (no collector yet for: {', '.join(result.skipped)})", markup=False)
+    console.print(f"data folder  {result.home}", markup=False)
+    console.print(f"report       {result.report}", markup=False)
+    console.print(
+        f"bundle       {result.bundle}  (check it: osint verify {result.bundle})", markup=False
+    )
+    console.print(f"manifest sha256 {result.manifest_sha256}", markup=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,7 @@ import html
 import json
 import re
 import time
+import zlib
 from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote
@@ -246,8 +247,9 @@ class TelegramApp(PlatformApp):
     ) -> str:
         handle = html.escape(account.handle)
         number = message_number(post)
+        channel_id = int(account.id) if account.id.isdigit() else zlib.crc32(account.id.encode())
         view = base64.b64encode(
-            json.dumps({"c": -int(account.id), "p": number, "t": int(post.created_at.timestamp())})
+            json.dumps({"c": -channel_id, "p": number, "t": int(post.created_at.timestamp())})
             .replace(" ", "")
             .encode()
         ).decode()
