@@ -411,6 +411,64 @@ def collect_x(app: AppContext, username: str, case_name: str, **window: Any) -> 
     _run_collect(app, "x", username, case_name, **window)
 
 
+@collect.command("telegram")
+@click.argument("channel")
+@_window_options
+@pass_app
+def collect_telegram(app: AppContext, channel: str, case_name: str, **window: Any) -> None:
+    """Collect a public Telegram channel from its web preview (t.me/s/CHANNEL).
+
+    No account or token needed; only channels with a public preview can be read.
+    OSINT_TELEGRAM_URL points at another base URL (a mirror, or the tests' replay server).
+
+    Example: osint collect telegram dia_diarra_news --case mali-2022
+    """
+    _run_collect(app, "telegram", channel, case_name, **window)
+
+
+@collect.command("bluesky")
+@click.argument("handle")
+@_window_options
+@pass_app
+def collect_bluesky(app: AppContext, handle: str, case_name: str, **window: Any) -> None:
+    """Collect a Bluesky account through the public AppView API (no login needed).
+
+    HANDLE is a handle (name.bsky.social), a DID (did:plc:...) or a bsky.app profile URL.
+    OSINT_BLUESKY_API_URL points at another AppView (or the tests' replay server).
+
+    Example: osint collect bluesky dia-diarra.bsky.social --case mali-2022
+    """
+    _run_collect(app, "bluesky", handle, case_name, **window)
+
+
+@collect.command("mastodon")
+@click.argument("account", metavar="USER@INSTANCE")
+@click.option(
+    "--instance-url",
+    help="Read through this instance (https://...) instead of the account's own.",
+)
+@_window_options
+@pass_app
+def collect_mastodon(
+    app: AppContext, account: str, case_name: str, instance_url: str | None, **window: Any
+) -> None:
+    """Collect a Mastodon account through its instance's public API (no login needed).
+
+    The instance is the one in USER@INSTANCE, unless --instance-url (or
+    OSINT_MASTODON_INSTANCE_URL) names another one to read through.
+
+    Example: osint collect mastodon dia_diarra@mastodon.social --case mali-2022
+    """
+    settings = None
+    if instance_url:
+        if not instance_url.startswith(("https://", "http://")):
+            raise click.BadParameter(
+                "give a URL such as https://mastodon.social", param_hint="--instance-url"
+            )
+        settings = app.settings.with_overrides(mastodon_instance_url=instance_url.rstrip("/"))
+    _run_collect(app, "mastodon", account, case_name, settings=settings, **window)
+
+
 # -- monitor -------------------------------------------------------------------------------
 @cli.group(name="monitor")
 def monitor_group() -> None:
