@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -22,11 +23,11 @@ from rich.progress import Progress as RichBar
 from rich.table import Table
 
 import osint
-from osint import bundle, cases, imports, verify, wacz
+from osint import bundle, cases, imports, monitor, verify, wacz
 from osint.analysis import images as image_analysis
 from osint.collect import CollectSummary, collect_account, parse_date
 from osint.config import Settings, load_settings
-from osint.errors import OsintError, VerifyError
+from osint.errors import CollectError, OsintError, VerifyError
 from osint.export import FORMATS, export_posts
 from osint.report import ReportLimits, write_report
 from osint.store import open_store
@@ -468,6 +469,212 @@ def collect_mastodon(
     _run_collect(app, "mastodon", account, case_name, settings=settings, **window)
 
 
+# -- monitor -------------------------------------------------------------------------------
+@cli.group(name="monitor")
+def monitor_group() -> None:
+    """Keep watching accounts: scheduled collections that record what they add, edit, delete.
+
+    Each run of a job is an ordinary incremental collection plus change detection: new, edited
+    and deleted posts, profile changes and suspensions become events (osint export events).
+
+    Example: osint monitor add x dia_diarra --case mali-2022 --every 15m
+    """
+
+
+@monitor_group.command("add")
+@click.argument("platform")
+@click.argument("target")
+@click.option("--case", "case_name", required=True, help="Case to collect into.")
+@click.option(
+    "--every",
+    "schedule",
+    required=True,
+    help='15m, 1h, 1d (also 30s, 6h, ...) or a cron expression such as "0 */6 * * *" (UTC).',
+)
+@click.option(
+    "--full", is_flag=True, help="Re-read the whole timeline each run (finds edits of old posts)."
+)
+@click.option(
+    "--recheck",
+    type=click.IntRange(min=0),
+    default=monitor.JobOptions.recheck,
+    show_default=True,
+    help="Known posts looked up directly each run to find deletions and edits "
+    "(the newest N, and N older ones in turn); 0 turns the look-ups off.",
+)
+@click.option(
+    "--follower-threshold",
+    default=monitor.JobOptions.follower_threshold,
+    show_default=True,
+    help="Follower/following count change worth an event: a share (10%) or a number (50).",
+)
+@pass_app
+def monitor_add(
+    app: AppContext,
+    platform: str,
+    target: str,
+    case_name: str,
+    schedule: str,
+    full: bool,
+    recheck: int,
+    follower_threshold: str,
+) -> None:
+    """Watch an account for a case on a schedule; its first run sets the baseline.
+
+    Example: osint monitor add x dia_diarra --case mali-2022 --every 1h
+    """
+    options = monitor.JobOptions(full=full, recheck=recheck, follower_threshold=follower_threshold)
+    job = monitor.add_job(
+        app.store,
+        platform=platform,
+        target=target,
+        case=case_name,
+        schedule=schedule,
+        options=options,
+    )
+    console.print(
+        f"job {job.id}: monitoring {job.platform}:{job.target} for case {job.case}, "
+        f"{job.schedule_text}; first run due now (start a worker: osint monitor run)",
+        markup=False,
+    )
+
+
+def _when(value: Any) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value else "-"
+
+
+@monitor_group.command("list")
+@click.option("--case", "case_name", help="Only this case's jobs.")
+@pass_app
+def monitor_list(app: AppContext, case_name: str | None) -> None:
+    """List monitoring jobs: schedule, state (failing jobs say so), next and last run.
+
+    Example: osint monitor list --case mali-2022
+    """
+    jobs = monitor.list_jobs(app.store, case=case_name)
+    if not jobs:
+        console.print("no monitoring jobs: add one with 'osint monitor add'", markup=False)
+        return
+    for job in jobs:
+        state = job.condition
+        style = "red" if state.startswith("failing") else "dim" if state == "paused" else None
+        console.print(
+            f"job {job.id}  {job.platform}:{job.target}  case {job.case}  {job.schedule_text}  "
+            f"{state}",
+            style=style,
+            markup=False,
+        )
+        last = f"{job.last_status}" + (f": {job.last_error}" if job.last_error else "")
+        console.print(
+            f"    next run {_when(job.next_run_at)} UTC; last run {_when(job.last_run_at)}"
+            + (f" {last}" if job.last_status else ""),
+            markup=False,
+        )
+
+
+@monitor_group.command("pause")
+@click.argument("job_id", type=int)
+@pass_app
+def monitor_pause(app: AppContext, job_id: int) -> None:
+    """Stop scheduling a job (a run in progress finishes).
+
+    Example: osint monitor pause 3
+    """
+    job = monitor.pause_job(app.store, job_id)
+    console.print(f"job {job.id} ({job.platform}:{job.target}) paused", markup=False)
+
+
+@monitor_group.command("resume")
+@click.argument("job_id", type=int)
+@pass_app
+def monitor_resume(app: AppContext, job_id: int) -> None:
+    """Schedule a paused job again; a failing job is retried at the next worker pass.
+
+    Example: osint monitor resume 3
+    """
+    job = monitor.resume_job(app.store, job_id)
+    console.print(
+        f"job {job.id} ({job.platform}:{job.target}) active, next run {_when(job.next_run_at)} UTC",
+        markup=False,
+    )
+
+
+@monitor_group.command("remove")
+@click.argument("job_id", type=int)
+@pass_app
+def monitor_remove(app: AppContext, job_id: int) -> None:
+    """Delete a job; what it collected and its events stay in the case.
+
+    Example: osint monitor remove 3
+    """
+    job = monitor.remove_job(app.store, job_id)
+    console.print(f"job {job.id} ({job.platform}:{job.target}) removed", markup=False)
+
+
+def _monitor_log(message: str) -> None:
+    err_console.print(f"{time.strftime('%H:%M:%S')} {message}", markup=False)
+
+
+@monitor_group.command("run")
+@click.option("--once", is_flag=True, help="Run the jobs due now, then exit (for cron/timers).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Jobs at a time."
+)
+@click.option("--case", "case_name", help="Only this case's jobs.")
+@click.option("--notify-url", help="POST each event as JSON to this URL (retried, in background).")
+@click.option("--notify-cmd", help="Run this command for each event, with its JSON on stdin.")
+@pass_app
+def monitor_run(
+    app: AppContext,
+    once: bool,
+    workers: int,
+    case_name: str | None,
+    notify_url: str | None,
+    notify_cmd: str | None,
+) -> None:
+    """Run due monitoring jobs, printing each event as it is found.
+
+    Without --once the worker keeps going, sleeping until the next job is due. Ctrl-C or
+    SIGTERM lets each run store the page it is on, then stops; the next start resumes. Several
+    workers (processes or machines on one PostgreSQL) can run at once: each job runs on one.
+
+    Example: osint monitor run --once --notify-url https://hooks.example.org/osint
+    """
+    notifier = (
+        monitor.Notifier(url=notify_url, command=notify_cmd, log=_monitor_log)
+        if notify_url or notify_cmd
+        else None
+    )
+    printing = threading.Lock()
+
+    def on_event(record: dict[str, Any]) -> None:
+        with printing:
+            console.print(monitor.describe_event(record), markup=False)
+        if notifier is not None:
+            notifier.send(record)
+
+    options = monitor.WorkerOptions(workers=workers, once=once, case=case_name)
+    try:
+        report = monitor.run_monitor(
+            app.store, app.settings, options=options, on_event=on_event, log=_monitor_log
+        )
+    except BaseException:  # quitting at once (a second Ctrl-C): do not wait on the webhook
+        if notifier is not None:
+            notifier.close(timeout=1.0)
+        raise
+    if notifier is not None:
+        notifier.close()
+    _monitor_log(
+        f"{report.runs} runs: {report.completed} completed, {report.unavailable} unavailable, "
+        f"{report.failed} failed, {report.interrupted} interrupted; {report.events} events"
+    )
+    if once and report.failed:
+        raise CollectError(
+            f"{report.failed} of {report.runs} monitoring runs failed",
+            hint="'osint monitor list' shows their errors; they are retried with backoff",
+        )
+
+
 # -- analyze -------------------------------------------------------------------------------
 @cli.group()
 def analyze() -> None:
@@ -608,6 +815,24 @@ def export_posts_cmd(app: AppContext, case_name: str, fmt: str, output: Path | N
         with output.open("w", encoding="utf-8", newline="") as fh:
             count = export_posts(app.store, case_name, fh, fmt=fmt)
     err_console.print(f"exported {count:,} posts of case {case_name}", markup=False)
+
+
+@export.command("events")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="File (default: stdout).")
+@pass_app
+def export_events_cmd(app: AppContext, case_name: str, fmt: str, output: Path | None) -> None:
+    """Export what monitoring saw change, with the captures proving before and after.
+
+    Example: osint export events --case mali-2022 --format csv -o events.csv
+    """
+    if output is None:
+        count = monitor.export_events(app.store, case_name, sys.stdout, fmt=fmt)
+    else:
+        with output.open("w", encoding="utf-8", newline="") as fh:
+            count = monitor.export_events(app.store, case_name, fh, fmt=fmt)
+    err_console.print(f"exported {count:,} events of case {case_name}", markup=False)
 
 
 @export.command("images")

@@ -53,7 +53,13 @@ class PostLookup:
 
     found: list[PostRecord] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # post id -> the platform's reason
-    capture: CaptureRecord | None = None
+    capture: CaptureRecord | None = None  # the (last) response
+    # post id -> the response that answered for it, when a look-up takes several requests: the
+    # evidence that this post was there, or gone
+    captures: dict[str, CaptureRecord] = field(default_factory=dict)
+
+    def capture_for(self, post_id: str) -> CaptureRecord | None:
+        return self.captures.get(post_id, self.capture)
 
 
 class Collector(ABC):

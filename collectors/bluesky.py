@@ -425,6 +425,8 @@ class BlueskyCollector(Collector):
                 "app.bsky.feed.getPosts", urlencode([("uris", u) for u in chunk])
             )
             lookup.capture = response.capture
+            if response.capture is not None:
+                lookup.captures.update(dict.fromkeys(chunk, response.capture))
             found, _ = posts_from_feed([{"post": p} for p in body.get("posts") or []])
             lookup.found.extend(found)
             seen = {p.platform_id for p in found}

@@ -390,6 +390,8 @@ class MastodonCollector(Collector):
             base = self.base_url or f"https://{host}"
             response = self._get(base, f"api/v1/statuses/{status_id}", {}, "status")
             lookup.capture = response.capture
+            if response.capture is not None:
+                lookup.captures[wanted] = response.capture
             if response.status_code == 200:
                 body = response.json()
                 found, _ = posts_from_statuses([body], host, _home_domain(body, host))

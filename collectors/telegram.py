@@ -391,6 +391,8 @@ class TelegramCollector(Collector):
                 raise InputError(str(exc)) from exc
             response = self._page(f"{channel}/{number}", "embed", {"embed": 1})
             lookup.capture = response.capture
+            if response.capture is not None:
+                lookup.captures[wanted] = response.capture
             tree = LexborHTMLParser(response.text)
             error = tree.css_first(".tgme_widget_message_error")
             message = tree.css_first(".tgme_widget_message[data-post]")

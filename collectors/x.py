@@ -455,6 +455,8 @@ class XCollector(Collector):
             }
             body, response = self._call("2/tweets", params, "tweets_lookup")
             lookup.capture = response.capture
+            if response.capture is not None:
+                lookup.captures.update(dict.fromkeys(chunk, response.capture))
             lookup.found.extend(posts_from_page(body).posts)
             for error in body.get("errors") or []:
                 if isinstance(error, dict) and error.get("parameter") == "ids":

@@ -15,9 +15,10 @@ decompression bomb are recorded and flagged, never fatal to the run.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from time import sleep as time_sleep
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -147,6 +148,7 @@ def collect_account(
     progress: Progress | None = None,
     budget: RateBudget | None = None,
     kind: str = "collect",
+    sleep: Callable[[float], None] = time_sleep,
 ) -> CollectSummary:
     """Collect (or resume collecting) one account into ``case``; see the module docstring.
 
@@ -164,7 +166,7 @@ def collect_account(
         "limit": limit,
         "full": full,
     }
-    http = HttpClient(settings, budget=budget, notify=progress.log)
+    http = HttpClient(settings, budget=budget, notify=progress.log, sleep=sleep)
     try:
         collector = collector_cls(http, settings)
         with store.session() as session:

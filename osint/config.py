@@ -69,6 +69,10 @@ class Settings:
     http_backoff: float = 1.0  # first retry delay in seconds; doubles each attempt, with jitter
     max_media_bytes: int = 200 * 1024 * 1024
     max_rate_wait: float = 15 * 60.0
+    monitor_lease: float = 300.0  # seconds a worker holds a job before others may take it over
+    monitor_poll: float = 15.0  # longest a long-running worker sleeps before looking for due jobs
+    monitor_retry: float = 60.0  # first retry delay of a failing job; doubles on each failure
+    monitor_max_backoff: float = 6 * 3600.0  # longest wait between retries of a failing job
 
     @property
     def db_url(self) -> URL:
@@ -87,7 +91,16 @@ class Settings:
 
 
 _SECRET_KEYS = {"x_bearer_token"}
-_FLOAT_KEYS = {"http_timeout", "http_min_interval", "http_backoff", "max_rate_wait"}
+_FLOAT_KEYS = {
+    "http_timeout",
+    "http_min_interval",
+    "http_backoff",
+    "max_rate_wait",
+    "monitor_lease",
+    "monitor_poll",
+    "monitor_retry",
+    "monitor_max_backoff",
+}
 _INT_KEYS = {"http_retries", "max_media_bytes"}
 
 

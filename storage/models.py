@@ -8,6 +8,7 @@ body is kept): the chain of custody. Media are content-addressed by SHA-256 and 
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -373,6 +374,8 @@ class MonitorJob(Base):
     target: Mapped[str] = mapped_column(Text)
     schedule: Mapped[str] = mapped_column(String(100))
     options: Mapped[json_dict]
+    # what change detection last reported (watermarks, profile, account status): see osint.monitor
+    state: Mapped[json_dict]
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | paused
     next_run_at: Mapped[utc]
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -399,6 +402,9 @@ class Event(Base):
     job_id: Mapped[int | None] = _fk("monitor_jobs.id", nullable=True, ondelete="SET NULL")
     run_id: Mapped[int | None] = _fk("collection_runs.id", nullable=True, ondelete="SET NULL")
     kind: Mapped[str] = mapped_column(String(40))
+    # what the event is about ("post_new:<post id>", ...): one event per change, enforced here;
+    # an event recorded without one gets a unique key of its own
+    key: Mapped[str] = mapped_column(String(255), default=lambda: f"event:{uuid.uuid4().hex}")
     account_id: Mapped[int | None] = _fk("accounts.id", nullable=True)
     post_id: Mapped[int | None] = _fk("posts.id", nullable=True)
     detected_at: Mapped[utc] = mapped_column(default=utcnow)
@@ -407,4 +413,7 @@ class Event(Base):
     before_capture_id: Mapped[int | None] = _fk("captures.id", nullable=True, ondelete="SET NULL")
     after_capture_id: Mapped[int | None] = _fk("captures.id", nullable=True, ondelete="SET NULL")
 
-    __table_args__ = (Index(None, "case_id", "detected_at"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "key"),
+        Index(None, "case_id", "detected_at"),
+    )

@@ -506,7 +506,8 @@ class XApp(PlatformApp):
             (f"https://x.com/{handle}/status/{post.id}/photo/1", f"{m}") for m in post.media[:1]
         ]
         for link, media_id in targets:
-            tco = f"https://t.co/{_code(link + post.id)}"
+            # a t.co code is fixed when the post is made: it never follows a later rename
+            tco = f"https://t.co/{_code((link if media_id is None else media_id) + post.id)}"
             text = f"{text} {tco}".strip()
             entity = {
                 "start": len(text) - len(tco),

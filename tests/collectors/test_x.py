@@ -342,3 +342,19 @@ def test_lookup_posts_against_the_replay_server(x_settings: Settings, replay: An
     assert set(lookup.missing) == {posts[0].id, "42"}
     assert "Could not find tweet" in lookup.missing[posts[0].id]
     assert lookup.capture is not None and lookup.capture.status_code == 200
+
+
+def test_lookup_names_the_response_that_answered_for_each_post(
+    x_settings: Settings, replay: Any
+) -> None:
+    from tests.replay.worlds import dia_world
+
+    dia = dia_world(replay.world, posts=120)  # 124 posts: two requests of at most 100 ids
+    ids = [p.id for p in replay.world.timeline(dia)]
+    replay.world.delete_post(replay.world.timeline(dia)[0])
+    with HttpClient(x_settings) as http:
+        lookup = XCollector(http, x_settings).lookup_posts(ids)
+    first, last = lookup.capture_for(ids[0]), lookup.capture_for(ids[-1])
+    assert first is not None and last is not None and first is not last
+    assert last is lookup.capture and ids[0] in first.url and ids[0] not in last.url
+    assert set(lookup.missing) == {ids[0]} and len(lookup.found) == 123
