@@ -22,6 +22,7 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -52,49 +53,89 @@ class InvalidParameterError(CoordinationInputError):
 
 @dataclass(frozen=True)
 class CoSharePairs:
-    """CooRTweet's ``detect_groups`` table, as row indices into ``shares`` (older share first).
+    """CooRTweet's ``detect_groups`` table, held as positions into the sorted share rows.
 
-    ``row_x``/``row_y`` index ``shares``; ``time_delta`` is ``|t_y - t_x|`` in seconds;
-    ``modality`` indexes ``shares.modality_names``. ``warnings`` says which viral objects
-    were capped.
+    ``order`` lists share rows sorted by (modality, object, time); each pair is two positions
+    in it, the older share first (``position_x``). The pairs of modality ``i`` are
+    ``pair_bounds[i]:pair_bounds[i + 1]``. Row ids, accounts and time deltas are derived
+    on demand. ``warnings`` says which viral objects were capped.
     """
 
     shares: ShareTable
-    row_x: np.ndarray
-    row_y: np.ndarray
-    time_delta: np.ndarray
-    modality: np.ndarray
+    order: np.ndarray
+    position_x: np.ndarray
+    position_y: np.ndarray
+    pair_bounds: tuple[int, ...]
     time_window: int
     min_participation: int
     warnings: tuple[str, ...] = ()
 
     def __len__(self) -> int:
-        return int(self.row_x.size)
+        return int(self.position_x.size)
+
+    @cached_property
+    def _sorted_accounts(self) -> np.ndarray:
+        return _narrow(self.shares.account_code[self.order])
+
+    @cached_property
+    def _sorted_contents(self) -> np.ndarray:
+        return _narrow(self.shares.content_code[self.order])
+
+    @cached_property
+    def _sorted_times(self) -> np.ndarray:
+        return self.shares.timestamp[self.order]
+
+    @cached_property
+    def row_x(self) -> np.ndarray:
+        return self.order[self.position_x]
+
+    @cached_property
+    def row_y(self) -> np.ndarray:
+        return self.order[self.position_y]
 
     @property
     def account_x(self) -> np.ndarray:
-        return self.shares.account_code[self.row_x]
+        return self._sorted_accounts[self.position_x]
 
     @property
     def account_y(self) -> np.ndarray:
-        return self.shares.account_code[self.row_y]
+        return self._sorted_accounts[self.position_y]
+
+    @property
+    def content_x(self) -> np.ndarray:
+        return self._sorted_contents[self.position_x]
+
+    @property
+    def content_y(self) -> np.ndarray:
+        return self._sorted_contents[self.position_y]
+
+    @cached_property
+    def time_delta(self) -> np.ndarray:
+        """Seconds between the two shares of each pair (>= 0)."""
+        return self._sorted_times[self.position_y] - self._sorted_times[self.position_x]
 
     @property
     def object_code(self) -> np.ndarray:
         return self.shares.object_code[self.row_x]
 
-    def select(self, keep: np.ndarray) -> CoSharePairs:
-        """The pairs where boolean ``keep`` is true (e.g. one modality)."""
-        return CoSharePairs(
-            self.shares, self.row_x[keep], self.row_y[keep], self.time_delta[keep],
-            self.modality[keep], self.time_window, self.min_participation, self.warnings,
-        )  # fmt: skip
+    @cached_property
+    def modality(self) -> np.ndarray:
+        """Index into ``shares.modality_names`` of each pair."""
+        counts = np.diff(np.asarray(self.pair_bounds))
+        return np.repeat(np.arange(counts.size, dtype=np.int8), counts)
 
     def for_modality(self, name: str) -> CoSharePairs:
+        """The pairs of one modality (a slice: pairs are stored modality by modality)."""
         if name not in self.shares.modality_names:
             known = ", ".join(self.shares.modality_names)
             raise InvalidParameterError(f"unknown modality {name!r}; this table has: {known}")
-        return self.select(self.modality == self.shares.modality_names.index(name))
+        index = self.shares.modality_names.index(name)
+        start, stop = self.pair_bounds[index], self.pair_bounds[index + 1]
+        bounds = tuple(min(max(b, start), stop) - start for b in self.pair_bounds)
+        return CoSharePairs(
+            self.shares, self.order, self.position_x[start:stop], self.position_y[start:stop],
+            bounds, self.time_window, self.min_participation, self.warnings,
+        )  # fmt: skip
 
     def iter_records(self) -> Iterator[dict[str, object]]:
         """One dict per pair with CooRTweet's columns, ids as they were given."""
@@ -112,6 +153,13 @@ class CoSharePairs:
             record = {name: _plain(values[index]) for name, values in columns.items()}
             record["modality"] = names[index]
             yield record
+
+
+def _narrow(codes: np.ndarray) -> np.ndarray:
+    """int32 when the values fit: halves memory traffic on the pair-sized arrays."""
+    if codes.size and int(codes.max()) < 2**31 and int(codes.min()) >= -(2**31):
+        return codes.astype(np.int32)
+    return codes
 
 
 def _plain(value: object) -> object:
@@ -220,44 +268,45 @@ def _cap_viral_objects(
 
 def _expand_pairs(partners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions (x, y) of every pair: row x with each of its ``partners[x]`` successors."""
-    index_type = np.int32 if partners.size < 2**31 else np.int64
     count = int(partners.sum())
+    index_type = np.int32 if max(count, partners.size) < 2**31 else np.int64
     position_x = np.repeat(np.arange(partners.size, dtype=index_type), partners)
     # y = x + 1 + rank within x's run = pair index - (start of x's run - x - 1)
     run_shift = np.cumsum(partners) - partners - np.arange(partners.size) - 1
-    position_y = np.arange(count, dtype=np.int64)
-    position_y -= np.repeat(run_shift, partners)
-    return position_x, position_y.astype(index_type, copy=False)
+    position_y = np.arange(count, dtype=index_type)
+    position_y -= np.repeat(run_shift.astype(index_type), partners)
+    return position_x, position_y
 
 
 def _participation_mask(
-    table: ShareTable, rows: np.ndarray, row_x: np.ndarray, row_y: np.ndarray, minimum: int
-) -> np.ndarray:
+    contents: np.ndarray, accounts: np.ndarray, content_x: np.ndarray, content_y: np.ndarray,
+    minimum: int, n_contents: int,
+) -> np.ndarray:  # fmt: skip
     """CooRTweet's ``filter_min_participation``, an OR over the two posts of each pair.
 
-    Among the pre-filtered rows whose post appears in some pair, count each account's rows;
-    keep a pair when either of its posts belongs to an account with >= ``minimum`` such rows.
+    ``contents``/``accounts`` are the pre-filtered rows. Among those rows whose post appears
+    in some pair, count each account's rows; keep a pair when either of its posts belongs to
+    an account with >= ``minimum`` such rows.
     """
-    contents = table.content_code
-    in_some_pair = np.zeros(table.n_contents, dtype=bool)
-    in_some_pair[contents[row_x]] = True
-    in_some_pair[contents[row_y]] = True
-    paired_rows = rows[in_some_pair[contents[rows]]]
-    accounts = table.account_code[paired_rows]
-    counts = np.bincount(accounts)
-    qualifying = np.zeros(table.n_contents, dtype=bool)
-    qualifying[contents[paired_rows[counts[accounts] >= minimum]]] = True
-    return qualifying[contents[row_x]] | qualifying[contents[row_y]]
+    in_some_pair = np.zeros(n_contents, dtype=bool)
+    in_some_pair[content_x] = True
+    in_some_pair[content_y] = True
+    paired = np.flatnonzero(in_some_pair[contents])
+    counts = np.bincount(accounts[paired])
+    qualifying = np.zeros(n_contents, dtype=bool)
+    qualifying[contents[paired[counts[accounts[paired]] >= minimum]]] = True
+    return qualifying[content_x] | qualifying[content_y]
 
 
 def _detect_in_rows(
     table: ShareTable, rows: np.ndarray, window: int, min_participation: int,
     remove_loops: bool, per_object: int, total: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+    """Sorted rows of one modality and the (x, y) positions of its pairs in them."""
     active = _rows_of_active_accounts(table.account_code, rows, min_participation)
     if active.size < 2:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty, empty, []
+        empty = np.empty(0, dtype=np.int32)
+        return active, empty, empty, []
     sorted_rows, keys = _sort_by_object_time(table, active, window)
     ends = np.searchsorted(keys, keys + window, side="right")
     partners = ends - np.arange(1, keys.size + 1)
@@ -265,19 +314,24 @@ def _detect_in_rows(
     partners, warnings = _cap_viral_objects(table, sorted_rows, partners, per_object, total)
     position_x, position_y = _expand_pairs(partners)
     del partners
-    row_x, row_y = sorted_rows[position_x], sorted_rows[position_y]
-    del position_x, position_y
+    # Gathered once in sorted order, then read near-sequentially for every pair.
+    accounts = _narrow(table.account_code[sorted_rows])
+    contents = _narrow(table.content_code[sorted_rows])
+    content_x, content_y = contents[position_x], contents[position_y]
     if remove_loops:
-        keep = table.account_code[row_x] != table.account_code[row_y]
-        keep &= table.content_code[row_x] != table.content_code[row_y]
+        keep = accounts[position_x] != accounts[position_y]
+        keep &= content_x != content_y
         if table.self_share is not None:
-            keep &= ~(table.self_share[row_x] | table.self_share[row_y])
-        row_x, row_y = row_x[keep], row_y[keep]
-    if min_participation >= 1 and row_x.size:
-        keep = _participation_mask(table, active, row_x, row_y, min_participation)
-        row_x, row_y = row_x[keep], row_y[keep]
-    time_delta = table.timestamp[row_y] - table.timestamp[row_x]
-    return row_x, row_y, time_delta, warnings
+            self_share = table.self_share[sorted_rows]
+            keep &= ~(self_share[position_x] | self_share[position_y])
+        position_x, position_y = position_x[keep], position_y[keep]
+        content_x, content_y = content_x[keep], content_y[keep]
+    if min_participation >= 1 and position_x.size:
+        keep = _participation_mask(
+            contents, accounts, content_x, content_y, min_participation, table.n_contents
+        )
+        position_x, position_y = position_x[keep], position_y[keep]
+    return sorted_rows, position_x, position_y, warnings
 
 
 def detect_groups(
@@ -304,19 +358,28 @@ def detect_groups(
             "no shares to analyse: import or collect posts into the case first"
         )
     window = int(math.floor(time_window))
-    parts: list[tuple[np.ndarray, ...]] = []
-    warnings: list[str] = []
-    for modality_index, rows in enumerate(shares.rows_by_modality()):
-        row_x, row_y, deltas, notes = _detect_in_rows(
+    orders, xs, ys, warnings = [], [], [], []
+    pair_bounds, offset = [0], 0
+    for rows in shares.rows_by_modality():
+        sorted_rows, position_x, position_y, notes = _detect_in_rows(
             shares, rows, window, int(min_participation), remove_loops,
             max_pairs_per_object, max_pairs,
         )  # fmt: skip
-        parts.append((row_x, row_y, deltas, np.full(row_x.size, modality_index, dtype=np.int8)))
+        index_type = np.int32 if len(shares) < 2**31 else np.int64
+        orders.append(sorted_rows.astype(index_type, copy=False))
+        xs.append((position_x + offset).astype(index_type, copy=False))
+        ys.append((position_y + offset).astype(index_type, copy=False))
+        offset += sorted_rows.size
+        pair_bounds.append(pair_bounds[-1] + position_x.size)
         warnings.extend(notes)
-    row_x, row_y, deltas, modality = (np.concatenate(column) for column in zip(*parts, strict=True))
     return CoSharePairs(
-        shares, row_x, row_y, deltas, modality, window, int(min_participation), tuple(warnings)
-    )
+        shares, _concat(orders), _concat(xs), _concat(ys), tuple(pair_bounds),
+        window, int(min_participation), tuple(warnings),
+    )  # fmt: skip
+
+
+def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 @dataclass(frozen=True)
@@ -385,59 +448,104 @@ def _dense_ranks(values: Sequence[np.ndarray], size: int) -> tuple[np.ndarray, n
     return np.cumsum(used) - 1, np.flatnonzero(used)
 
 
-def _group_by_edge(
-    edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sort (edge, payload); return run starts per edge, each run's edge, sorted payload.
+class _EdgeSorter:
+    """Groups pair-sized payloads by undirected edge with in-place sorts of packed keys.
 
-    Packs both into one int64 and uses ``np.sort`` (SIMD, ~10x faster than argsort) when
-    they fit in 62 bits; falls back to ``lexsort`` otherwise.
+    ``(edge << shift) | payload`` as uint64, sorted with ``ndarray.sort`` (SIMD, ~10x faster
+    than argsort), yields edges in ascending order with their payloads; every payload sorted
+    this way lines up with the same edge runs. Payloads are re-ranked densely when they do not
+    fit beside the edge, and ``lexsort`` is the last resort. One buffer is reused: on this
+    hardware, memory traffic is the cost.
     """
-    shift = max(1, int(payload.max(initial=0)).bit_length())
-    if edge_bits + shift <= 62:
-        keys = np.sort((edge_keys << shift) | payload)
-        edges, sorted_payload = keys >> shift, keys & ((1 << shift) - 1)
-        del keys
-    else:
-        order = np.lexsort((payload, edge_keys))
-        edges, sorted_payload = edge_keys[order], payload[order]
-    starts = np.flatnonzero(np.concatenate(([True], edges[1:] != edges[:-1])))
-    return starts, edges[starts], sorted_payload
 
+    def __init__(self, edge_keys: np.ndarray, edge_count: int) -> None:
+        self.edge_keys = edge_keys
+        self.edge_bits = max(1, edge_count.bit_length())
+        self.buffer = np.empty(edge_keys.size, dtype=np.uint64)
+        self.starts = np.empty(0, dtype=np.int64)
+        self.run_edges = np.empty(0, dtype=np.uint64)
+        self.lengths = np.empty(0, dtype=np.int64)
 
-def _distinct_per_run(sorted_payload: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    new_value = np.concatenate(([True], sorted_payload[1:] != sorted_payload[:-1]))
-    new_value[starts] = True
-    return np.add.reduceat(new_value.astype(np.int64), starts)
+    def sort(self, payload: np.ndarray) -> tuple[np.ndarray, int]:
+        """Packed keys sorted in ``buffer`` and the payload's shift (0: lexsort fallback,
+        ``buffer`` then holds the sorted edges and the sorted payload is returned)."""
+        shift = max(1, int(payload.max(initial=0)).bit_length())
+        if self.edge_bits + shift > 64:
+            ranks, used = _dense_ranks((payload,), int(payload.max()) + 1)
+            payload, shift = ranks[payload], max(1, int(used.size).bit_length())
+        if self.edge_bits + shift > 64:
+            order = np.lexsort((payload, self.edge_keys))
+            np.take(self.edge_keys, order, out=self.buffer)
+            self._set_starts(self.buffer, 0)
+            return payload[order].astype(np.uint64), 0
+        np.left_shift(self.edge_keys, shift, out=self.buffer)
+        self.buffer |= payload.view(np.uint32 if payload.itemsize == 4 else np.uint64)
+        self.buffer.sort()
+        self._set_starts(self.buffer, shift)
+        return self.buffer, shift
+
+    def _set_starts(self, keys: np.ndarray, shift: int) -> None:
+        if not self.starts.size and keys.size:
+            changed = (keys[1:] ^ keys[:-1]) >= np.uint64(1 << shift)
+            self.starts = np.concatenate(([0], np.flatnonzero(changed) + 1))
+            self.run_edges = keys[self.starts] >> np.uint64(shift)
+            self.lengths = np.diff(self.starts, append=keys.size)
+
+    def distinct_payloads(self, payload: np.ndarray) -> np.ndarray:
+        """Number of distinct payload values per edge run."""
+        keys, shift = self.sort(payload)
+        repeated = keys[1:] == keys[:-1]
+        if shift == 0:  # fallback: keys hold the sorted payload, buffer the sorted edges
+            repeated &= self.buffer[1:] == self.buffer[:-1]
+        duplicates = np.flatnonzero(repeated) + 1
+        run_of_duplicate = np.searchsorted(self.starts, duplicates, side="right") - 1
+        return self.run_lengths() - np.bincount(run_of_duplicate, minlength=self.starts.size)
+
+    def _low_bits(self, payload: np.ndarray) -> np.ndarray:
+        keys, shift = self.sort(payload)
+        if shift:
+            keys &= np.uint64((1 << shift) - 1)
+        return keys
+
+    def payload_sums(self, payload: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(self._low_bits(payload), self.starts).astype(np.int64)
+
+    def payload_bits(self, payload: np.ndarray) -> np.ndarray:
+        """Bitwise OR of ``1 << payload`` per edge run (modality masks)."""
+        masks = np.left_shift(np.uint64(1), self._low_bits(payload))
+        return np.bitwise_or.reduceat(masks, self.starts).astype(np.int64)
+
+    def run_lengths(self) -> np.ndarray:
+        return self.lengths
 
 
 def _aggregate_edges(pairs: CoSharePairs) -> dict[str, np.ndarray]:
     """Per undirected account pair: weight, mean delta, distinct posts on each side, modalities."""
     table = pairs.shares
-    account_x, account_y = pairs.account_x, pairs.account_y
-    rank, used_accounts = _dense_ranks((account_x, account_y), table.n_accounts)
+    low, high = pairs.account_x, pairs.account_y
+    np.minimum(low, high, out=low)
+    np.maximum(pairs.account_x, high, out=high)
+    rank, used_accounts = _dense_ranks((low, high), table.n_accounts)
     count = int(used_accounts.size)
-    edge_keys = rank[np.minimum(account_x, account_y)] * count
-    edge_keys += rank[np.maximum(account_x, account_y)]
-    del account_x, account_y, rank
-    edge_bits = max(1, (count * count).bit_length())
-    columns: dict[str, np.ndarray] = {}
-    for name, rows in (("n_content_id", pairs.row_x), ("n_content_id_y", pairs.row_y)):
-        contents = table.content_code[rows]
-        content_rank, _ = _dense_ranks((contents,), table.n_contents)
-        starts, edges, sorted_ranks = _group_by_edge(edge_keys, edge_bits, content_rank[contents])
-        del contents, content_rank
-        columns[name] = _distinct_per_run(sorted_ranks, starts)
-        del sorted_ranks
-    columns["weight"] = np.diff(np.append(starts, edge_keys.size))
-    starts, _, sorted_deltas = _group_by_edge(edge_keys, edge_bits, pairs.time_delta)
-    columns["avg_time_delta"] = np.add.reduceat(sorted_deltas, starts) / columns["weight"]
-    del sorted_deltas
-    if len(table.modality_names) > 1:
-        starts, _, sorted_modalities = _group_by_edge(edge_keys, edge_bits, pairs.modality.astype(np.int64))
-        columns["modalities"] = np.bitwise_or.reduceat(1 << sorted_modalities, starts)
+    edge_keys = rank.astype(np.uint64)[low]
+    edge_keys *= np.uint64(count)
+    edge_keys += rank.astype(np.uint64)[high]
+    del low, high, rank
+    sorter = _EdgeSorter(edge_keys, count * count)
+    columns: dict[str, np.ndarray] = {
+        "n_content_id": sorter.distinct_payloads(pairs.content_x),
+        "n_content_id_y": sorter.distinct_payloads(pairs.content_y),
+        "weight": sorter.run_lengths(),
+    }
+    columns["avg_time_delta"] = sorter.payload_sums(pairs.time_delta) / columns["weight"]
+    modality = pairs.modality
+    if modality.size and modality.min() != modality.max():
+        columns["modalities"] = sorter.payload_bits(modality.astype(np.int64))
     else:
-        columns["modalities"] = np.ones(starts.size, dtype=np.int64)
+        runs = columns["weight"].size
+        columns["modalities"] = np.full(runs, 1 << int(modality[0]), dtype=np.int64)
+    edges = sorter.run_edges.astype(np.int64)
+    del sorter
     columns["account_a"] = used_accounts[edges // count]
     columns["account_b"] = used_accounts[edges % count]
     return columns
