@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from analyzers.share_table import ShareTable
+from analyzers.timeline import AccountProfile, AccountTimeline, NameObservation
 
 DAY = 86_400
 HOUR = 3_600
@@ -82,23 +83,41 @@ class Scenario:
     def coordinated_accounts(self) -> set[int]:
         return {int(a) for members in self.groups.values() for a in members}
 
+    def timelines(self) -> list[AccountTimeline]:
+        """Each account's posts (the share rows) with its profile."""
+        order = np.argsort(self.account_id, kind="stable")
+        bounds = np.searchsorted(self.account_id[order], [a.account_id for a in self.accounts] + [np.iinfo(np.int64).max])
+        timelines = []
+        for index, account in enumerate(self.accounts):
+            rows = order[bounds[index] : bounds[index + 1]]
+            history = tuple(NameObservation(when, handle, name) for when, handle, name in account.name_history)
+            current = NameObservation(START, account.handle, history[-1].display_name if history else "")
+            profile = AccountProfile(account.account_id, account.handle, account.created_at,
+                                     account.location, (*history, current) if history else ())  # fmt: skip
+            timelines.append(AccountTimeline.build(profile, self.post_id[rows], self.timestamp[rows]))
+        return timelines
+
     def share_table(self) -> ShareTable:
         return ShareTable.from_codes(self.object_id, self.account_id, self.post_id, self.timestamp)
 
 
 def _draw_times(rng: np.random.Generator, base: np.ndarray, scale: float, offsets: np.ndarray,
-                rhythm: np.ndarray, horizon: tuple[int, int]) -> np.ndarray:  # fmt: skip
-    """``base + Exp(scale)`` per row, redrawn until it falls in an active local hour."""
+                rhythm: np.ndarray, horizon: tuple[int, int], weekdays_only: bool = False) -> np.ndarray:  # fmt: skip
+    """``base + Exp(scale)`` per row, redrawn until it falls in an active local hour
+    (and on a local weekday when ``weekdays_only``); later draws may wait up to four days
+    longer, so a base at night or on a weekend still finds the next active hours."""
     times = np.empty(base.size, dtype=np.int64)
     pending = np.arange(base.size)
-    for _ in range(200):
+    for attempt in range(400):
         if not pending.size:
             break
-        draft = base[pending] + rng.exponential(scale, pending.size).astype(np.int64)
-        local_hour = ((draft + offsets[pending] * HOUR) // HOUR) % 24
-        accepted = (rng.random(pending.size) < rhythm[local_hour.astype(np.int64)]) & (
-            draft < horizon[1]
-        )
+        wait = rng.uniform(0, min(attempt, 96) * HOUR, pending.size)
+        draft = base[pending] + (rng.exponential(scale, pending.size) + wait).astype(np.int64)
+        draft = np.where(draft >= horizon[1], draft - 7 * DAY, draft)  # wrap back one week
+        local = draft + (offsets[pending] * HOUR).astype(np.int64)
+        accepted = rng.random(pending.size) < rhythm[(local // HOUR) % 24]
+        if weekdays_only:  # 1970-01-01 was a Thursday: (days + 3) % 7 is 0 on Mondays
+            accepted &= ((local // DAY) + 3) % 7 < 5
         times[pending[accepted]] = draft[accepted]
         pending = pending[~accepted]
     times[pending] = base[pending]
@@ -113,7 +132,7 @@ def _organic_accounts(rng: np.random.Generator, ids: np.ndarray) -> list[Planted
         name, offset = ORGANIC_PLACES[place]
         history: tuple[tuple[int, str, str], ...] = ()
         if rng.random() < 0.05:  # people do rename themselves, once in a while
-            history = ((created_at + int(rng.integers(DAY, 300 * DAY)), f"old_user{account}", "Old name"),)
+            history = ((created_at + int(rng.integers(DAY, 30 * DAY)), f"old_user{account}", "Old name"),)
         accounts.append(PlantedAccount(account, f"user{account}", created_at, name, offset, None, history))
     return accounts
 
@@ -125,10 +144,13 @@ def _organic_shares(rng: np.random.Generator, config: ScenarioConfig, accounts: 
     horizon = (START, START + config.days * DAY)
     total = int(n_organic * config.organic_posts_per_day * config.days)
     popularity = 1.0 / np.arange(1, config.n_objects + 1) ** 0.9
-    popularity[: config.n_viral] *= 6  # viral objects: shared by a large share of accounts
+    popularity[: config.n_viral] *= 3  # viral objects: shared by a large share of accounts
     objects = rng.choice(config.n_objects, size=total, p=popularity / popularity.sum())
     activity = rng.lognormal(0.0, 0.9, n_organic)
     sharers = rng.choice(n_organic, size=total, p=activity / activity.sum())
+    # An account shares an object once.
+    _, first = np.unique(objects.astype(np.int64) * n_organic + sharers, return_index=True)
+    objects, sharers = objects[first], sharers[first]
     birth = rng.integers(horizon[0], horizon[1] - DAY // 2, config.n_objects)
     times = _draw_times(rng, birth[objects], 6 * HOUR, offsets[sharers], HUMAN_RHYTHM, horizon)
     return objects, sharers, times
@@ -145,13 +167,15 @@ def _group_accounts(rng: np.random.Generator, group: int, ids: np.ndarray) -> li
         else:
             created = START - int(rng.integers(200 * DAY, 8 * 365 * DAY))
         history: tuple[tuple[int, str, str], ...] = ()
+        handle = f"acct{account}"
         if flavour == 3:  # repurposed: bought accounts renamed just before the campaign
+            handle = f"ml_patriote{account}"
             history = (
-                (created + DAY, f"crypto_deals{account}", "Crypto Deals"),
-                (START - int(rng.integers(2, 9)) * DAY, f"ml_patriote{account}", "Patriote Malien"),
+                (START - int(rng.integers(15, 25)) * DAY, f"crypto_deals{account}", "Crypto Deals"),
+                (START - int(rng.integers(2, 9)) * DAY, handle, "Patriote Malien"),
             )
         location = "Bamako" if flavour in (0, 1) else ORGANIC_PLACES[group % len(ORGANIC_PLACES)][0]
-        accounts.append(PlantedAccount(account, f"acct{account}", created, location, 3.0, group, history))
+        accounts.append(PlantedAccount(account, handle, created, location, 3.0, group, history))
     return accounts
 
 
@@ -160,7 +184,7 @@ def _campaign_shares(rng: np.random.Generator, config: ScenarioConfig, members: 
     """Each campaign object pushed by most members within seconds-minutes, on Moscow office time."""
     horizon = (START, START + config.days * DAY)
     pushes = _draw_times(rng, np.full(objects.size, START), config.days * DAY / 3,
-                         np.full(objects.size, 3.0), OFFICE_RHYTHM, horizon)  # fmt: skip
+                         np.full(objects.size, 3.0), OFFICE_RHYTHM, horizon, True)  # fmt: skip
     takes = rng.random((objects.size, members.size)) < config.participation
     object_index, member_index = np.nonzero(takes)
     delays = rng.exponential(config.campaign_spread_seconds, object_index.size)
@@ -171,14 +195,16 @@ def _campaign_shares(rng: np.random.Generator, config: ScenarioConfig, members: 
 
 
 def _cover_shares(rng: np.random.Generator, config: ScenarioConfig, members: np.ndarray,
-                  ) -> tuple[np.ndarray, ...]:  # fmt: skip
+                  flavour: int) -> tuple[np.ndarray, ...]:  # fmt: skip
     """Ordinary-looking posts of group members, on their operators' (UTC+3) working day."""
     per_member = int(config.days * 1.5)
     accounts = np.repeat(members, per_member)
     objects = rng.integers(config.n_viral, config.n_objects, accounts.size)
     base = rng.integers(START, START + config.days * DAY, accounts.size)
     times = _draw_times(rng, base, HOUR, np.full(accounts.size, 3.0), OFFICE_RHYTHM,
-                        (START, START + config.days * DAY))  # fmt: skip
+                        (START, START + config.days * DAY), True)  # fmt: skip
+    if flavour == 2:
+        times = times - times % 60
     return objects, accounts, times
 
 
@@ -204,7 +230,7 @@ def generate_scenario(config: ScenarioConfig | None = None) -> Scenario:
         campaigns[group] = np.arange(next_object, next_object + count)
         next_object += count
         pushed = _campaign_shares(rng, settings, members, campaigns[group], group % 4)
-        parts.extend([pushed, _cover_shares(rng, settings, members)])
+        parts.extend([pushed, _cover_shares(rng, settings, members, group % 4)])
         parts.append(_organic_reshares(rng, settings, organic_ids, offsets, pushed))
     object_id, account_id, timestamp = (np.concatenate(c) for c in zip(*parts, strict=True))
     order = np.argsort(timestamp, kind="stable")
