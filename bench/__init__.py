@@ -1,0 +1,1 @@
+"""Benchmarks: each module ``bench/NAME.py`` has ``run() -> str`` and runs its baseline in the same run."""

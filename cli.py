@@ -1,0 +1,304 @@
+"""The osint command line: parse options, call the services in ``osint/``, print the results.
+
+Nothing here decides anything: errors from the services (``osint.errors.OsintError``) become one
+line on stderr and a non-zero exit code, at the single edge in :func:`main`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichBar
+from rich.table import Table
+
+import osint
+from osint import cases, imports
+from osint.config import Settings, load_settings
+from osint.errors import OsintError
+from osint.store import open_store
+from storage.db import Store
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class AppContext:
+    home: str | None
+    db: str | None
+    verbose: bool
+    _settings: Settings | None = None
+    _store: Store | None = None
+    _closers: list[Any] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(home=self.home, db=self.db)
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+class TerminalProgress:
+    """Progress for the services: a rich bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, *, interval: float = 5.0) -> None:
+        self.live = err_console.is_terminal
+        self.interval = interval
+        self._bar: RichBar | None = None
+        self._tasks: dict[str, TaskID] = {}
+        self._counts: dict[str, int] = {}
+        self._last_print = 0.0
+
+    def __enter__(self) -> TerminalProgress:
+        if self.live:
+            self._bar = RichBar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            )
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        elif self._counts:
+            self._print_counts()
+
+    def update(self, stage: str, *, advance: int = 0, total: int | None = None) -> None:
+        self._counts[stage] = self._counts.get(stage, 0) + advance
+        if self._bar is not None:
+            if stage not in self._tasks:
+                self._tasks[stage] = self._bar.add_task(stage, total=total)
+            self._bar.update(self._tasks[stage], advance=advance, total=total)
+        elif time.monotonic() - self._last_print >= self.interval:
+            self._print_counts()
+
+    def _print_counts(self) -> None:
+        self._last_print = time.monotonic()
+        err_console.print("progress: " + ", ".join(f"{k} {v:,}" for k, v in self._counts.items()))
+
+    def log(self, message: str) -> None:
+        err_console.print(f"warning: {message}", markup=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(osint.__version__, "--version", prog_name="osint")
+@click.option("--home", envvar=None, help="Data folder (overrides OSINT_HOME).")
+@click.option("--db", "db", envvar=None, help="SQLAlchemy database URL (overrides OSINT_DB).")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, db: str | None, verbose: bool) -> None:
+    """Archive social-media accounts as evidence and flag coordinated inauthentic behaviour.
+
+    Example: osint demo
+    """
+    app = AppContext(home=home, db=db, verbose=verbose)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+# -- case ----------------------------------------------------------------------------------
+@cli.group()
+def case() -> None:
+    """Create and inspect cases.
+
+    Example: osint case new mali-2022 --title "Gossi grave"
+    """
+
+
+@case.command("new")
+@click.argument("name")
+@click.option("--title", help="A human title.")
+@click.option("--description", help="What the case is about.")
+@pass_app
+def case_new(app: AppContext, name: str, title: str | None, description: str | None) -> None:
+    """Create a case.
+
+    Example: osint case new mali-2022 --title "Gossi grave"
+    """
+    summary = cases.create_case(app.store, name, title=title, description=description)
+    console.print(f"created case {summary.name}", markup=False)
+
+
+@case.command("list")
+@pass_app
+def case_list(app: AppContext) -> None:
+    """List the cases in the store.
+
+    Example: osint case list
+    """
+    rows = cases.list_cases(app.store)
+    if not rows:
+        console.print("no cases yet: create one with 'osint case new NAME'", markup=False)
+        return
+    table = Table("name", "title", "created", "accounts", "posts", "media", "findings")
+    for c in rows:
+        table.add_row(
+            c.name,
+            c.title or "",
+            f"{c.created_at:%Y-%m-%d %H:%M}",
+            f"{c.accounts:,}",
+            f"{c.posts:,}",
+            f"{c.media:,}",
+            f"{c.findings:,}",
+        )
+    console.print(table)
+
+
+@case.command("show")
+@click.argument("name")
+@pass_app
+def case_show(app: AppContext, name: str) -> None:
+    """Show a case and what it holds.
+
+    Example: osint case show mali-2022
+    """
+    c = cases.case_summary(app.store, name)
+    for label, value in (
+        ("name", c.name),
+        ("title", c.title or ""),
+        ("description", c.description or ""),
+        ("created", c.created_at.isoformat()),
+        ("accounts", f"{c.accounts:,}"),
+        ("posts", f"{c.posts:,}"),
+        ("media", f"{c.media:,}"),
+        ("findings", f"{c.findings:,}"),
+    ):
+        console.print(f"{label:<12} {value}", markup=False)
+
+
+# -- db ------------------------------------------------------------------------------------
+@cli.group()
+def db() -> None:
+    """Manage the case store's database.
+
+    Example: osint db upgrade
+    """
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: AppContext) -> None:
+    """Apply pending schema migrations (also done automatically on first use).
+
+    Example: osint --db postgresql://postgres@127.0.0.1/osint db upgrade
+    """
+    store = app.store
+    url = store.engine.url.render_as_string(hide_password=True)
+    console.print(f"database {url} is at the latest schema", markup=False)
+
+
+# -- import --------------------------------------------------------------------------------
+@cli.group(name="import")
+def import_() -> None:
+    """Import data you already hold into a case.
+
+    Example: osint import shares shares.csv --case mali-2022
+    """
+
+
+def _print_import(summary: imports.ImportSummary) -> None:
+    console.print(
+        f"imported {summary.rows:,} rows from {summary.path} into case {summary.case}: "
+        f"{summary.posts_new:,} new posts, {summary.posts_known:,} already known, "
+        f"{summary.problem_count:,} problems (sha256 {summary.sha256})",
+        markup=False,
+    )
+
+
+@import_.command("shares")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--case", "case_name", required=True, help="Case to import into.")
+@click.option(
+    "--platform",
+    default="imported",
+    show_default=True,
+    help="Platform name to file the accounts and posts under.",
+)
+@click.option(
+    "--modality",
+    default="object",
+    show_default=True,
+    help="What object_id holds: repost, url, hashtag, image, text or object.",
+)
+@pass_app
+def import_shares(
+    app: AppContext, file: Path, case_name: str, platform: str, modality: str
+) -> None:
+    """Import a coordination-research "shares" CSV (CooRTweet's long format).
+
+    Columns: object_id, account_id, content_id, timestamp_share (Unix seconds); or the
+    multi-modal account_id, post_id, url_id, hashtag_id, domain_id, phash_id, timestamp.
+
+    Example: osint import shares russian_coord_tweets.csv --case ru --modality repost
+    """
+    with TerminalProgress() as progress:
+        summary = imports.import_shares(
+            app.store,
+            app.settings,
+            case=case_name,
+            path=file,
+            platform=platform,
+            modality=modality,
+            progress=progress,
+        )
+    _print_import(summary)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the command, turning osint errors into one line and an exit code."""
+    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="osint", standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("aborted", markup=False)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except OsintError as exc:
+        if verbose:
+            traceback.print_exc()
+        err_console.print(f"error: {exc}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        return 130
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        err_console.print(
+            f"error: unexpected {type(exc).__name__}: {exc} (run with --verbose for details)",
+            markup=False,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The long "shares" format of coordination research (CooRTweet and others).
+
+One row per post sharing one object. Two layouts are read:
+
+- CooRTweet's ``object_id, account_id, content_id, timestamp_share``: ``object_id`` is one
+  modality, named by the caller (``repost`` when objects are retweeted tweets, ``url``, ...);
+- the multi-modal layout ``account_id, post_id, url_id, hashtag_id, domain_id, phash_id,
+  timestamp``: every non-empty ``*_id`` column is an object of its own modality.
+
+Timestamps are Unix seconds (integer or decimal) or ISO 8601. The file is read row by row; a
+bad row becomes an :class:`ImportProblem` with its line number and the rest is imported.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TextIO
+
+from collectors.importers import ImportProblem
+from storage.records import AccountRecord, PostRecord
+
+ACCOUNT_COLUMNS = ("account_id",)
+POST_COLUMNS = ("content_id", "post_id")
+TIME_COLUMNS = ("timestamp_share", "timestamp", "time", "created_at")
+MODALITY_COLUMNS = {
+    "url_id": "url",
+    "hashtag_id": "hashtag",
+    "domain_id": "domain",
+    "phash_id": "image",
+    "image_id": "image",
+    "text_id": "text",
+}
+
+
+class SharesFormatError(ValueError):
+    """The header does not name the columns a shares file needs."""
+
+
+def parse_timestamp(value: str) -> datetime:
+    value = value.strip()
+    if not value:
+        raise ValueError("empty timestamp")
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except ValueError:
+        pass
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _pick(header: list[str], names: tuple[str, ...], what: str) -> str:
+    for name in names:
+        if name in header:
+            return name
+    raise SharesFormatError(f"no {what} column (expected one of: {', '.join(names)})")
+
+
+def read_shares(
+    stream: TextIO, *, platform: str = "imported", modality: str = "object"
+) -> Iterator[PostRecord | ImportProblem]:
+    """Yield one record per row (or a problem per bad row), in file order."""
+    reader = csv.reader(stream)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        return
+    account_col = header.index(_pick(header, ACCOUNT_COLUMNS, "account"))
+    post_col = header.index(_pick(header, POST_COLUMNS, "post (content_id or post_id)"))
+    time_col = header.index(_pick(header, TIME_COLUMNS, "timestamp"))
+    object_cols = [(header.index("object_id"), modality)] if "object_id" in header else []
+    object_cols += [(header.index(c), m) for c, m in MODALITY_COLUMNS.items() if c in header]
+    if not object_cols:
+        raise SharesFormatError(
+            "no object column (expected object_id, or url_id/hashtag_id/domain_id/phash_id)"
+        )
+    width = len(header)
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != width:
+            yield ImportProblem(line, f"expected {width} columns, found {len(row)}")
+            continue
+        account_id, post_id = row[account_col].strip(), row[post_col].strip()
+        if not account_id or not post_id:
+            yield ImportProblem(line, "empty account or post id")
+            continue
+        try:
+            created = parse_timestamp(row[time_col])
+        except (ValueError, OverflowError, OSError) as exc:
+            yield ImportProblem(line, f"unparseable timestamp {row[time_col]!r} ({exc})")
+            continue
+        objects = [(m, row[i].strip()) for i, m in object_cols if row[i].strip()]
+        if not objects:
+            yield ImportProblem(line, "no object on this row")
+            continue
+        reposted = next((key for m, key in objects if m == "repost"), None)
+        yield PostRecord(
+            platform=platform,
+            platform_id=post_id,
+            account=AccountRecord(platform=platform, platform_id=account_id),
+            created_at=created,
+            kind="repost" if reposted else "share",
+            repost_of=reposted,
+            objects=objects,
+        )

@@ -1,0 +1,56 @@
+"""Analysis services: load a case's data, call the pure analyzers, store their findings.
+
+Each analysis (``images``, ``coordination``, ``timeline``) owns its findings: re-running it
+replaces what it found before instead of piling up duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from analyzers.findings import FindingDraft
+from storage.models import Finding, FindingEvidence
+
+
+def replace_findings(
+    session: Session, case_id: int, analysis: str, drafts: Sequence[FindingDraft]
+) -> list[int]:
+    """Delete the case's previous findings of ``analysis`` and store ``drafts``; returns new ids."""
+    old = select(Finding.id).where(Finding.case_id == case_id, Finding.analysis == analysis)
+    session.execute(delete(FindingEvidence).where(FindingEvidence.finding_id.in_(old)))
+    session.execute(delete(Finding).where(Finding.case_id == case_id, Finding.analysis == analysis))
+    ids: list[int] = []
+    for draft in sorted(drafts, key=lambda d: -d.score):
+        finding = Finding(
+            case_id=case_id,
+            analysis=analysis,
+            kind=draft.kind,
+            score=float(draft.score),
+            title=draft.title,
+            explanation=draft.explanation,
+            details=draft.details,
+        )
+        session.add(finding)
+        session.flush()
+        ids.append(finding.id)
+        rows = [
+            {"finding_id": finding.id, "account_id": a, "role": draft.roles.get(f"account:{a}")}
+            for a in dict.fromkeys(draft.accounts)
+        ]
+        rows += [
+            {"finding_id": finding.id, "post_id": p, "role": draft.roles.get(f"post:{p}")}
+            for p in dict.fromkeys(draft.posts)
+        ]
+        rows += [
+            {"finding_id": finding.id, "media_id": m, "role": draft.roles.get(f"media:{m}")}
+            for m in dict.fromkeys(draft.media)
+        ]
+        if rows:
+            session.execute(
+                FindingEvidence.__table__.insert(),
+                [{"account_id": None, "post_id": None, "media_id": None, **r} for r in rows],
+            )
+    return ids

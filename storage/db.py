@@ -1,0 +1,169 @@
+"""Engine, sessions and migrations of the case store, on SQLite or PostgreSQL.
+
+SQLite is tuned for evidence work on one machine: WAL (readers never block the writer), foreign
+keys on, a long busy timeout, and write transactions that start with ``BEGIN IMMEDIATE`` so two
+``osint`` processes queue for the write lock instead of failing with "database is locked".
+Read-only sessions (:meth:`Store.reader`) start deferred and never take the lock.
+
+Migrations (alembic, in ``storage/migrations``) are applied on first use, under a lock so two
+processes starting at once do not both try: a lock file for SQLite, an advisory lock on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_PG_MIGRATION_LOCK = 0x05141_7E57  # arbitrary constant: pg_advisory_lock key for migrations
+SQLITE_BUSY_TIMEOUT_MS = 120_000
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached; the service layer turns this into an actionable error."""
+
+
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer osint than this one."""
+
+
+def create_store_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    # NullPool: each session gets its own connection; SQLite connections are cheap and this keeps
+    # file handles from outliving a command (and from crossing a fork).
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 120})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("osint_readonly"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _alembic_config(connection: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect().execution_options(osint_readonly=True) as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if not database or database == ":memory:":
+            yield
+            return
+        lock_path = Path(database + ".migrate.lock")
+        with lock_path.open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+    else:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                conn.commit()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str:
+    """Bring the schema to ``revision``; safe to call from several processes at once."""
+    head = head_revision()
+    with _migration_lock(engine):
+        current = current_revision(engine)
+        if current is not None and current != head and not _is_known(current):
+            raise SchemaTooNew(current)
+        if current != head or revision != "head":
+            with engine.begin() as conn:
+                command.upgrade(_alembic_config(conn), revision)
+    return head
+
+
+def _is_known(revision: str) -> bool:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    try:
+        return ScriptDirectory.from_config(cfg).get_revision(revision) is not None
+    except Exception:
+        return False
+
+
+class Store:
+    """The case store: an engine, session factories and the media store beside it."""
+
+    def __init__(self, engine: Engine, media: Any) -> None:
+        self.engine = engine
+        self.media = media
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            engine.execution_options(osint_readonly=True), expire_on_commit=False
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A write transaction: committed when the block ends, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A read-only session that never takes SQLite's write lock."""
+        with self._readers() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,113 @@
+"""The records the store accepts: what collectors and importers produce, platform-neutral.
+
+A platform module's normaliser turns raw responses into these; the ingest writer
+(:mod:`storage.ingest`) stores them idempotently. Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class CaptureRecord:
+    """One HTTP response (or imported file) as kept in the chain of custody."""
+
+    url: str
+    fetched_at: datetime
+    sha256: str
+    size: int
+    status_code: int | None = None
+    content_type: str | None = None
+    method: str = "GET"
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    warc_length: int | None = None
+    warc_record_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class AccountRecord:
+    platform: str
+    platform_id: str
+    handle: str | None = None
+    display_name: str | None = None
+    created_at: datetime | None = None
+    status: str = "active"
+
+
+@dataclass
+class ProfileRecord:
+    """The profile as the platform showed it at capture time."""
+
+    account: AccountRecord
+    bio: str | None = None
+    location: str | None = None
+    url: str | None = None
+    avatar_url: str | None = None
+    banner_url: str | None = None
+    followers_count: int | None = None
+    following_count: int | None = None
+    posts_count: int | None = None
+    listed_count: int | None = None
+    verified: bool | None = None
+    protected: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    avatar_sha256: str | None = None  # set once the avatar bytes are stored
+
+    def fingerprint(self) -> str:
+        """SHA-256 over everything that makes this profile differ from another capture of it."""
+        data = asdict(self)
+        data["account"].pop("status", None)
+        data.pop("extra", None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class MediaRef:
+    """A post's attachment as referenced by the platform; ``sha256`` set once the bytes are stored."""
+
+    source_url: str | None
+    position: int = 0
+    kind: str = "photo"
+    preview_url: str | None = None
+    alt_text: str | None = None
+    platform_key: str | None = None
+    sha256: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class PostRecord:
+    platform: str
+    platform_id: str
+    account: AccountRecord
+    created_at: datetime
+    kind: str = "post"  # post | repost | reply | quote | share
+    text: str | None = None
+    text_html: str | None = None
+    url: str | None = None
+    lang: str | None = None
+    repost_of: str | None = None
+    reply_to: str | None = None
+    quote_of: str | None = None
+    links: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    media: list[MediaRef] = field(default_factory=list)
+    # Content keys (modality, key) for coordination analysis; filled by the service layer from
+    # the fields above, or given directly by the shares importer.
+    objects: list[tuple[str, str]] = field(default_factory=list)
+    capture_id: int | None = None
+
+
+def text_sha256(text: str | None, html: str | None = None) -> str:
+    payload = json.dumps([text or "", html or ""], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()

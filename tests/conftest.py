@@ -1,0 +1,176 @@
+"""Fixtures shared by the whole suite.
+
+The database the suite runs on comes from ``OSINT_TEST_DB``: unset means SQLite (a fresh file per
+test, copied from one migrated template); a PostgreSQL URL means one schema per test session
+(migrated once, emptied after each test), so concurrent runs never see each other's rows.
+Tests that need PostgreSQL whatever the suite runs on use ``pg_url`` and fail if it is down.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from cli import cli
+from osint.config import Settings, load_settings
+from osint.store import open_store
+from storage.db import Store, create_store_engine, upgrade
+from storage.models import Base
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("OSINT_SHARED_DATA", REPO.parent / "shared" / "data"))
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"osint test database: {os.environ.get('OSINT_TEST_DB') or 'sqlite (per test)'}"
+
+
+def _pg_schema_url(base: str, schema: str) -> str:
+    url = make_url(base).set(drivername="postgresql+psycopg")
+    url = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_base_url() -> str:
+    return os.environ.get("OSINT_TEST_PG", DEFAULT_PG)
+
+
+@pytest.fixture(scope="session")
+def pg_schema_factory(pg_base_url: str) -> Iterator[object]:
+    """Creates fresh, migrated PostgreSQL schemas; drops them all at the end of the session."""
+    admin = create_engine(make_url(pg_base_url).set(drivername="postgresql+psycopg"))
+    made: list[str] = []
+
+    def make(*, migrate: bool = True) -> str:
+        schema = f"osint_test_{uuid.uuid4().hex[:12]}"
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        made.append(schema)
+        url = _pg_schema_url(pg_base_url, schema)
+        if not migrate:
+            return url
+        engine = create_store_engine(make_url(url))
+        upgrade(engine)
+        engine.dispose()
+        return url
+
+    yield make
+    with admin.begin() as conn:
+        for schema in made:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_schema_factory: object) -> str:
+    """A migrated PostgreSQL schema of this test's own (whatever OSINT_TEST_DB says)."""
+    return pg_schema_factory()  # type: ignore[operator]
+
+
+@pytest.fixture(scope="session")
+def _suite_db(tmp_path_factory: pytest.TempPathFactory, pg_schema_factory: object) -> str:
+    """The suite-wide database: a migrated SQLite template file, or a migrated PG schema URL."""
+    wanted = os.environ.get("OSINT_TEST_DB", "")
+    if wanted.startswith("postgres"):
+        return pg_schema_factory()  # type: ignore[operator]
+    template = tmp_path_factory.mktemp("dbtemplate") / "template.db"
+    engine = create_store_engine(make_url(f"sqlite:///{template}"))
+    upgrade(engine)
+    engine.dispose()
+    return str(template)
+
+
+def _empty_pg(url: str) -> None:
+    engine = create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def db_url(_suite_db: str, tmp_path: Path) -> Iterator[str]:
+    """A database URL for this test, empty and migrated, on the suite's backend."""
+    if _suite_db.startswith("postgresql"):
+        _empty_pg(_suite_db)
+        yield _suite_db
+    else:
+        path = tmp_path / "osint.db"
+        shutil.copyfile(_suite_db, path)
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(home: Path, db_url: str) -> Settings:
+    return load_settings(home=home, db=db_url, environ={})
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    st = open_store(settings)
+    yield st
+    st.dispose()
+
+
+class CliRun:
+    """Runs the real command line in-process against this test's home and database."""
+
+    def __init__(self, home: Path, db_url: str) -> None:
+        self.home = home
+        self.db_url = db_url
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, expect: int | None = 0) -> Result:
+        from cli import main
+
+        argv = ["--home", str(self.home), "--db", self.db_url, *args]
+        result = self.runner.invoke(_MainCommand(main), argv, input=input, catch_exceptions=False)
+        if expect is not None:
+            assert result.exit_code == expect, (
+                f"osint {' '.join(args)} exited {result.exit_code}, expected {expect}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+
+class _MainCommand:
+    """Adapter so CliRunner drives cli.main (the error edge), not just the click group."""
+
+    def __init__(self, main: object) -> None:
+        self.main_fn = main
+        self.name = "osint"
+
+    def main(self, args: list[str], prog_name: str | None = None, **_: object) -> None:
+        raise SystemExit(self.main_fn(list(args)))  # type: ignore[operator]
+
+
+@pytest.fixture
+def run_cli(home: Path, db_url: str) -> CliRun:
+    return CliRun(home, db_url)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"shared datasets not found at {SHARED_DATA} (set OSINT_SHARED_DATA)")
+    return SHARED_DATA
+
+
+__all__ = ["CliRun", "cli"]
