@@ -35,7 +35,7 @@ class GroupSettings:
 
     min_edge_weight: int = 2
     min_group_size: int = 3
-    min_member_degree: float = 0.3
+    min_member_degree: float = 0.15
     flag_score: float = 0.5
     resolution: float = 1.0
     seed: int = 42
@@ -73,7 +73,9 @@ class CandidateGroup:
         return self.score >= 0.5
 
 
-def _candidate_graph(network: CoordinationNetwork, settings: GroupSettings) -> tuple[nx.Graph, list[str]]:
+def _candidate_graph(
+    network: CoordinationNetwork, settings: GroupSettings
+) -> tuple[nx.Graph, list[str]]:
     weight = network.weight
     keep = weight >= settings.min_edge_weight
     if not math.isnan(network.threshold):
@@ -88,16 +90,22 @@ def _candidate_graph(network: CoordinationNetwork, settings: GroupSettings) -> t
         )
     graph = nx.Graph()
     graph.add_weighted_edges_from(
-        zip(network.account_a[kept].tolist(), network.account_b[kept].tolist(), weight[kept].tolist(), strict=True)
+        zip(
+            network.account_a[kept].tolist(),
+            network.account_b[kept].tolist(),
+            weight[kept].tolist(),
+            strict=True,
+        )
     )
     return graph, notes
 
 
 def _core_members(graph: nx.Graph, members: set[int], min_fraction: float) -> set[int]:
-    """Drop members linked to fewer than ``min_fraction`` of the others, until stable."""
+    """Drop members linked to fewer than ``min_fraction`` of the others (and to fewer than
+    two), until stable: an account that met one member by chance does not join the group."""
     core = set(members)
     while len(core) > 2:
-        needed = min_fraction * (len(core) - 1)
+        needed = max(2.0, min_fraction * (len(core) - 1))
         weak = {m for m in core if sum(1 for n in graph.neighbors(m) if n in core) < needed}
         if not weak:
             break
@@ -154,7 +162,9 @@ def find_candidate_groups(
     return groups, notes
 
 
-def _describe_group(pairs: CoSharePairs, graph: nx.Graph, core: set[int], pair_index: np.ndarray) -> CandidateGroup:
+def _describe_group(
+    pairs: CoSharePairs, graph: nx.Graph, core: set[int], pair_index: np.ndarray
+) -> CandidateGroup:
     codes = np.array(sorted(core), dtype=np.int64)
     subgraph = graph.subgraph(core)
     possible = len(core) * (len(core) - 1) / 2
@@ -162,8 +172,12 @@ def _describe_group(pairs: CoSharePairs, graph: nx.Graph, core: set[int], pair_i
     density = subgraph.number_of_edges() / possible if possible else 0.0
     mean_weight = float(np.mean(weights)) if weights else 0.0
     table = pairs.shares
-    times = np.concatenate([table.timestamp[pairs.row_x[pair_index]], table.timestamp[pairs.row_y[pair_index]]])
-    modality_codes = np.unique(pairs.modality[pair_index]) if pair_index.size else np.empty(0, np.int8)
+    times = np.concatenate(
+        [table.timestamp[pairs.row_x[pair_index]], table.timestamp[pairs.row_y[pair_index]]]
+    )
+    modality_codes = (
+        np.unique(pairs.modality[pair_index]) if pair_index.size else np.empty(0, np.int8)
+    )
     return CandidateGroup(
         accounts=tuple(_plain(v) for v in table.account_labels_of(codes)),
         account_codes=codes,
@@ -172,7 +186,9 @@ def _describe_group(pairs: CoSharePairs, graph: nx.Graph, core: set[int], pair_i
         object_codes=np.unique(table.object_code[pairs.row_x[pair_index]]),
         first_share=int(times.min()) if times.size else 0,
         last_share=int(times.max()) if times.size else 0,
-        median_time_delta=float(np.median(pairs.time_delta[pair_index])) if pair_index.size else 0.0,
+        median_time_delta=float(np.median(pairs.time_delta[pair_index]))
+        if pair_index.size
+        else 0.0,
         density=density,
         mean_weight=mean_weight,
         score=group_score(len(core), weights),
@@ -188,9 +204,16 @@ def _modality_summary(pairs: CoSharePairs, group: CandidateGroup) -> str:
     table = pairs.shares
     parts = []
     modality_of_object = dict(
-        zip(table.object_code[pairs.row_x[group.pair_index]].tolist(), pairs.modality[group.pair_index].tolist(), strict=True)
+        zip(
+            table.object_code[pairs.row_x[group.pair_index]].tolist(),
+            pairs.modality[group.pair_index].tolist(),
+            strict=True,
+        )
     )
-    counts = np.bincount(np.array(list(modality_of_object.values()), dtype=np.int64), minlength=len(table.modality_names))
+    counts = np.bincount(
+        np.array(list(modality_of_object.values()), dtype=np.int64),
+        minlength=len(table.modality_names),
+    )
     for index, count in enumerate(counts.tolist()):
         if count:
             parts.append(f"{count} {table.modality_names[index]}")
@@ -198,7 +221,9 @@ def _modality_summary(pairs: CoSharePairs, group: CandidateGroup) -> str:
 
 
 def group_explanation(
-    pairs: CoSharePairs, group: CandidateGroup, profiles: Mapping[int | str, AccountProfile] | None = None
+    pairs: CoSharePairs,
+    group: CandidateGroup,
+    profiles: Mapping[int | str, AccountProfile] | None = None,
 ) -> str:
     """One paragraph a reader can check against the cited posts."""
     n_objects = int(group.object_codes.size)
@@ -240,8 +265,12 @@ def group_findings(
     table = pairs.shares
     for rank, group in enumerate(g for g in groups if g.score >= flag_score):
         contents = np.unique(
-            np.concatenate([table.content_code[pairs.row_x[group.pair_index]],
-                            table.content_code[pairs.row_y[group.pair_index]]])  # fmt: skip
+            np.concatenate(
+                [
+                    table.content_code[pairs.row_x[group.pair_index]],
+                    table.content_code[pairs.row_y[group.pair_index]],
+                ]
+            )
         )
         posts = tuple(_plain(v) for v in table.content_labels_of(contents[:MAX_EVIDENCE_POSTS]))
         findings.append(

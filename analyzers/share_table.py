@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -24,13 +24,21 @@ class CoordinationInputError(ValueError):
     """Shares or parameters that co-share detection cannot use; the message says how to fix it."""
 
 
+class InvalidParameterError(CoordinationInputError):
+    """A detection parameter outside its range (negative window, quantile above 1 ...)."""
+
+
 class InvalidSharesError(CoordinationInputError):
     """Share rows with missing or unparseable fields (timestamps, ids)."""
 
 
 def _rows_listing(bad_rows: np.ndarray) -> str:
     listed = ", ".join(str(int(row) + 1) for row in bad_rows[:_MAX_LISTED_ROWS])
-    more = f" and {bad_rows.size - _MAX_LISTED_ROWS:,} more" if bad_rows.size > _MAX_LISTED_ROWS else ""
+    more = (
+        f" and {bad_rows.size - _MAX_LISTED_ROWS:,} more"
+        if bad_rows.size > _MAX_LISTED_ROWS
+        else ""
+    )
     return f"row(s) {listed}{more}"
 
 
@@ -72,7 +80,9 @@ def parse_timestamps(values: Sequence[Any] | np.ndarray) -> np.ndarray:
         if np.issubdtype(array.dtype, np.floating):
             floats = array.astype(np.float64)
         else:
-            floats = np.fromiter((_parse_one_timestamp(v) for v in array.tolist()), np.float64, array.size)
+            floats = np.fromiter(
+                (_parse_one_timestamp(v) for v in array.tolist()), np.float64, array.size
+            )
         missing = ~np.isfinite(floats)
         seconds = np.floor(np.where(missing, 0.0, floats)).astype(np.int64)
     if missing.any():
@@ -84,7 +94,9 @@ def parse_timestamps(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     return seconds
 
 
-def encode_ids(values: Sequence[Any] | np.ndarray, column: str) -> tuple[np.ndarray, np.ndarray | None]:
+def encode_ids(
+    values: Sequence[Any] | np.ndarray, column: str
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Dense codes for ``values`` and the label of each code (None: the code is the id)."""
     array = np.asarray(values)
     if array.size and np.issubdtype(array.dtype, np.integer):
@@ -98,7 +110,9 @@ def encode_ids(values: Sequence[Any] | np.ndarray, column: str) -> tuple[np.ndar
         raise InvalidSharesError(f"missing {column} in {_rows_listing(bad)}: every share needs one")
     index: dict[Any, int] = {}
     items = array.tolist()
-    codes = np.fromiter((index.setdefault(item, len(index)) for item in items), np.int64, len(items))
+    codes = np.fromiter(
+        (index.setdefault(item, len(index)) for item in items), np.int64, len(items)
+    )
     missing = [row for row, item in enumerate(items) if item is None or item == ""]
     if missing:
         raise InvalidSharesError(
@@ -127,7 +141,9 @@ class ShareTable:
     def __post_init__(self) -> None:
         sizes = {array.size for array in (self.object_code, self.account_code, self.content_code)}
         if sizes != {self.timestamp.size}:
-            raise InvalidSharesError("object, account, content and timestamp columns differ in length")
+            raise InvalidSharesError(
+                "object, account, content and timestamp columns differ in length"
+            )
         for name in ("object_code", "account_code", "content_code"):
             codes = getattr(self, name)
             if codes.size and int(codes.min()) < 0:
@@ -155,15 +171,40 @@ class ShareTable:
         self_share = np.asarray(object_ids).astype(str) == np.asarray(content_ids).astype(str)
         if modalities is None:
             object_code, object_labels = encode_ids(object_ids, "object_id")
-            return cls(object_code, account_code, content_code, seconds, object_labels,
-                       account_labels, content_labels, self_share=self_share)  # fmt: skip
+            return cls(
+                object_code,
+                account_code,
+                content_code,
+                seconds,
+                object_labels,
+                account_labels,
+                content_labels,
+                self_share=self_share,
+            )
         modality_code, names = encode_ids(modalities, "modality")
-        keyed = [f"{m}\x1f{o}" for m, o in zip(np.asarray(modalities).tolist(), np.asarray(object_ids).tolist(), strict=True)]
+        keyed = [
+            f"{m}\x1f{o}"
+            for m, o in zip(
+                np.asarray(modalities).tolist(), np.asarray(object_ids).tolist(), strict=True
+            )
+        ]
         object_code, keyed_labels = encode_ids(keyed, "object_id")
         assert keyed_labels is not None
-        object_labels = np.array([label.split("\x1f", 1)[1] for label in keyed_labels], dtype=object)
-        return cls(object_code, account_code, content_code, seconds, object_labels, account_labels,
-                   content_labels, modality_code.astype(np.int8), tuple(str(n) for n in names), self_share)  # fmt: skip
+        object_labels = np.array(
+            [label.split("\x1f", 1)[1] for label in keyed_labels], dtype=object
+        )
+        return cls(
+            object_code,
+            account_code,
+            content_code,
+            seconds,
+            object_labels,
+            account_labels,
+            content_labels,
+            modality_code.astype(np.int8),
+            tuple(str(n) for n in names),
+            self_share,
+        )
 
     @classmethod
     def from_codes(
@@ -178,11 +219,13 @@ class ShareTable:
         """Integer ids used as they are (store keys, generated data); objects of different
         modalities must already have different ids. Timestamps are checked, ids are not."""
         return cls(
-            np.asarray(object_code, dtype=np.int64), np.asarray(account_code, dtype=np.int64),
-            np.asarray(content_code, dtype=np.int64), parse_timestamps(timestamps),
+            np.asarray(object_code, dtype=np.int64),
+            np.asarray(account_code, dtype=np.int64),
+            np.asarray(content_code, dtype=np.int64),
+            parse_timestamps(timestamps),
             modality_code=None if modality_code is None else np.asarray(modality_code, np.int8),
             modality_names=tuple(modality_names),
-        )  # fmt: skip
+        )
 
     @cached_property
     def n_objects(self) -> int:

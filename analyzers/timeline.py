@@ -11,57 +11,20 @@ profiles and post times in, ``FindingDraft``s out.
 from __future__ import annotations
 
 import functools
-import re
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from analyzers.findings import FindingDraft
+from analyzers.places import claimed_offset
 
 HOUR, DAY = 3_600, 86_400
 MIN_POSTS_FOR_RHYTHM = 24
 FLAG_SCORE = 0.5
 MAX_EVIDENCE_POSTS = 50
-
-# Places accounts commonly claim, as IANA zones: the offset is taken at the posts' time,
-# so summer time counts (Paris is UTC+2 in April).
-PLACE_ZONES: dict[str, str] = {
-    "bamako": "Africa/Bamako", "mali": "Africa/Bamako", "dakar": "Africa/Dakar",
-    "senegal": "Africa/Dakar", "abidjan": "Africa/Abidjan", "côte d'ivoire": "Africa/Abidjan",
-    "ivory coast": "Africa/Abidjan", "ouagadougou": "Africa/Ouagadougou",
-    "burkina faso": "Africa/Ouagadougou", "conakry": "Africa/Conakry", "guinea": "Africa/Conakry",
-    "nouakchott": "Africa/Nouakchott", "mauritania": "Africa/Nouakchott", "accra": "Africa/Accra",
-    "ghana": "Africa/Accra", "niamey": "Africa/Niamey", "niger": "Africa/Niamey",
-    "lagos": "Africa/Lagos", "nigeria": "Africa/Lagos", "algiers": "Africa/Algiers",
-    "tunis": "Africa/Tunis", "casablanca": "Africa/Casablanca", "rabat": "Africa/Casablanca",
-    "kinshasa": "Africa/Kinshasa", "douala": "Africa/Douala", "yaoundé": "Africa/Douala",
-    "cameroon": "Africa/Douala", "n'djamena": "Africa/Ndjamena", "chad": "Africa/Ndjamena",
-    "cairo": "Africa/Cairo", "egypt": "Africa/Cairo", "johannesburg": "Africa/Johannesburg",
-    "tripoli": "Africa/Tripoli", "khartoum": "Africa/Khartoum", "nairobi": "Africa/Nairobi",
-    "addis ababa": "Africa/Addis_Ababa", "london": "Europe/London", "lisbon": "Europe/Lisbon",
-    "paris": "Europe/Paris", "france": "Europe/Paris", "brussels": "Europe/Brussels",
-    "berlin": "Europe/Berlin", "madrid": "Europe/Madrid", "rome": "Europe/Rome",
-    "warsaw": "Europe/Warsaw", "kyiv": "Europe/Kyiv", "kiev": "Europe/Kyiv",
-    "ukraine": "Europe/Kyiv", "athens": "Europe/Athens", "moscow": "Europe/Moscow",
-    "russia": "Europe/Moscow", "saint petersburg": "Europe/Moscow", "minsk": "Europe/Minsk",
-    "istanbul": "Europe/Istanbul", "riyadh": "Asia/Riyadh", "tehran": "Asia/Tehran",
-    "dubai": "Asia/Dubai", "baku": "Asia/Baku", "karachi": "Asia/Karachi",
-    "delhi": "Asia/Kolkata", "new delhi": "Asia/Kolkata", "mumbai": "Asia/Kolkata",
-    "india": "Asia/Kolkata", "dhaka": "Asia/Dhaka", "bangkok": "Asia/Bangkok",
-    "jakarta": "Asia/Jakarta", "beijing": "Asia/Shanghai", "shanghai": "Asia/Shanghai",
-    "china": "Asia/Shanghai", "hong kong": "Asia/Hong_Kong", "manila": "Asia/Manila",
-    "singapore": "Asia/Singapore", "tokyo": "Asia/Tokyo", "seoul": "Asia/Seoul",
-    "pyongyang": "Asia/Pyongyang", "sydney": "Australia/Sydney", "auckland": "Pacific/Auckland",
-    "são paulo": "America/Sao_Paulo", "sao paulo": "America/Sao_Paulo",
-    "buenos aires": "America/Argentina/Buenos_Aires", "caracas": "America/Caracas",
-    "new york": "America/New_York", "washington": "America/New_York",
-    "miami": "America/New_York", "chicago": "America/Chicago", "mexico city": "America/Mexico_City",
-    "denver": "America/Denver", "los angeles": "America/Los_Angeles",
-    "san francisco": "America/Los_Angeles",
-}
 
 
 @dataclass(frozen=True)
@@ -93,7 +56,9 @@ class AccountTimeline:
     post_times: np.ndarray
 
     @classmethod
-    def build(cls, profile: AccountProfile, post_ids: Sequence[int], post_times: Sequence[int]) -> AccountTimeline:
+    def build(
+        cls, profile: AccountProfile, post_ids: Sequence[int], post_times: Sequence[int]
+    ) -> AccountTimeline:
         times = np.asarray(post_times, dtype=np.int64)
         order = np.argsort(times, kind="stable")
         return cls(profile, np.asarray(post_ids)[order], times[order])
@@ -104,7 +69,11 @@ class AccountTimeline:
 
     @property
     def name(self) -> str:
-        return f"@{self.profile.handle}" if self.profile.handle else f"account {self.profile.account_id}"
+        return (
+            f"@{self.profile.handle}"
+            if self.profile.handle
+            else f"account {self.profile.account_id}"
+        )
 
 
 @dataclass(frozen=True)
@@ -140,27 +109,6 @@ def format_offset(hours: float) -> str:
     return f"UTC{sign}{int(whole)}" + (":30" if half else "")
 
 
-_PLACE_PATTERN = re.compile(
-    r"(?<!\w)(" + "|".join(re.escape(p) for p in sorted(PLACE_ZONES, key=len, reverse=True)) + r")(?!\w)"
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def _place_in(location: str) -> str | None:
-    match = _PLACE_PATTERN.search(location.casefold())
-    return match.group(1) if match else None
-
-
-def claimed_offset(location: str | None, at: int | None = None) -> tuple[str, float] | None:
-    """(place, UTC offset in hours at epoch ``at``) for the first known place named in a
-    free-text location such as "Bamako, Mali"; None when no place is recognised."""
-    place = _place_in(location) if location else None
-    if place is None:
-        return None
-    offset = ZoneInfo(PLACE_ZONES[place]).utcoffset(datetime.fromtimestamp(at or 0, UTC))
-    return place.title(), (offset.total_seconds() / HOUR if offset is not None else 0.0)
-
-
 def _clip(value: float, low: float = 0.0, high: float = 1.0) -> float:
     return float(min(max(value, low), high))
 
@@ -173,9 +121,33 @@ def _wrap_offset(hours: float) -> float:
 # Expected share of a person's posts by local hour (asleep ~01-07, evening peak), and of a
 # worker's on shift 09-18; a floor keeps log-likelihoods finite.
 HUMAN_DAY = np.array(
-    [0.30, 0.14, 0.06, 0.03, 0.03, 0.04, 0.10, 0.30, 0.55, 0.70, 0.78, 0.85,
-     0.92, 0.88, 0.80, 0.80, 0.85, 0.90, 1.00, 1.00, 1.00, 0.95, 0.80, 0.55]
-)  # fmt: skip
+    [
+        0.30,
+        0.14,
+        0.06,
+        0.03,
+        0.03,
+        0.04,
+        0.10,
+        0.30,
+        0.55,
+        0.70,
+        0.78,
+        0.85,
+        0.92,
+        0.88,
+        0.80,
+        0.80,
+        0.85,
+        0.90,
+        1.00,
+        1.00,
+        1.00,
+        0.95,
+        0.80,
+        0.55,
+    ]
+)
 OFFICE_DAY = np.array([0.0] * 9 + [1.0] * 9 + [0.0] * 6)
 _FLOOR = 0.01
 TEMPLATES = {"a person's day": HUMAN_DAY, "an office shift": OFFICE_DAY}
@@ -260,11 +232,20 @@ def timezone_signal(timeline: AccountTimeline) -> Signal | None:
         f"{rhythm.schedule} that fits {format_offset(rhythm.best_offset)}, about e^{min(ratio, 99):.0f} "
         f"times likelier than {format_offset(offset)} of the claimed {place}, {distance:g} hours away."
     )
-    return Signal("timezone_mismatch", round(score, 4), explanation, (timeline.profile.account_id,),
-                  details={"best_offset": rhythm.best_offset, "claimed_offset": offset,
-                           "claimed_place": place, "schedule": rhythm.schedule,
-                           "log_likelihood_ratio": round(ratio, 3),
-                           "hourly_utc": rhythm.hourly.astype(int).tolist()})  # fmt: skip
+    return Signal(
+        "timezone_mismatch",
+        round(score, 4),
+        explanation,
+        (timeline.profile.account_id,),
+        details={
+            "best_offset": rhythm.best_offset,
+            "claimed_offset": offset,
+            "claimed_place": place,
+            "schedule": rhythm.schedule,
+            "log_likelihood_ratio": round(ratio, 3),
+            "hourly_utc": rhythm.hourly.astype(int).tolist(),
+        },
+    )
 
 
 def _hours_between(times: np.ndarray, start: int, end: int) -> np.ndarray:
@@ -294,8 +275,13 @@ def office_hours_signal(timeline: AccountTimeline) -> Signal | None:
         f"08:00 and 19:00 ({format_offset(rhythm.best_offset)}), {weekend_share:.0%} on weekends "
         f"(about 29% for a person posting every day): the rhythm of a working shift."
     )
-    return Signal("office_hours", round(score, 4), explanation, (timeline.profile.account_id,),
-                  details={"working_share": working_share, "weekend_share": weekend_share})  # fmt: skip
+    return Signal(
+        "office_hours",
+        round(score, 4),
+        explanation,
+        (timeline.profile.account_id,),
+        details={"working_share": working_share, "weekend_share": weekend_share},
+    )
 
 
 def regularity_signal(timeline: AccountTimeline) -> Signal | None:
@@ -329,10 +315,19 @@ def regularity_signal(timeline: AccountTimeline) -> Signal | None:
             f"(burstiness {burstiness:.2f}; people are bursty, above 0)"
         )
         evidence = timeline.post_ids
-    return Signal("machine_regularity", round(score, 4), "; ".join(parts) + ".",
-                  (timeline.profile.account_id,), tuple(evidence[:MAX_EVIDENCE_POSTS].tolist()),
-                  {"cv": cv, "burstiness": burstiness, "fixed_second": common_second,
-                   "fixed_second_share": fixed_share})  # fmt: skip
+    return Signal(
+        "machine_regularity",
+        round(score, 4),
+        "; ".join(parts) + ".",
+        (timeline.profile.account_id,),
+        tuple(evidence[:MAX_EVIDENCE_POSTS].tolist()),
+        {
+            "cv": cv,
+            "burstiness": burstiness,
+            "fixed_second": common_second,
+            "fixed_second_share": fixed_share,
+        },
+    )
 
 
 def burst_signal(timeline: AccountTimeline) -> Signal | None:
@@ -353,8 +348,14 @@ def burst_signal(timeline: AccountTimeline) -> Signal | None:
         f"{ratio:.1f} times its median active day ({baseline:g} posts)."
     )
     evidence = timeline.post_ids[days == day_values[peak]]
-    return Signal("activity_burst", round(score, 4), explanation, (timeline.profile.account_id,),
-                  tuple(evidence[:MAX_EVIDENCE_POSTS].tolist()), {"peak_posts": int(counts[peak]), "baseline": baseline})  # fmt: skip
+    return Signal(
+        "activity_burst",
+        round(score, 4),
+        explanation,
+        (timeline.profile.account_id,),
+        tuple(evidence[:MAX_EVIDENCE_POSTS].tolist()),
+        {"peak_posts": int(counts[peak]), "baseline": baseline},
+    )
 
 
 def name_change_signal(timeline: AccountTimeline) -> Signal | None:
@@ -366,9 +367,10 @@ def name_change_signal(timeline: AccountTimeline) -> Signal | None:
     """
     history = sorted(timeline.profile.name_history, key=lambda seen: seen.observed_at)
     changes = [
-        (before, after) for before, after in zip(history, history[1:], strict=False)
+        (before, after)
+        for before, after in itertools.pairwise(history)
         if (before.handle, before.display_name) != (after.handle, after.display_name)
-    ]  # fmt: skip
+    ]
     if not changes:
         return None
     before, after = changes[-1]
@@ -382,13 +384,23 @@ def name_change_signal(timeline: AccountTimeline) -> Signal | None:
         f"@{after.handle} ({after.display_name!r}) by {format_day(after.observed_at)}; the old name "
         f"was last seen {format_duration(max(days_before, 0) * DAY)} before its first post in this case."
     )
-    return Signal("name_change", round(score, 4), explanation, (timeline.profile.account_id,),
-                  details={"changes": [[b.observed_at, b.handle, b.display_name, a.observed_at,
-                                        a.handle, a.display_name] for b, a in changes]})  # fmt: skip
+    return Signal(
+        "name_change",
+        round(score, 4),
+        explanation,
+        (timeline.profile.account_id,),
+        details={
+            "changes": [
+                [b.observed_at, b.handle, b.display_name, a.observed_at, a.handle, a.display_name]
+                for b, a in changes
+            ]
+        },
+    )
 
 
-def young_prolific_signal(timeline: AccountTimeline, *, max_age_days: int = 90,
-                          high_rate_per_day: float = 24.0) -> Signal | None:  # fmt: skip
+def young_prolific_signal(
+    timeline: AccountTimeline, *, max_age_days: int = 90, high_rate_per_day: float = 24.0
+) -> Signal | None:
     """A recently created account posting at a high rate."""
     created = timeline.profile.created_at
     times = timeline.post_times
@@ -403,8 +415,13 @@ def young_prolific_signal(timeline: AccountTimeline, *, max_age_days: int = 90,
         f"{timeline.name} was created on {format_day(created)}, {format_duration(age_days * DAY)} "
         f"before its first post in this case, and posted {rate:.1f} times a day."
     )
-    return Signal("young_prolific", round(score, 4), explanation, (timeline.profile.account_id,),
-                  details={"age_days": age_days, "posts_per_day": rate})  # fmt: skip
+    return Signal(
+        "young_prolific",
+        round(score, 4),
+        explanation,
+        (timeline.profile.account_id,),
+        details={"age_days": age_days, "posts_per_day": rate},
+    )
 
 
 @dataclass(frozen=True)
@@ -414,7 +431,9 @@ class CreationBurst:
     end: int
 
 
-def creation_burst(created: Sequence[int], window_days: float = 7.0, minimum: int = 3) -> CreationBurst | None:
+def creation_burst(
+    created: Sequence[int], window_days: float = 7.0, minimum: int = 3
+) -> CreationBurst | None:
     """Most creation dates falling within ``window_days`` of each other (None if < minimum)."""
     dates = np.sort(np.asarray([c for c in created if c is not None], dtype=np.int64))
     if dates.size < minimum:
@@ -435,19 +454,32 @@ def creation_burst_signal(profiles: Sequence[AccountProfile], label: str) -> Sig
         return None
     share = burst.count / len(dated)
     score = float(_clip((share - 0.2) / 0.5, 0, 1))
-    members = tuple(p.account_id for p in dated if p.created_at is not None and burst.start <= p.created_at <= burst.end)
+    members = tuple(
+        p.account_id
+        for p in dated
+        if p.created_at is not None and burst.start <= p.created_at <= burst.end
+    )
     explanation = (
         f"{burst.count} of the {len(dated)} accounts of {label} were created between "
         f"{format_day(burst.start)} and {format_day(burst.end)}."
     )
-    return Signal("creation_burst", round(score, 4), explanation, members,
-                  details={"group_size": len(dated), "burst_start": burst.start, "burst_end": burst.end})  # fmt: skip
+    return Signal(
+        "creation_burst",
+        round(score, 4),
+        explanation,
+        members,
+        details={"group_size": len(dated), "burst_start": burst.start, "burst_end": burst.end},
+    )
 
 
 ACCOUNT_SIGNALS = (
-    timezone_signal, office_hours_signal, regularity_signal, burst_signal,
-    name_change_signal, young_prolific_signal,
-)  # fmt: skip
+    timezone_signal,
+    office_hours_signal,
+    regularity_signal,
+    burst_signal,
+    name_change_signal,
+    young_prolific_signal,
+)
 
 
 def account_signals(timeline: AccountTimeline) -> list[Signal]:

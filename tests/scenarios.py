@@ -26,17 +26,49 @@ START = int(datetime(2022, 4, 10, tzinfo=UTC).timestamp())
 
 # Relative posting intensity by local hour: asleep 1-7, peaks at lunch and evening.
 HUMAN_RHYTHM = np.array(
-    [0.35, 0.12, 0.04, 0.02, 0.02, 0.03, 0.08, 0.3, 0.6, 0.75, 0.8, 0.85,
-     0.95, 0.9, 0.8, 0.8, 0.85, 0.9, 1.0, 1.0, 1.0, 0.95, 0.8, 0.6]
-)  # fmt: skip
+    [
+        0.35,
+        0.12,
+        0.04,
+        0.02,
+        0.02,
+        0.03,
+        0.08,
+        0.3,
+        0.6,
+        0.75,
+        0.8,
+        0.85,
+        0.95,
+        0.9,
+        0.8,
+        0.8,
+        0.85,
+        0.9,
+        1.0,
+        1.0,
+        1.0,
+        0.95,
+        0.8,
+        0.6,
+    ]
+)
 # An operator's shift: weekdays 09-18 local.
 OFFICE_RHYTHM = np.array([0.0] * 9 + [1.0] * 9 + [0.0] * 6)
 
 # (place name, UTC offset in hours) organic accounts claim and live in.
 ORGANIC_PLACES = (
-    ("Bamako", 0), ("Dakar", 0), ("Abidjan", 0), ("Paris", 2), ("Lagos", 1),
-    ("Ouagadougou", 0), ("Niamey", 1), ("Conakry", 0), ("Nouakchott", 0), ("Brussels", 2),
-)  # fmt: skip
+    ("Bamako", 0),
+    ("Dakar", 0),
+    ("Abidjan", 0),
+    ("Paris", 2),
+    ("Lagos", 1),
+    ("Ouagadougou", 0),
+    ("Niamey", 1),
+    ("Conakry", 0),
+    ("Nouakchott", 0),
+    ("Brussels", 2),
+)
 
 
 @dataclass(frozen=True)
@@ -86,23 +118,43 @@ class Scenario:
     def timelines(self) -> list[AccountTimeline]:
         """Each account's posts (the share rows) with its profile."""
         order = np.argsort(self.account_id, kind="stable")
-        bounds = np.searchsorted(self.account_id[order], [a.account_id for a in self.accounts] + [np.iinfo(np.int64).max])
+        bounds = np.searchsorted(
+            self.account_id[order], [a.account_id for a in self.accounts] + [np.iinfo(np.int64).max]
+        )
         timelines = []
         for index, account in enumerate(self.accounts):
             rows = order[bounds[index] : bounds[index + 1]]
-            history = tuple(NameObservation(when, handle, name) for when, handle, name in account.name_history)
-            current = NameObservation(START, account.handle, history[-1].display_name if history else "")
-            profile = AccountProfile(account.account_id, account.handle, account.created_at,
-                                     account.location, (*history, current) if history else ())  # fmt: skip
-            timelines.append(AccountTimeline.build(profile, self.post_id[rows], self.timestamp[rows]))
+            history = tuple(
+                NameObservation(when, handle, name) for when, handle, name in account.name_history
+            )
+            current = NameObservation(
+                START, account.handle, history[-1].display_name if history else ""
+            )
+            profile = AccountProfile(
+                account.account_id,
+                account.handle,
+                account.created_at,
+                account.location,
+                (*history, current) if history else (),
+            )
+            timelines.append(
+                AccountTimeline.build(profile, self.post_id[rows], self.timestamp[rows])
+            )
         return timelines
 
     def share_table(self) -> ShareTable:
         return ShareTable.from_codes(self.object_id, self.account_id, self.post_id, self.timestamp)
 
 
-def _draw_times(rng: np.random.Generator, base: np.ndarray, scale: float, offsets: np.ndarray,
-                rhythm: np.ndarray, horizon: tuple[int, int], weekdays_only: bool = False) -> np.ndarray:  # fmt: skip
+def _draw_times(
+    rng: np.random.Generator,
+    base: np.ndarray,
+    scale: float,
+    offsets: np.ndarray,
+    rhythm: np.ndarray,
+    horizon: tuple[int, int],
+    weekdays_only: bool = False,
+) -> np.ndarray:
     """``base + Exp(scale)`` per row, redrawn until it falls in an active local hour
     (and on a local weekday when ``weekdays_only``); later draws may wait up to four days
     longer, so a base at night or on a weekend still finds the next active hours."""
@@ -128,17 +180,27 @@ def _organic_accounts(rng: np.random.Generator, ids: np.ndarray) -> list[Planted
     places = rng.integers(0, len(ORGANIC_PLACES), ids.size)
     created = START - rng.integers(60 * DAY, 12 * 365 * DAY, ids.size)
     accounts = []
-    for account, place, created_at in zip(ids.tolist(), places.tolist(), created.tolist(), strict=True):
+    for account, place, created_at in zip(
+        ids.tolist(), places.tolist(), created.tolist(), strict=True
+    ):
         name, offset = ORGANIC_PLACES[place]
         history: tuple[tuple[int, str, str], ...] = ()
         if rng.random() < 0.05:  # people do rename themselves, once in a while
-            history = ((created_at + int(rng.integers(DAY, 30 * DAY)), f"old_user{account}", "Old name"),)
-        accounts.append(PlantedAccount(account, f"user{account}", created_at, name, offset, None, history))
+            history = (
+                (created_at + int(rng.integers(DAY, 30 * DAY)), f"old_user{account}", "Old name"),
+            )
+        accounts.append(
+            PlantedAccount(account, f"user{account}", created_at, name, offset, None, history)
+        )
     return accounts
 
 
-def _organic_shares(rng: np.random.Generator, config: ScenarioConfig, accounts: list[PlantedAccount],
-                    offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def _organic_shares(
+    rng: np.random.Generator,
+    config: ScenarioConfig,
+    accounts: list[PlantedAccount],
+    offsets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Popularity-weighted objects, each born at a random time and shared over hours."""
     n_organic = len(accounts)
     horizon = (START, START + config.days * DAY)
@@ -179,12 +241,24 @@ def _group_accounts(rng: np.random.Generator, group: int, ids: np.ndarray) -> li
     return accounts
 
 
-def _campaign_shares(rng: np.random.Generator, config: ScenarioConfig, members: np.ndarray,
-                     objects: np.ndarray, flavour: int) -> tuple[np.ndarray, ...]:  # fmt: skip
+def _campaign_shares(
+    rng: np.random.Generator,
+    config: ScenarioConfig,
+    members: np.ndarray,
+    objects: np.ndarray,
+    flavour: int,
+) -> tuple[np.ndarray, ...]:
     """Each campaign object pushed by most members within seconds-minutes, on Moscow office time."""
     horizon = (START, START + config.days * DAY)
-    pushes = _draw_times(rng, np.full(objects.size, START), config.days * DAY / 3,
-                         np.full(objects.size, 3.0), OFFICE_RHYTHM, horizon, True)  # fmt: skip
+    pushes = _draw_times(
+        rng,
+        np.full(objects.size, START),
+        config.days * DAY / 3,
+        np.full(objects.size, 3.0),
+        OFFICE_RHYTHM,
+        horizon,
+        True,
+    )
     takes = rng.random((objects.size, members.size)) < config.participation
     object_index, member_index = np.nonzero(takes)
     delays = rng.exponential(config.campaign_spread_seconds, object_index.size)
@@ -194,15 +268,23 @@ def _campaign_shares(rng: np.random.Generator, config: ScenarioConfig, members: 
     return objects[object_index], members[member_index], times
 
 
-def _cover_shares(rng: np.random.Generator, config: ScenarioConfig, members: np.ndarray,
-                  flavour: int) -> tuple[np.ndarray, ...]:  # fmt: skip
+def _cover_shares(
+    rng: np.random.Generator, config: ScenarioConfig, members: np.ndarray, flavour: int
+) -> tuple[np.ndarray, ...]:
     """Ordinary-looking posts of group members, on their operators' (UTC+3) working day."""
     per_member = int(config.days * 1.5)
     accounts = np.repeat(members, per_member)
     objects = rng.integers(config.n_viral, config.n_objects, accounts.size)
     base = rng.integers(START, START + config.days * DAY, accounts.size)
-    times = _draw_times(rng, base, HOUR, np.full(accounts.size, 3.0), OFFICE_RHYTHM,
-                        (START, START + config.days * DAY), True)  # fmt: skip
+    times = _draw_times(
+        rng,
+        base,
+        HOUR,
+        np.full(accounts.size, 3.0),
+        OFFICE_RHYTHM,
+        (START, START + config.days * DAY),
+        True,
+    )
     if flavour == 2:
         times = times - times % 60
     return objects, accounts, times
@@ -235,12 +317,25 @@ def generate_scenario(config: ScenarioConfig | None = None) -> Scenario:
     object_id, account_id, timestamp = (np.concatenate(c) for c in zip(*parts, strict=True))
     order = np.argsort(timestamp, kind="stable")
     post_id = np.arange(1, order.size + 1, dtype=np.int64)
-    return Scenario(settings, sorted(accounts, key=lambda a: a.account_id), object_id[order],
-                    account_id[order], post_id, timestamp[order], groups, campaigns)  # fmt: skip
+    return Scenario(
+        settings,
+        sorted(accounts, key=lambda a: a.account_id),
+        object_id[order],
+        account_id[order],
+        post_id,
+        timestamp[order],
+        groups,
+        campaigns,
+    )
 
 
-def _organic_reshares(rng: np.random.Generator, config: ScenarioConfig, organic_ids: np.ndarray,
-                      offsets: np.ndarray, pushed: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:  # fmt: skip
+def _organic_reshares(
+    rng: np.random.Generator,
+    config: ScenarioConfig,
+    organic_ids: np.ndarray,
+    offsets: np.ndarray,
+    pushed: tuple[np.ndarray, ...],
+) -> tuple[np.ndarray, ...]:
     """Campaign content goes viral: organic accounts reshare it hours later."""
     objects, _, times = pushed
     first_push = {}
@@ -256,8 +351,9 @@ def _organic_reshares(rng: np.random.Generator, config: ScenarioConfig, organic_
     return object_rows, organic_ids[sharers], reshare_times
 
 
-def generate_share_arrays(n_shares: int, seed: int = 11, n_viral_bursts: int = 3,
-                          viral_burst_accounts: int = 100_000) -> ShareTable:  # fmt: skip
+def generate_share_arrays(
+    n_shares: int, seed: int = 11, n_viral_bursts: int = 3, viral_burst_accounts: int = 100_000
+) -> ShareTable:
     """A large share table for benchmarks, vectorised: Zipf-popular objects shared over hours
     across 30 days by ``n_shares / 10`` accounts, groups of 40 accounts pushing objects within
     two minutes, and ``n_viral_bursts`` objects each shared by ``viral_burst_accounts``
@@ -282,7 +378,9 @@ def generate_share_arrays(n_shares: int, seed: int = 11, n_viral_bursts: int = 3
     times = birth[objects] + rng.exponential(8 * HOUR, organic_rows).astype(np.int64)
     accounts = rng.integers(0, n_accounts, organic_rows)
     object_code = np.concatenate([objects, burst_objects, group_objects])
-    account_code = np.concatenate([accounts, burst_accounts := rng.integers(0, n_accounts, burst_objects.size), group_accounts])
+    account_code = np.concatenate(
+        [accounts, rng.integers(0, n_accounts, burst_objects.size), group_accounts]
+    )
     timestamp = START + np.concatenate([times, burst_times, group_times])
     content_code = np.arange(object_code.size, dtype=np.int64)
     return ShareTable.from_codes(object_code, account_code, content_code, timestamp)
