@@ -41,6 +41,7 @@ __all__ = [
     "CoordinationNetwork",
     "InvalidParameterError",
     "ShareTable",
+    "check_parameters",
     "detect_groups",
     "generate_coordinated_network",
     "r_quantile",
@@ -174,7 +175,8 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _check_parameters(time_window: float, min_participation: int) -> None:
+def check_parameters(time_window: float, min_participation: int, edge_weight: float = 0.5) -> None:
+    """Raise ``InvalidParameterError`` for a window, participation or quantile out of range."""
     if time_window is None or not math.isfinite(time_window) or time_window < 0:
         raise InvalidParameterError(
             f"time window must be a number of seconds >= 0, got {time_window!r} "
@@ -183,6 +185,11 @@ def _check_parameters(time_window: float, min_participation: int) -> None:
     if int(min_participation) != min_participation or min_participation < 0:
         raise InvalidParameterError(
             f"min_participation must be a whole number >= 0, got {min_participation!r} (default 2)"
+        )
+    if edge_weight is None or not 0.0 <= edge_weight <= 1.0:
+        raise InvalidParameterError(
+            f"edge_weight is a quantile and must be between 0 and 1, got {edge_weight!r} "
+            "(0.5 keeps edges heavier than the median, 0.99 only the top 1%)"
         )
 
 
@@ -373,7 +380,7 @@ def detect_groups(
     when either post belongs to an account with ``min_participation`` rows among the paired
     posts. ``max_pairs_per_object`` and ``max_pairs`` bound memory for viral objects.
     """
-    _check_parameters(time_window, min_participation)
+    check_parameters(time_window, min_participation)
     if len(shares) == 0:
         raise CoordinationInputError(
             "no shares to analyse: import or collect posts into the case first"

@@ -282,9 +282,13 @@ def group_findings(
                 accounts=tuple(int(a) for a in group.accounts if isinstance(a, int)),
                 posts=tuple(int(p) for p in posts if isinstance(p, int)),
                 details={
+                    **(
+                        {}
+                        if all(isinstance(a, int) for a in group.accounts)
+                        else {"account_ids": list(group.accounts)}
+                    ),
                     "group": rank + 1,
                     "size": group.size,
-                    "account_ids": list(group.accounts),
                     "modalities": list(group.modalities),
                     "objects": [_plain(v) for v in table.object_labels_of(group.object_codes)],
                     "co_shares": int(group.pair_index.size),

@@ -7,6 +7,7 @@ already small and non-negative (store primary keys) are used as codes directly.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -209,23 +210,40 @@ class ShareTable:
     @classmethod
     def from_codes(
         cls,
-        object_code: np.ndarray,
-        account_code: np.ndarray,
-        content_code: np.ndarray,
+        object_ids: np.ndarray,
+        account_ids: np.ndarray,
+        content_ids: np.ndarray,
         timestamps: np.ndarray,
         modality_code: np.ndarray | None = None,
         modality_names: Sequence[str] = (DEFAULT_MODALITY,),
     ) -> ShareTable:
-        """Integer ids used as they are (store keys, generated data); objects of different
-        modalities must already have different ids. Timestamps are checked, ids are not."""
+        """Integer ids (store keys, generated data), used as codes when they are dense enough,
+        re-encoded otherwise. Objects of different modalities must already have different ids.
+        Timestamps are checked, ids are not."""
+        encoded = [
+            encode_ids(np.asarray(ids, dtype=np.int64), name)
+            for ids, name in (
+                (object_ids, "object_id"),
+                (account_ids, "account_id"),
+                (content_ids, "content_id"),
+            )
+        ]
+        (objects, object_labels), (accounts, account_labels), (contents, content_labels) = encoded
         return cls(
-            np.asarray(object_code, dtype=np.int64),
-            np.asarray(account_code, dtype=np.int64),
-            np.asarray(content_code, dtype=np.int64),
+            objects,
+            accounts,
+            contents,
             parse_timestamps(timestamps),
+            object_labels,
+            account_labels,
+            content_labels,
             modality_code=None if modality_code is None else np.asarray(modality_code, np.int8),
             modality_names=tuple(modality_names),
         )
+
+    def with_self_shares(self, self_share: np.ndarray) -> ShareTable:
+        """The same table, with rows whose post is the object itself marked (loops)."""
+        return dataclasses.replace(self, self_share=np.asarray(self_share, dtype=bool))
 
     @cached_property
     def n_objects(self) -> int:

@@ -523,5 +523,12 @@ def _as_finding(signal: Signal) -> FindingDraft:
         explanation=signal.explanation,
         accounts=tuple(a for a in signal.accounts if isinstance(a, int)),
         posts=tuple(p for p in signal.posts if isinstance(p, int)),
-        details={"account_ids": list(signal.accounts), **signal.details},
+        details=_with_labels(signal.accounts, signal.details),
     )
+
+
+def _with_labels(accounts: tuple[int | str, ...], details: dict[str, object]) -> dict[str, object]:
+    """Evidence rows hold store ids; ids of another kind (e.g. from a CSV) go in the details."""
+    if all(isinstance(a, int) for a in accounts):
+        return dict(details)
+    return {"account_ids": list(accounts), **details}
