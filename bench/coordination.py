@@ -2,15 +2,18 @@
 
 One generated file of 1 million retweets (Zipf-popular tweets shared over hours, groups of
 accounts retweeting within two minutes, two viral bursts), written in the toolkit's CSV format.
-Both tools read that same file and build the co-retweet network with a 60 s window:
+Each tool first puts the shares in its own SQLite database (not timed for the ratio), then
+builds the co-retweet network with a 60 s window from that database (timed):
 
-- the toolkit (in its own venv under ``bench/.venvs/``, created on first run): preprocess the
-  CSV into its SQLite database, then ``compute_co_retweet_parallel`` on the machine's cores;
-- osint: read the CSV, ``detect_groups(60, min_participation=1)`` and
-  ``generate_coordinated_network`` (min_participation 1 because the toolkit has no pre-filter).
+- the toolkit (in its own venv under ``bench/.venvs/``, created on first run): ``preprocess``
+  the CSV, then ``compute_co_retweet_parallel`` on the machine's cores;
+- osint: the same shares written into a case store (``bench/_store.py``), then what
+  ``osint analyze coordination`` does before grouping: ``load_share_table`` from the store,
+  ``detect_groups(60, min_participation=1)`` (the toolkit has no pre-filter) and
+  ``generate_coordinated_network``.
 
-Both ends are timed from the file to the network, and the two networks are checked to have
-the same account pairs (the toolkit also links each account to itself; those are ignored).
+The two networks are checked to have the same account pairs (the toolkit also links each
+account to itself; those are ignored). osint reading the CSV file directly is timed too.
 
 Run: ``python -m bench coordination``; ``BENCH_SHARES=200000`` for a quicker look.
 """
@@ -29,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from analyzers.coordination import ShareTable, detect_groups, generate_coordinated_network
+from bench._store import bulk_load, open_bench_store
+from osint.analysis.shares import load_share_table
 from tests.scenarios import generate_share_arrays
 
 WINDOW = 60
@@ -64,7 +69,18 @@ def write_toolkit_csv(table: ShareTable, path: Path) -> None:
     """The toolkit's CSV: message_id, user_id, username, repost_id, reply_id, message, timestamp, urls."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls"])
+        writer.writerow(
+            [
+                "message_id",
+                "user_id",
+                "username",
+                "repost_id",
+                "reply_id",
+                "message",
+                "timestamp",
+                "urls",
+            ]
+        )
         for message, user, tweet, when in zip(
             table.content_code.tolist(),
             table.account_code.tolist(),
@@ -72,7 +88,7 @@ def write_toolkit_csv(table: ShareTable, path: Path) -> None:
             table.timestamp.tolist(),
             strict=True,
         ):
-            writer.writerow([f"m{message}", f"u{user}", f"u{user}", f"t{tweet}", "", "", when, ""])
+            writer.writerow([message, user, f"u{user}", tweet, "", "", when, ""])
 
 
 def read_retweets_csv(path: Path) -> ShareTable:
@@ -80,24 +96,47 @@ def read_retweets_csv(path: Path) -> ShareTable:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         next(reader)
-        messages, users, tweets, times = zip(*((r[0], r[1], r[3], r[6]) for r in reader), strict=True)
+        messages, users, tweets, times = zip(
+            *((r[0], r[1], r[3], r[6]) for r in reader), strict=True
+        )
     return ShareTable.from_columns(tweets, users, messages, np.array(times, dtype=np.int64))
 
 
-def _run_osint(path: Path) -> tuple[float, int, int]:
-    started = time.perf_counter()
-    table = read_retweets_csv(path)
+def _network(table: ShareTable) -> tuple[int, int]:
     pairs = detect_groups(table, WINDOW, 1, max_pairs_per_object=10**9, max_pairs=10**9)
-    network = generate_coordinated_network(pairs)
-    return time.perf_counter() - started, network.n_edges, len(pairs)
+    return generate_coordinated_network(pairs).n_edges, len(pairs)
+
+
+def _run_osint_file(path: Path) -> float:
+    started = time.perf_counter()
+    _network(read_retweets_csv(path))
+    return time.perf_counter() - started
+
+
+def _run_osint_store(table: ShareTable, workdir: Path) -> tuple[float, float, int, int]:
+    store = open_bench_store(f"sqlite:///{workdir / 'osint.db'}", workdir / "home")
+    started = time.perf_counter()
+    case_id = bulk_load(store, "bench", table)
+    loaded = time.perf_counter()
+    with store.reader() as session:
+        edges, pairs = _network(load_share_table(session, case_id))
+    done = time.perf_counter()
+    store.dispose()
+    return loaded - started, done - loaded, edges, pairs
 
 
 def _run_toolkit(path: Path, workdir: Path) -> dict[str, float]:
-    command = [str(_toolkit_python()), "-c", _TOOLKIT_RUN, str(workdir / "cnt.db"), str(path), str(WINDOW)]
+    command = [
+        str(_toolkit_python()),
+        "-c",
+        _TOOLKIT_RUN,
+        str(workdir / "cnt.db"),
+        str(path),
+        str(WINDOW),
+    ]
     command.append(str(os.cpu_count() or 2))
     result = subprocess.run(command, check=True, capture_output=True, text=True)
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    report["total"] = report["preprocess"] + report["compute"]  # not our check query
     return report
 
 
@@ -108,22 +147,25 @@ def run() -> str:
         workdir = Path(tmp)
         path = workdir / "retweets.csv"
         write_toolkit_csv(table, path)
-        osint_seconds, osint_edges, osint_pairs = _run_osint(path)
-        print(f"   osint: {osint_seconds:.2f} s, {osint_pairs:,} co-share pairs, {osint_edges:,} edges", flush=True)
+        fill, osint_seconds, osint_edges, osint_pairs = _run_osint_store(table, workdir)
+        print(
+            f"   osint: {osint_seconds:.2f} s store to network ({osint_pairs:,} co-share pairs, "
+            f"{osint_edges:,} edges; filling the store took {fill:.1f} s)",
+            flush=True,
+        )
+        print(f"   osint: {_run_osint_file(path):.2f} s straight from the CSV file", flush=True)
         toolkit = _run_toolkit(path, workdir)
     print(
-        f"   toolkit: {toolkit['total']:.2f} s (preprocess {toolkit['preprocess']:.2f} s, "
-        f"compute {toolkit['compute']:.2f} s), {toolkit['pairs']:,} edges",
+        f"   toolkit: {toolkit['compute']:.2f} s database to network, {toolkit['pairs']:,} edges "
+        f"(preprocessing the CSV took {toolkit['preprocess']:.1f} s)",
         flush=True,
     )
     if toolkit["pairs"] != osint_edges:
-        print(f"   WARNING: networks differ: osint {osint_edges:,} edges, toolkit {toolkit['pairs']:,}")
-    ratio = toolkit["total"] / osint_seconds
+        print(
+            f"   WARNING: networks differ: osint {osint_edges:,} edges, toolkit {toolkit['pairs']:,}"
+        )
+    ratio = toolkit["compute"] / osint_seconds
     return (
-        f"coordination: {osint_seconds:.1f} s for {n_shares:,} shares file to network "
+        f"coordination: {osint_seconds:.1f} s for {n_shares:,} shares from the store to the network "
         f"({ratio:.1f}x coordination-network-toolkit 1.5.2 co_retweet)"
     )
-
-
-if __name__ == "__main__":
-    print(run())

@@ -12,16 +12,16 @@ import struct
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from analyzers.share_table import ShareTable
-from storage.models import Post, PostObject, SharedObject
+from storage.models import Account, Post, PostObject, SharedObject
 
 FETCH_BATCH = 250_000
 # Below this many shares, also look for posts that share themselves (an imported content id
 # equal to its object id, one of CooRTweet's loops): a join that costs seconds on big cases.
-SELF_SHARE_CHECK_LIMIT = 2_000_000
+SELF_SHARE_CHECK_LIMIT = 250_000
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
 
@@ -59,19 +59,46 @@ def _copy_binary(session: Session, query: Select[tuple[int, int, int, int]]) -> 
 
 
 def _fetch_batches(session: Session, query: Select[tuple[int, int, int, int]]) -> np.ndarray:
-    cursor = (
-        session.connection()
-        .exec_driver_sql(
-            str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    """Rows through the DB-API cursor in large batches (SQLite and other backends).
+
+    On SQLite two ids travel packed in one 64-bit integer (``a << 32 | b``) when they fit:
+    half the Python objects per row, twice the speed.
+    """
+    bind = session.get_bind()
+    packable = bind.dialect.name == "sqlite" and _fits_32_bits(session)
+    if packable:
+        query = query.with_only_columns(
+            PostObject.object_id.op("<<")(32).op("|")(PostObject.ts),
+            PostObject.account_id.op("<<")(32).op("|")(PostObject.post_id),
         )
-        .cursor
-    )
+    sql = str(query.compile(bind, compile_kwargs={"literal_binds": True}))
+    if bind.dialect.name == "sqlite":
+        # SQLite would walk the (case, object, ts) index and fetch every row from the table at
+        # random; a plain scan is ~4x faster (SQLAlchemy renders no table hints for SQLite).
+        sql = sql.replace("FROM post_objects", "FROM post_objects NOT INDEXED", 1)
+    cursor = session.connection().exec_driver_sql(sql).cursor
     assert cursor is not None
     batches = []
     while rows := cursor.fetchmany(FETCH_BATCH):
         batches.append(np.array(rows, dtype=np.int64))
     cursor.close()
-    return np.concatenate(batches) if batches else np.empty((0, 4), dtype=np.int64)
+    width = 2 if packable else 4
+    columns = np.concatenate(batches) if batches else np.empty((0, width), dtype=np.int64)
+    if not packable:
+        return columns
+    low = np.int64(0xFFFFFFFF)
+    return np.stack(
+        [columns[:, 0] >> 32, columns[:, 1] >> 32, columns[:, 0] & low, columns[:, 1] & low], axis=1
+    )
+
+
+def _fits_32_bits(session: Session) -> bool:
+    """Whether every store id stays below 2**31 (posts' epoch seconds, 1970-2106, always fit
+    in 32 unsigned bits). Maximum primary keys are index look-ups, not scans."""
+    highest = [
+        session.scalar(select(func.max(model.id))) or 0 for model in (Account, Post, SharedObject)
+    ]
+    return max(highest) < 2**31
 
 
 def _self_shares(session: Session, case_id: int) -> set[tuple[int, int]]:
@@ -83,6 +110,38 @@ def _self_shares(session: Session, case_id: int) -> set[tuple[int, int]]:
         .where(PostObject.case_id == case_id)
     )
     return {(int(post), int(obj)) for post, obj in rows}
+
+
+def _object_ids(session: Session, case_id: int, modality: str) -> np.ndarray:
+    """Ids of the case's objects of one modality, read off the (case, modality, key) index."""
+    query = select(SharedObject.id).where(
+        SharedObject.case_id == case_id, SharedObject.modality == modality
+    )
+    sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    cursor = session.connection().exec_driver_sql(sql).cursor
+    assert cursor is not None
+    batches = [
+        np.array(rows, dtype=np.int64).reshape(-1)
+        for rows in iter(lambda: cursor.fetchmany(FETCH_BATCH), [])
+    ]
+    cursor.close()
+    return np.concatenate(batches) if batches else np.empty(0, dtype=np.int64)
+
+
+def _modality_codes(
+    session: Session, case_id: int, object_ids: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """Modality code of each share's object, and the modality names the codes index."""
+    names = sorted(
+        session.scalars(
+            select(SharedObject.modality).where(SharedObject.case_id == case_id).distinct()
+        )
+    )
+    lookup = np.zeros(int(object_ids.max(initial=0)) + 1, dtype=np.int8)
+    for code, name in enumerate(names):
+        ids = _object_ids(session, case_id, name)
+        lookup[ids[ids < lookup.size]] = code
+    return lookup[object_ids], names or ["object"]
 
 
 def load_share_table(
@@ -97,29 +156,12 @@ def load_share_table(
         columns = _fetch_batches(session, query)
     object_ids, account_ids, times, post_ids = (columns[:, i].copy() for i in range(4))
     del columns
-    kinds = session.execute(
-        select(SharedObject.id, SharedObject.modality).where(SharedObject.case_id == case_id)
-    ).all()
-    names = sorted({modality for _, modality in kinds})
-    code_of_name = {name: index for index, name in enumerate(names)}
-    modality_of_object = dict((int(obj), code_of_name[m]) for obj, m in kinds)
-    if object_ids.size:
-        lookup = np.zeros(int(object_ids.max()) + 1, dtype=np.int8)
-        lookup[np.fromiter(modality_of_object, np.int64, len(modality_of_object))] = np.fromiter(
-            modality_of_object.values(), np.int8, len(modality_of_object)
-        )
-        modality_code = lookup[object_ids]
-    else:
-        modality_code = np.empty(0, dtype=np.int8)
-    table = ShareTable.from_codes(
-        object_ids, account_ids, post_ids, times, modality_code, names or ["object"]
-    )
+    modality_code, names = _modality_codes(session, case_id, object_ids)
+    table = ShareTable.from_codes(object_ids, account_ids, post_ids, times, modality_code, names)
     if 0 < object_ids.size <= SELF_SHARE_CHECK_LIMIT:
         looped = _self_shares(session, case_id)
         if looped:
-            keys = post_ids.astype(np.int64) * (int(object_ids.max()) + 1) + object_ids
-            wanted = np.array(
-                [p * (int(object_ids.max()) + 1) + o for p, o in looped], dtype=np.int64
-            )
-            table = table.with_self_shares(np.isin(keys, wanted))
+            stride = int(object_ids.max()) + 1
+            wanted = np.array([post * stride + obj for post, obj in looped], dtype=np.int64)
+            table = table.with_self_shares(np.isin(post_ids * stride + object_ids, wanted))
     return table
