@@ -292,8 +292,8 @@ def _expand_pairs(partners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     position_x = np.repeat(np.arange(partners.size, dtype=index_type), partners)
     # y = x + 1 + rank within x's run = pair index - (start of x's run - x - 1)
     run_shift = np.cumsum(partners) - partners - np.arange(partners.size) - 1
-    position_y = np.arange(count, dtype=index_type)
-    position_y -= np.repeat(run_shift.astype(index_type), partners)
+    position_y: np.ndarray = np.arange(count, dtype=index_type)
+    np.subtract(position_y, np.repeat(run_shift.astype(index_type), partners), out=position_y)
     return position_x, position_y
 
 

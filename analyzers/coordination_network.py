@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -92,79 +93,68 @@ def _dense_ranks(values: Sequence[np.ndarray], size: int) -> tuple[np.ndarray, n
     return np.cumsum(used) - 1, np.flatnonzero(used)
 
 
-class _EdgeSorter:
-    """Groups pair-sized payloads by undirected edge with in-place sorts of packed keys.
+@dataclass(frozen=True)
+class _EdgeRuns:
+    """Pairs sorted by (edge, payload): where each edge's run starts, its edge key and length,
+    the positions repeating the previous (edge, payload), and optionally the sorted payloads."""
 
-    ``(edge << shift) | payload`` as uint64, sorted with ``ndarray.sort`` (SIMD, ~10x faster
-    than argsort), yields edges in ascending order with their payloads; every payload sorted
-    this way lines up with the same edge runs. Payloads are re-ranked densely when they do not
-    fit beside the edge, and ``lexsort`` is the last resort. One buffer is reused: on this
-    hardware, memory traffic is the cost.
-    """
+    starts: np.ndarray
+    run_edges: np.ndarray
+    lengths: np.ndarray
+    duplicates: np.ndarray
+    payloads: np.ndarray | None
 
-    def __init__(self, edge_keys: np.ndarray, edge_count: int) -> None:
-        self.edge_keys = edge_keys
-        self.edge_bits = max(1, edge_count.bit_length())
-        self.buffer = np.empty(edge_keys.size, dtype=np.uint64)
-        self.starts = np.empty(0, dtype=np.int64)
-        self.run_edges = np.empty(0, dtype=np.uint64)
-        self.lengths = np.empty(0, dtype=np.int64)
-
-    def sort(self, payload: np.ndarray) -> tuple[np.ndarray, int]:
-        """Packed keys sorted in ``buffer`` and the payload's shift (0: lexsort fallback,
-        ``buffer`` then holds the sorted edges and the sorted payload is returned)."""
-        shift = max(1, int(payload.max(initial=0)).bit_length())
-        if self.edge_bits + shift > 64:
-            ranks, used = _dense_ranks((payload,), int(payload.max()) + 1)
-            payload, shift = ranks[payload], max(1, int(used.size).bit_length())
-        if self.edge_bits + shift > 64:
-            order = np.lexsort((payload, self.edge_keys))
-            np.take(self.edge_keys, order, out=self.buffer)
-            self._set_starts(self.buffer, 0)
-            return payload[order].astype(np.uint64), 0
-        np.left_shift(self.edge_keys, shift, out=self.buffer)
-        self.buffer |= payload.view(np.uint32 if payload.itemsize == 4 else np.uint64)
-        self.buffer.sort()
-        self._set_starts(self.buffer, shift)
-        return self.buffer, shift
-
-    def _set_starts(self, keys: np.ndarray, shift: int) -> None:
-        if not self.starts.size and keys.size:
-            changed = (keys[1:] ^ keys[:-1]) >= np.uint64(1 << shift)
-            self.starts = np.concatenate(([0], np.flatnonzero(changed) + 1))
-            self.run_edges = keys[self.starts] >> np.uint64(shift)
-            self.lengths = np.diff(self.starts, append=keys.size)
-
-    def distinct_payloads(self, payload: np.ndarray) -> np.ndarray:
+    def distinct(self) -> np.ndarray:
         """Number of distinct payload values per edge run."""
-        keys, shift = self.sort(payload)
-        repeated = keys[1:] == keys[:-1]
-        if shift == 0:  # fallback: keys hold the sorted payload, buffer the sorted edges
-            repeated &= self.buffer[1:] == self.buffer[:-1]
-        duplicates = np.flatnonzero(repeated) + 1
-        run_of_duplicate = np.searchsorted(self.starts, duplicates, side="right") - 1
-        return self.run_lengths() - np.bincount(run_of_duplicate, minlength=self.starts.size)
+        run_of_duplicate = np.searchsorted(self.starts, self.duplicates, side="right") - 1
+        return self.lengths - np.bincount(run_of_duplicate, minlength=self.starts.size)
 
-    def _low_bits(self, payload: np.ndarray) -> np.ndarray:
-        keys, shift = self.sort(payload)
-        if shift:
-            keys &= np.uint64((1 << shift) - 1)
-        return keys
 
-    def payload_sums(self, payload: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(self._low_bits(payload), self.starts).astype(np.int64)
+def _sort_by_edge(
+    edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray, keep: bool = False
+) -> _EdgeRuns:
+    """Sort pairs by (edge, payload) with one in-place sort of packed uint64 keys.
 
-    def payload_bits(self, payload: np.ndarray) -> np.ndarray:
-        """Bitwise OR of ``1 << payload`` per edge run (modality masks)."""
-        masks = np.left_shift(np.uint64(1), self._low_bits(payload))
-        return np.bitwise_or.reduceat(masks, self.starts).astype(np.int64)
-
-    def run_lengths(self) -> np.ndarray:
-        return self.lengths
+    ``(edge << shift) | payload`` sorted with ``ndarray.sort`` (SIMD, ~10x faster than
+    argsort) gives the edges in ascending order and each run's payloads. Payloads whose
+    values are not kept are re-ranked densely when they do not fit beside the edge;
+    ``lexsort`` is the last resort.
+    """
+    shift = max(1, int(payload.max(initial=0)).bit_length())
+    if edge_bits + shift > 64 and not keep:  # ranks count distinct values as well as values
+        ranks, used = _dense_ranks((payload,), int(payload.max()) + 1)
+        payload, shift = ranks[payload], max(1, int(used.size).bit_length())
+    if edge_bits + shift > 64:
+        order = np.lexsort((payload, edge_keys))
+        edges, values = edge_keys[order], payload[order].astype(np.uint64)
+        changed = edges[1:] != edges[:-1]
+        repeated = ~changed & (values[1:] == values[:-1])
+    else:
+        keys = np.left_shift(edge_keys, np.uint64(shift))
+        keys |= payload.view(np.uint32 if payload.itemsize == 4 else np.uint64)
+        keys.sort()
+        steps = keys[1:] ^ keys[:-1]
+        changed, repeated = steps >= np.uint64(1 << shift), steps == 0
+        del steps
+        edges = keys >> np.uint64(shift)
+        values = keys
+        if keep:
+            values &= np.uint64((1 << shift) - 1)
+    starts = np.concatenate(([0], np.flatnonzero(changed) + 1))
+    return _EdgeRuns(
+        starts=starts,
+        run_edges=edges[starts],
+        lengths=np.diff(starts, append=edge_keys.size),
+        duplicates=np.flatnonzero(repeated) + 1,
+        payloads=values if keep else None,
+    )
 
 
 def _aggregate_edges(pairs: CoSharePairs) -> dict[str, np.ndarray]:
-    """Per undirected account pair: weight, mean delta, distinct posts on each side, modalities."""
+    """Per undirected account pair: weight, mean delta, distinct posts on each side, modalities.
+
+    The independent sorts run on two threads (numpy releases the GIL while sorting).
+    """
     table = pairs.shares
     low, high = pairs.account_x, pairs.account_y
     np.minimum(low, high, out=low)
@@ -175,21 +165,38 @@ def _aggregate_edges(pairs: CoSharePairs) -> dict[str, np.ndarray]:
     edge_keys *= np.uint64(count)
     edge_keys += rank.astype(np.uint64)[high]
     del low, high, rank
-    sorter = _EdgeSorter(edge_keys, count * count)
-    columns: dict[str, np.ndarray] = {
-        "n_content_id": sorter.distinct_payloads(pairs.content_x),
-        "n_content_id_y": sorter.distinct_payloads(pairs.content_y),
-        "weight": sorter.run_lengths(),
-    }
-    columns["avg_time_delta"] = sorter.payload_sums(pairs.time_delta) / columns["weight"]
+    bits = max(1, (count * count).bit_length())
     modality = pairs.modality
-    if modality.size and modality.min() != modality.max():
-        columns["modalities"] = sorter.payload_bits(modality.astype(np.int64))
-    else:
-        runs = columns["weight"].size
-        columns["modalities"] = np.full(runs, 1 << int(modality[0]), dtype=np.int64)
-    edges = sorter.run_edges.astype(np.int64)
-    del sorter
+    mixed = bool(modality.size and modality.min() != modality.max())
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        older = pool.submit(_sort_by_edge, edge_keys, bits, pairs.content_x)
+        newer = pool.submit(_sort_by_edge, edge_keys, bits, pairs.content_y)
+        deltas = pool.submit(_sort_by_edge, edge_keys, bits, pairs.time_delta, True)
+        kinds = (
+            pool.submit(_sort_by_edge, edge_keys, bits, modality.astype(np.int64), True)
+            if mixed
+            else None
+        )
+        runs = older.result()
+        columns: dict[str, np.ndarray] = {
+            "n_content_id": runs.distinct(),
+            "n_content_id_y": newer.result().distinct(),
+            "weight": runs.lengths,
+        }
+        sorted_deltas = deltas.result().payloads
+        assert sorted_deltas is not None
+        columns["avg_time_delta"] = (
+            np.add.reduceat(sorted_deltas, runs.starts).astype(np.int64) / runs.lengths
+        )
+        del sorted_deltas
+        if kinds is not None:
+            sorted_kinds = kinds.result().payloads
+            assert sorted_kinds is not None
+            masks = np.left_shift(np.uint64(1), sorted_kinds)
+            columns["modalities"] = np.bitwise_or.reduceat(masks, runs.starts).astype(np.int64)
+        else:
+            columns["modalities"] = np.full(runs.starts.size, 1 << int(modality[0]), dtype=np.int64)
+    edges = runs.run_edges.astype(np.int64)
     columns["account_a"] = used_accounts[edges // count]
     columns["account_b"] = used_accounts[edges % count]
     return columns

@@ -203,7 +203,7 @@ class ShareTable:
             account_labels,
             content_labels,
             modality_code.astype(np.int8),
-            tuple(str(n) for n in names),
+            tuple(str(n) for n in (names if names is not None else [])),
             self_share,
         )
 

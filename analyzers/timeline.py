@@ -57,7 +57,10 @@ class AccountTimeline:
 
     @classmethod
     def build(
-        cls, profile: AccountProfile, post_ids: Sequence[int], post_times: Sequence[int]
+        cls,
+        profile: AccountProfile,
+        post_ids: Sequence[int] | np.ndarray,
+        post_times: Sequence[int] | np.ndarray,
     ) -> AccountTimeline:
         times = np.asarray(post_times, dtype=np.int64)
         order = np.argsort(times, kind="stable")

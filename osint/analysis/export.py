@@ -65,12 +65,12 @@ def export_findings(store: Store, case_name: str, out: TextIO) -> int:
     """One JSON object a line per finding of the case, strongest first; returns the count."""
     with store.reader() as session:
         case = get_case(session, case_name)
-        findings = session.execute(
+        query = (
             select(Finding)
             .where(Finding.case_id == case.id)
             .order_by(Finding.score.desc(), Finding.id)
-        ).scalars()
-        findings = list(findings)
+        )
+        findings = list(session.execute(query).scalars())
         evidence = session.execute(
             select(FindingEvidence).where(FindingEvidence.finding_id.in_([f.id for f in findings]))
         ).scalars()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Select, and_, func, select
@@ -25,9 +26,7 @@ SELF_SHARE_CHECK_LIMIT = 250_000
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
 
-def _share_query(
-    case_id: int, modalities: Sequence[str] | None
-) -> Select[tuple[int, int, int, int]]:
+def _share_query(case_id: int, modalities: Sequence[str] | None) -> Select:
     query = select(
         PostObject.object_id, PostObject.account_id, PostObject.ts, PostObject.post_id
     ).where(PostObject.case_id == case_id)
@@ -39,10 +38,10 @@ def _share_query(
     return query
 
 
-def _copy_binary(session: Session, query: Select[tuple[int, int, int, int]]) -> np.ndarray:
+def _copy_binary(session: Session, query: Select) -> np.ndarray:
     """Rows of four NOT NULL bigint columns through PostgreSQL's binary COPY."""
     sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
-    driver = session.connection().connection.driver_connection
+    driver: Any = session.connection().connection.driver_connection
     buffer = bytearray()
     with driver.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:
         for chunk in copy:
@@ -58,7 +57,7 @@ def _copy_binary(session: Session, query: Select[tuple[int, int, int, int]]) -> 
     return np.stack([records[f"c{i}"]["value"].astype(np.int64) for i in range(4)], axis=1)
 
 
-def _fetch_batches(session: Session, query: Select[tuple[int, int, int, int]]) -> np.ndarray:
+def _fetch_batches(session: Session, query: Select) -> np.ndarray:
     """Rows through the DB-API cursor in large batches (SQLite and other backends).
 
     On SQLite two ids travel packed in one 64-bit integer (``a << 32 | b``) when they fit:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import BigInteger, Integer, cast, func, select
@@ -38,7 +39,7 @@ class TimelineReport:
     seconds: float
 
 
-def _epoch(session: Session, column: ColumnElement[object]) -> ColumnElement[int]:
+def _epoch(session: Session, column: Any) -> ColumnElement[int]:
     """Epoch seconds computed by the database, so no datetime objects are built per post."""
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.floor(func.extract("epoch", column)), BigInteger)
@@ -107,7 +108,8 @@ def coordinated_groups(session: Session, case_id: int) -> dict[str, list[int]]:
     )
     groups: dict[str, list[int]] = defaultdict(list)
     for _, title, account_id in rows:
-        groups[title.split(":")[0]].append(int(account_id))
+        if account_id is not None:
+            groups[title.split(":")[0]].append(int(account_id))
     return dict(groups)
 
 
@@ -154,5 +156,6 @@ def account_signal_summary(session: Session, case_id: int) -> dict[int, str]:
     )
     signals: dict[int, list[str]] = defaultdict(list)
     for account_id, kind, score in rows:
-        signals[int(account_id)].append(f"{kind}:{score:.2f}")
+        if account_id is not None:
+            signals[int(account_id)].append(f"{kind}:{score:.2f}")
     return {account: ",".join(sorted(set(kinds))) for account, kinds in signals.items()}

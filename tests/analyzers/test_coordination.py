@@ -18,7 +18,7 @@ from analyzers.coordination import (
     detect_groups,
     generate_coordinated_network,
 )
-from analyzers.coordination_network import _EdgeSorter
+from analyzers.coordination_network import _sort_by_edge
 from analyzers.share_table import InvalidSharesError
 
 
@@ -169,19 +169,22 @@ def test_network_matches_plain_aggregation(seed: int) -> None:
     )
 
 
-def test_edge_sorter_fallbacks_agree_with_packed_path() -> None:
+def test_edge_sort_fallbacks_agree_with_the_packed_path() -> None:
     rng = np.random.default_rng(3)
     edge_keys = rng.integers(0, 50, 2_000).astype(np.uint64)
-    payload = rng.integers(0, 40, 2_000)
-    packed = _EdgeSorter(edge_keys, 50)
-    ranked = _EdgeSorter(edge_keys, 2**62)  # payload must be re-ranked to fit beside the edge
-    lexsorted = _EdgeSorter(edge_keys, 2**63)  # nothing fits: lexsort
-    results = [s.distinct_payloads(payload) for s in (packed, ranked, lexsorted)]
-    assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
-    sums = [s.payload_sums(payload) for s in (packed, lexsorted)]
-    assert np.array_equal(sums[0], sums[1])
-    assert np.array_equal(packed.run_edges, lexsorted.run_edges)
-    assert packed.run_lengths().sum() == 2_000
+    payload = rng.integers(0, 40, 2_000) * 1_000  # 16 bits of values, 40 distinct ones
+    packed = _sort_by_edge(edge_keys, 6, payload, keep=True)
+    ranked = _sort_by_edge(edge_keys, 56, payload)  # payload re-ranked to fit (6 bits)
+    kept = _sort_by_edge(edge_keys, 56, payload, keep=True)  # values kept: lexsort
+    lexsorted = _sort_by_edge(edge_keys, 64, payload)  # nothing fits: lexsort
+    for other in (ranked, kept, lexsorted):
+        assert np.array_equal(packed.distinct(), other.distinct())
+        assert np.array_equal(packed.starts, other.starts)
+        assert np.array_equal(packed.run_edges, other.run_edges)
+    assert np.array_equal(packed.payloads, kept.payloads)
+    assert ranked.payloads is None
+    assert packed.lengths.sum() == 2_000
+    assert np.array_equal(packed.run_edges, np.unique(edge_keys))
 
 
 def test_modalities_are_detected_separately_and_combined() -> None:
