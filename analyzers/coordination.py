@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -36,12 +36,14 @@ from analyzers.share_table import CoordinationInputError, InvalidParameterError,
 __all__ = [
     "DEFAULT_MAX_PAIRS",
     "DEFAULT_MAX_PAIRS_PER_OBJECT",
+    "CappedObject",
     "CoSharePairs",
     "CoordinationInputError",
     "CoordinationNetwork",
     "InvalidParameterError",
     "ShareTable",
     "check_parameters",
+    "describe_caps",
     "detect_groups",
     "generate_coordinated_network",
     "r_quantile",
@@ -61,7 +63,8 @@ class CoSharePairs:
     ``order`` lists share rows sorted by (modality, object, time); each pair is two positions
     in it, the older share first (``position_x``). The pairs of modality ``i`` are
     ``pair_bounds[i]:pair_bounds[i + 1]``. Row ids, accounts and time deltas are derived
-    on demand. ``warnings`` says which viral objects were capped.
+    on demand. ``capped`` lists the viral objects whose pairs were capped; ``warnings`` says
+    it in words (``describe_caps`` words it with other object names).
     """
 
     shares: ShareTable
@@ -71,7 +74,13 @@ class CoSharePairs:
     pair_bounds: tuple[int, ...]
     time_window: int
     min_participation: int
-    warnings: tuple[str, ...] = ()
+    capped: tuple[CappedObject, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return describe_caps(
+            self.capped, lambda code: str(_plain(self.shares.object_labels_of(np.array([code]))[0]))
+        )
 
     def __len__(self) -> int:
         return int(self.position_x.size)
@@ -143,7 +152,7 @@ class CoSharePairs:
             bounds,
             self.time_window,
             self.min_participation,
-            self.warnings,
+            self.capped,
         )
 
     def iter_records(self) -> Iterator[dict[str, object]]:
@@ -257,9 +266,33 @@ def _cap_level(pairs_per_object: np.ndarray, per_object: int, total: int) -> flo
     return float(min(max(level, 1.0), per_object))
 
 
+@dataclass(frozen=True)
+class CappedObject:
+    """A viral object whose shares were each paired with their nearest later shares only."""
+
+    object_code: int
+    shares: int
+    pairs_in_window: int
+    kept_per_share: int
+
+
+def describe_caps(capped: Sequence[CappedObject], name_of: Callable[[int], str]) -> tuple[str, ...]:
+    """One warning per capped object (the worst first, at most five), naming it with ``name_of``."""
+    worst = sorted(capped, key=lambda c: -c.pairs_in_window)
+    messages = [
+        f"object {name_of(c.object_code)}: {c.shares:,} shares would make {c.pairs_in_window:,} pairs "
+        f"within the window; kept each share's {c.kept_per_share:,} nearest later shares "
+        "(raise max_pairs_per_object / max_pairs to keep more)"
+        for c in worst[:_MAX_NAMED_WARNINGS]
+    ]
+    if len(worst) > _MAX_NAMED_WARNINGS:
+        messages.append(f"... and {len(worst) - _MAX_NAMED_WARNINGS:,} more viral objects capped")
+    return tuple(messages)
+
+
 def _cap_viral_objects(
     table: ShareTable, sorted_rows: np.ndarray, partners: np.ndarray, per_object: int, total: int
-) -> tuple[np.ndarray, list[str]]:
+) -> tuple[np.ndarray, list[CappedObject]]:
     objects = table.object_code[sorted_rows]
     pairs_per_object = np.bincount(objects, weights=partners)
     level = _cap_level(pairs_per_object, per_object, total)
@@ -269,20 +302,14 @@ def _cap_viral_objects(
     capped = np.flatnonzero(pairs_per_object > level)
     per_row_cap = np.full(pairs_per_object.size, np.iinfo(np.int64).max, dtype=np.int64)
     per_row_cap[capped] = np.maximum(1, (level // shares_per_object[capped]).astype(np.int64))
-    messages = []
-    worst_first = capped[np.argsort(-pairs_per_object[capped])]
-    for code in worst_first[:_MAX_NAMED_WARNINGS]:
-        messages.append(
-            f"object {table.object_labels_of(np.array([code]))[0]!r}: "
-            f"{shares_per_object[code]:,} shares would make {int(pairs_per_object[code]):,} "
-            f"pairs within the window; kept each share's {per_row_cap[code]:,} nearest later "
-            "shares (raise max_pairs_per_object / max_pairs to keep more)"
+    caps = [
+        CappedObject(
+            int(c), int(shares_per_object[c]), int(pairs_per_object[c]), int(per_row_cap[c])
         )
-    if capped.size > _MAX_NAMED_WARNINGS:
-        messages.append(f"... and {capped.size - _MAX_NAMED_WARNINGS:,} more viral objects capped")
-    for message in messages:
-        logger.warning(message)
-    return np.minimum(partners, per_row_cap[objects]), messages
+        for c in capped.tolist()
+    ]
+    logger.warning("%d viral object(s) capped: %s", len(caps), "; ".join(describe_caps(caps, str)))
+    return np.minimum(partners, per_row_cap[objects]), caps
 
 
 def _expand_pairs(partners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -329,7 +356,7 @@ def _detect_in_rows(
     remove_loops: bool,
     per_object: int,
     total: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[CappedObject]]:
     """Sorted rows of one modality and the (x, y) positions of its pairs in them."""
     active = _rows_of_active_accounts(table.account_code, rows, min_participation)
     if active.size < 2:
@@ -339,7 +366,7 @@ def _detect_in_rows(
     ends = np.searchsorted(keys, keys + window, side="right")
     partners = ends - np.arange(1, keys.size + 1)
     del ends, keys
-    partners, warnings = _cap_viral_objects(table, sorted_rows, partners, per_object, total)
+    partners, capped = _cap_viral_objects(table, sorted_rows, partners, per_object, total)
     position_x, position_y = _expand_pairs(partners)
     del partners
     # Gathered once in sorted order, then read near-sequentially for every pair.
@@ -359,7 +386,7 @@ def _detect_in_rows(
             contents, accounts, content_x, content_y, min_participation, table.n_contents
         )
         position_x, position_y = position_x[keep], position_y[keep]
-    return sorted_rows, position_x, position_y, warnings
+    return sorted_rows, position_x, position_y, capped
 
 
 def detect_groups(
@@ -386,7 +413,10 @@ def detect_groups(
             "no shares to analyse: import or collect posts into the case first"
         )
     window = math.floor(time_window)
-    orders, xs, ys, warnings = [], [], [], []
+    orders: list[np.ndarray] = []
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    capped: list[CappedObject] = []
     pair_bounds, offset = [0], 0
     for rows in shares.rows_by_modality():
         sorted_rows, position_x, position_y, notes = _detect_in_rows(
@@ -404,7 +434,7 @@ def detect_groups(
         ys.append((position_y + offset).astype(index_type, copy=False))
         offset += sorted_rows.size
         pair_bounds.append(pair_bounds[-1] + position_x.size)
-        warnings.extend(notes)
+        capped.extend(notes)
     return CoSharePairs(
         shares,
         _concat(orders),
@@ -413,7 +443,7 @@ def detect_groups(
         tuple(pair_bounds),
         window,
         int(min_participation),
-        tuple(warnings),
+        tuple(capped),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ from analyzers.coordination import (
     CoordinationNetwork,
     CoSharePairs,
     check_parameters,
+    describe_caps,
     detect_groups,
     generate_coordinated_network,
 )
@@ -33,6 +35,7 @@ from analyzers.coordination_groups import (
     group_findings,
 )
 from analyzers.findings import FindingDraft
+from analyzers.share_table import ShareTable
 from analyzers.timeline import AccountProfile
 from osint.analysis import replace_findings
 from osint.analysis.shares import load_share_table
@@ -128,7 +131,22 @@ def compute_coordination(
         groups, notes = find_candidate_groups(pairs, network, options.groups)
     except CoordinationInputError as error:
         raise InputError(str(error)) from error
-    return CoordinationResult(pairs, network, by_modality, groups, [*pairs.warnings, *notes])
+    caps = describe_caps(
+        pairs.capped, _object_namer(session, [c.object_code for c in pairs.capped], table)
+    )
+    return CoordinationResult(pairs, network, by_modality, groups, [*caps, *notes])
+
+
+def _object_namer(session: Session, codes: list[int], table: ShareTable) -> Callable[[int], str]:
+    """``code -> "modality key"`` for the named objects (store keys, not row ids)."""
+    ids = [int(v) for v in table.object_labels_of(np.array(codes, dtype=np.int64))]
+    names: dict[int, str] = {}
+    if ids:
+        query = select(SharedObject.id, SharedObject.modality, SharedObject.key).where(
+            SharedObject.id.in_(ids)
+        )
+        names = {int(i): f"{modality} {key!r}" for i, modality, key in session.execute(query)}
+    return lambda code: names.get(int(table.object_labels_of(np.array([code]))[0]), str(code))
 
 
 def load_profiles(session: Session, account_ids: list[int]) -> dict[int | str, AccountProfile]:
