@@ -6,7 +6,6 @@ line on stderr and a non-zero exit code, at the single edge in :func:`main`.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 import traceback
@@ -24,6 +23,7 @@ import osint
 from osint import cases, imports
 from osint.analysis import coordination as analysis_coordination
 from osint.analysis import export as analysis_export
+from osint.analysis import pipeline as analysis_pipeline
 from osint.analysis import timeline as analysis_timeline
 from osint.analysis.coordination import CoordinationOptions
 from osint.config import Settings, load_settings
@@ -351,17 +351,6 @@ def _print_timeline(report: analysis_timeline.TimelineReport) -> None:
         console.print(table)
 
 
-def _run_images(app: AppContext, case_name: str, progress: TerminalProgress) -> bool:
-    """The image analysis, when this osint has it (osint/analysis/images.py)."""
-    try:
-        images = importlib.import_module("osint.analysis.images")
-    except ModuleNotFoundError:
-        return False
-    report = images.analyze_images(app.store, case_name, progress=progress)
-    console.print(str(report), markup=False)
-    return True
-
-
 @cli.group(invoke_without_command=True)
 @click.option("--case", "case_name", help="Case to analyse (runs every analysis).")
 @_coordination_flags
@@ -389,13 +378,11 @@ def analyze(
         )
     options = _analysis_options(window, min_participation, edge_weight)
     with TerminalProgress() as progress:
-        _run_images(app, case_name, progress)
-        coordination = analysis_coordination.analyze_coordination(
-            app.store, case_name, options, progress
-        )
-        timeline = analysis_timeline.analyze_timeline(app.store, case_name, progress)
-    _print_coordination(coordination)
-    _print_timeline(timeline)
+        result = analysis_pipeline.analyze_case(app.store, case_name, options, progress)
+    if result.images is not None:
+        console.print(str(result.images), markup=False)
+    _print_coordination(result.coordination)
+    _print_timeline(result.timeline)
 
 
 @analyze.command("coordination")
@@ -449,8 +436,10 @@ def analyze_images(app: AppContext, case_name: str) -> None:
     Example: osint analyze images --case mali-2022
     """
     with TerminalProgress() as progress:
-        if not _run_images(app, case_name, progress):
-            raise click.ClickException("image analysis is not part of this osint version")
+        report = analysis_pipeline.run_images(app.store, case_name, progress)
+    if report is None:
+        raise click.ClickException("image analysis is not part of this osint version")
+    console.print(str(report), markup=False)
 
 
 # -- export --------------------------------------------------------------------------------

@@ -42,21 +42,18 @@ TOOLKIT = "coordination-network-toolkit==1.5.2"
 VENV = Path(__file__).parent / ".venvs" / "cnt"
 
 _TOOLKIT_RUN = """
-import json, resource, sqlite3, sys, time
+import json, sqlite3, sys, time
 import coordination_network_toolkit as cnt
 db, csv_path, window, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 started = time.perf_counter()
 cnt.preprocess.preprocess_csv_files(db, [csv_path])
 loaded = time.perf_counter()
-cpu = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 cnt.compute_networks.compute_co_retweet_parallel(db, window, n_threads=threads)
 done = time.perf_counter()
-after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-cpu_seconds = sum(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, cpu))
 pairs = sqlite3.connect(db).execute(
     "select count(*) from (select distinct min(user_1, user_2), max(user_1, user_2) "
     "from co_retweet_network where user_1 != user_2)").fetchone()[0]
-print(json.dumps({"preprocess": loaded - started, "compute": done - loaded, "cpu": cpu_seconds, "pairs": pairs}))
+print(json.dumps({"preprocess": loaded - started, "compute": done - loaded, "pairs": pairs}))
 """
 
 
@@ -164,8 +161,8 @@ def run() -> str:
         print(f"   osint: {_run_osint_file(path):.2f} s straight from the CSV file", flush=True)
         toolkit = _run_toolkit(path, workdir)
     print(
-        f"   toolkit: {toolkit['compute']:.2f} s database to network ({toolkit['cpu']:.1f} CPU-s on "
-        f"{os.cpu_count()} processes), {toolkit['pairs']:,} edges "
+        f"   toolkit: {toolkit['compute']:.2f} s database to network on {os.cpu_count()} processes, "
+        f"{toolkit['pairs']:,} edges "
         f"(preprocessing the CSV took {toolkit['preprocess']:.1f} s)",
         flush=True,
     )

@@ -4,8 +4,10 @@ The shares are generated (``tests/scenarios.generate_share_arrays``): Zipf-popul
 shared over hours across 30 days by a million accounts, groups pushing objects within two
 minutes, and three viral bursts of 100,000 accounts each within five minutes (the viral cap
 path: their pairs are capped with a warning). They are written into a case store (not timed:
-``bench/_store.py``), on the PostgreSQL server of the test suite in a schema of its own
-(``BENCH_DB`` for another database URL, ``BENCH_DB=sqlite`` for a SQLite file). The
+``bench/_store.py``), on the PostgreSQL server of the test suite in a schema named after the
+data, kept for the next run because filling it takes minutes (``BENCH_DB`` for another
+database URL, ``BENCH_DB=sqlite`` for a SQLite file; drop ``osint_bench_scale_*`` schemas to
+reclaim the space). The
 measurement runs in a child process so its peak resident memory is its own: what
 ``osint analyze coordination`` does before grouping, ``load_share_table`` from the store,
 ``detect_groups(60, 2)`` and ``generate_coordinated_network(0.5)``. The baseline is the
@@ -16,7 +18,6 @@ Run: ``python -m bench coordination_scale``; ``BENCH_SHARES=2000000`` for a quic
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -24,18 +25,21 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
 from bench._store import bulk_load, open_bench_store
+from storage.db import Store
+from storage.models import Case, PostObject
 from tests.scenarios import generate_share_arrays
 
 BUDGET_SECONDS = 30.0
 BUDGET_GB = 4.0
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+SEED = 11
+DATA_VERSION = "v1"  # bump when generate_share_arrays changes
 
 _CHILD = """
 import json, logging, resource, sys, time
@@ -68,45 +72,54 @@ def measure(url: str, home: Path, case_id: int) -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@contextlib.contextmanager
-def bench_database(folder: Path) -> Iterator[str]:
-    """A fresh database URL: a new schema on PostgreSQL (dropped afterwards) or a SQLite file."""
+def bench_database(folder: Path, n_shares: int) -> str:
+    """The store's URL: a schema of its own on PostgreSQL, named after the data and kept
+    between runs (filling 10 million shares takes minutes), or a SQLite file."""
     wanted = os.environ.get("BENCH_DB", DEFAULT_PG)
     if wanted == "sqlite":
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    schema = f"osint_bench_{uuid.uuid4().hex[:10]}"
+        return f"sqlite:///{folder / 'bench.db'}"
+    schema = f"osint_bench_scale_{n_shares}_s{SEED}_{DATA_VERSION}"
     base = make_url(wanted).set(drivername="postgresql+psycopg")
     admin = create_engine(base)
     with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    admin.dispose()
+    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+def _filled_case(store: Store, n_shares: int) -> int | None:
+    """The case of an earlier run on the same data, if it is complete."""
+    with store.reader() as session:
+        case_id = session.scalar(select(Case.id).where(Case.name == "scale"))
+        if case_id is None:
+            return None
+        rows = session.scalar(
+            select(func.count()).select_from(PostObject).where(PostObject.case_id == case_id)
         )
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    return case_id if rows == n_shares else None
 
 
 def run() -> str:
     n_shares = int(os.environ.get("BENCH_SHARES", "10000000"))
-    table = generate_share_arrays(n_shares, seed=11)
-    with (
-        tempfile.TemporaryDirectory(prefix="osint-scale-") as tmp,
-        bench_database(Path(tmp)) as url,
-    ):
-        home = Path(tmp) / "home"
+    with tempfile.TemporaryDirectory(prefix="osint-scale-") as tmp:
+        url, home = bench_database(Path(tmp), n_shares), Path(tmp) / "home"
         store = open_bench_store(url, home)
-        started = time.perf_counter()
-        case_id = bulk_load(store, "scale", table)
+        case_id = _filled_case(store, n_shares)
+        if case_id is None:
+            started = time.perf_counter()
+            case_id = bulk_load(
+                store, f"scale-{uuid.uuid4().hex[:6]}", generate_share_arrays(n_shares, seed=SEED)
+            )
+            with store.session() as session:  # only a complete fill is found again
+                session.execute(update(Case).where(Case.id == case_id).values(name="scale"))
+            print(
+                f"   filled the {store.dialect} store in {time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
+        else:
+            print(f"   reusing the {store.dialect} store filled by an earlier run", flush=True)
         store.dispose()
-        print(
-            f"   filled the {make_url(url).get_backend_name()} store in {time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
-        del table
         report = measure(url, home, case_id)
     seconds = report["load"] + report["detect"] + report["network"]
     print(
