@@ -95,65 +95,90 @@ def _dense_ranks(values: Sequence[np.ndarray], size: int) -> tuple[np.ndarray, n
 
 @dataclass(frozen=True)
 class _EdgeRuns:
-    """Pairs sorted by (edge, payload): where each edge's run starts, its edge key and length,
-    the positions repeating the previous (edge, payload), and optionally the sorted payloads."""
+    """Pairs sorted by edge: where each edge's run starts, its edge key and its length."""
 
     starts: np.ndarray
     run_edges: np.ndarray
     lengths: np.ndarray
-    duplicates: np.ndarray
-    payloads: np.ndarray | None
 
-    def distinct(self) -> np.ndarray:
-        """Number of distinct payload values per edge run."""
-        run_of_duplicate = np.searchsorted(self.starts, self.duplicates, side="right") - 1
-        return self.lengths - np.bincount(run_of_duplicate, minlength=self.starts.size)
+    def count_in_runs(self, positions: np.ndarray) -> np.ndarray:
+        """How many of the sorted ``positions`` fall in each run."""
+        runs = np.searchsorted(self.starts, positions, side="right") - 1
+        return np.bincount(runs, minlength=self.starts.size)
 
 
-def _sort_by_edge(
-    edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray, keep: bool = False
-) -> _EdgeRuns:
-    """Sort pairs by (edge, payload) with one in-place sort of packed uint64 keys.
-
-    ``(edge << shift) | payload`` sorted with ``ndarray.sort`` (SIMD, ~10x faster than
-    argsort) gives the edges in ascending order and each run's payloads. Payloads whose
-    values are not kept are re-ranked densely when they do not fit beside the edge;
-    ``lexsort`` is the last resort.
-    """
+def _packed_sort(
+    edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray
+) -> tuple[np.ndarray, int] | None:
+    """``(edge << shift) | payload`` as uint64, sorted in place with ``ndarray.sort`` (SIMD,
+    ~10x faster than argsort); None when the two do not fit in 64 bits."""
     shift = max(1, int(payload.max(initial=0)).bit_length())
-    if edge_bits + shift > 64 and not keep:  # ranks count distinct values as well as values
-        ranks, used = _dense_ranks((payload,), int(payload.max()) + 1)
-        payload, shift = ranks[payload], max(1, int(used.size).bit_length())
     if edge_bits + shift > 64:
+        return None
+    keys = np.left_shift(edge_keys, np.uint64(shift))
+    keys |= payload.view(np.uint32 if payload.itemsize == 4 else np.uint64)
+    keys.sort()
+    return keys, shift
+
+
+def _fitting(
+    edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray
+) -> tuple[np.ndarray, int] | None:
+    """Packed sort of the payload, densely re-ranked first if its values are too wide (for
+    counting distinct values, where ranks serve as well as values)."""
+    packed = _packed_sort(edge_keys, edge_bits, payload)
+    if packed is None and payload.size:
+        ranks, _ = _dense_ranks((payload,), int(payload.max()) + 1)
+        packed = _packed_sort(edge_keys, edge_bits, ranks[payload])
+    return packed
+
+
+def _edge_runs(
+    edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray
+) -> tuple[_EdgeRuns, np.ndarray]:
+    """The first sort: each edge's run, and positions that repeat the previous (edge, payload)."""
+    packed = _fitting(edge_keys, edge_bits, payload)
+    if packed is not None:
+        keys, shift = packed
+        repeated = keys[1:] == keys[:-1]
+        keys >>= np.uint64(shift)  # the keys are now the edges, in place
+        changed = keys[1:] != keys[:-1]
+    else:  # lexsort: slower, for edge keys too wide to share 64 bits with anything
         order = np.lexsort((payload, edge_keys))
-        edges, values = edge_keys[order], payload[order].astype(np.uint64)
-        changed = edges[1:] != edges[:-1]
+        keys, values = edge_keys[order], payload[order]
+        changed = keys[1:] != keys[:-1]
         repeated = ~changed & (values[1:] == values[:-1])
-    else:
-        keys = np.left_shift(edge_keys, np.uint64(shift))
-        keys |= payload.view(np.uint32 if payload.itemsize == 4 else np.uint64)
-        keys.sort()
-        steps = keys[1:] ^ keys[:-1]
-        changed, repeated = steps >= np.uint64(1 << shift), steps == 0
-        del steps
-        edges = keys >> np.uint64(shift)
-        values = keys
-        if keep:
-            values &= np.uint64((1 << shift) - 1)
     starts = np.concatenate(([0], np.flatnonzero(changed) + 1))
-    return _EdgeRuns(
-        starts=starts,
-        run_edges=edges[starts],
-        lengths=np.diff(starts, append=edge_keys.size),
-        duplicates=np.flatnonzero(repeated) + 1,
-        payloads=values if keep else None,
-    )
+    runs = _EdgeRuns(starts, keys[starts], np.diff(starts, append=edge_keys.size))
+    return runs, np.flatnonzero(repeated) + 1
+
+
+def _repeats(edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray) -> np.ndarray:
+    """Positions, in (edge, payload) order, that repeat the previous (edge, payload)."""
+    packed = _fitting(edge_keys, edge_bits, payload)
+    if packed is not None:
+        keys, _ = packed
+        return np.flatnonzero(keys[1:] == keys[:-1]) + 1
+    order = np.lexsort((payload, edge_keys))
+    edges, values = edge_keys[order], payload[order]
+    return np.flatnonzero((edges[1:] == edges[:-1]) & (values[1:] == values[:-1])) + 1
+
+
+def _sorted_values(edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray) -> np.ndarray:
+    """The payload's values in (edge, payload) order (exact values: for sums and masks)."""
+    packed = _packed_sort(edge_keys, edge_bits, payload)
+    if packed is None:
+        return payload[np.lexsort((payload, edge_keys))].astype(np.uint64)
+    keys, shift = packed
+    keys &= np.uint64((1 << shift) - 1)
+    return keys
 
 
 def _aggregate_edges(pairs: CoSharePairs) -> dict[str, np.ndarray]:
     """Per undirected account pair: weight, mean delta, distinct posts on each side, modalities.
 
-    The independent sorts run on two threads (numpy releases the GIL while sorting).
+    Independent sorts run two at a time on threads (numpy releases the GIL while sorting);
+    each allocates one pair-sized buffer, the memory traffic being the cost on this hardware.
     """
     table = pairs.shares
     low, high = pairs.account_x, pairs.account_y
@@ -161,45 +186,43 @@ def _aggregate_edges(pairs: CoSharePairs) -> dict[str, np.ndarray]:
     np.maximum(pairs.account_x, high, out=high)
     rank, used_accounts = _dense_ranks((low, high), table.n_accounts)
     count = int(used_accounts.size)
-    edge_keys = rank.astype(np.uint64)[low]
+    rank_keys = rank.astype(np.uint64)
+    edge_keys = rank_keys[low]
     edge_keys *= np.uint64(count)
-    edge_keys += rank.astype(np.uint64)[high]
-    del low, high, rank
+    edge_keys += rank_keys[high]
+    del low, high, rank, rank_keys
     bits = max(1, (count * count).bit_length())
     modality = pairs.modality
     mixed = bool(modality.size and modality.min() != modality.max())
     with ThreadPoolExecutor(max_workers=2) as pool:
-        older = pool.submit(_sort_by_edge, edge_keys, bits, pairs.content_x)
-        newer = pool.submit(_sort_by_edge, edge_keys, bits, pairs.content_y)
-        deltas = pool.submit(_sort_by_edge, edge_keys, bits, pairs.time_delta, True)
-        kinds = (
-            pool.submit(_sort_by_edge, edge_keys, bits, modality.astype(np.int64), True)
-            if mixed
-            else None
-        )
-        runs = older.result()
-        columns: dict[str, np.ndarray] = {
-            "n_content_id": runs.distinct(),
-            "n_content_id_y": newer.result().distinct(),
-            "weight": runs.lengths,
+        newer = pool.submit(_repeats, edge_keys, bits, pairs.content_y)
+        runs, older_repeats = _edge_runs(edge_keys, bits, pairs.content_x)
+        deltas = pool.submit(_sorted_values, edge_keys, bits, pairs.time_delta)
+        columns = {
+            "weight": _narrow(runs.lengths),
+            "n_content_id": _narrow(runs.lengths - runs.count_in_runs(older_repeats)),
+            "n_content_id_y": _narrow(runs.lengths - runs.count_in_runs(newer.result())),
         }
-        sorted_deltas = deltas.result().payloads
-        assert sorted_deltas is not None
-        columns["avg_time_delta"] = (
-            np.add.reduceat(sorted_deltas, runs.starts).astype(np.int64) / runs.lengths
-        )
-        del sorted_deltas
-        if kinds is not None:
-            sorted_kinds = kinds.result().payloads
-            assert sorted_kinds is not None
-            masks = np.left_shift(np.uint64(1), sorted_kinds)
-            columns["modalities"] = np.bitwise_or.reduceat(masks, runs.starts).astype(np.int64)
+        sums = np.add.reduceat(deltas.result(), runs.starts).astype(np.int64)
+        columns["avg_time_delta"] = sums / runs.lengths
+        del sums
+        if mixed:
+            kinds = _sorted_values(edge_keys, bits, modality.astype(np.int64))
+            masks = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), kinds), runs.starts)
+            columns["modalities"] = masks.astype(np.int32)
         else:
-            columns["modalities"] = np.full(runs.starts.size, 1 << int(modality[0]), dtype=np.int64)
-    edges = runs.run_edges.astype(np.int64)
-    columns["account_a"] = used_accounts[edges // count]
-    columns["account_b"] = used_accounts[edges % count]
+            columns["modalities"] = np.full(runs.starts.size, 1 << int(modality[0]), dtype=np.int32)
+    edges = runs.run_edges
+    columns["account_a"] = _narrow(used_accounts[edges // np.uint64(count)])
+    columns["account_b"] = _narrow(used_accounts[edges % np.uint64(count)])
     return columns
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """int32 when the values fit: the network can have as many edges as there are pairs."""
+    if values.size and int(values.max()) < 2**31 and int(values.min()) >= -(2**31):
+        return values.astype(np.int32)
+    return values
 
 
 def r_quantile(values: np.ndarray, probability: float) -> float:

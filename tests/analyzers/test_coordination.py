@@ -18,7 +18,7 @@ from analyzers.coordination import (
     detect_groups,
     generate_coordinated_network,
 )
-from analyzers.coordination_network import _sort_by_edge
+from analyzers.coordination_network import _edge_runs, _repeats, _sorted_values
 from analyzers.share_table import InvalidSharesError
 
 
@@ -173,18 +173,26 @@ def test_edge_sort_fallbacks_agree_with_the_packed_path() -> None:
     rng = np.random.default_rng(3)
     edge_keys = rng.integers(0, 50, 2_000).astype(np.uint64)
     payload = rng.integers(0, 40, 2_000) * 1_000  # 16 bits of values, 40 distinct ones
-    packed = _sort_by_edge(edge_keys, 6, payload, keep=True)
-    ranked = _sort_by_edge(edge_keys, 56, payload)  # payload re-ranked to fit (6 bits)
-    kept = _sort_by_edge(edge_keys, 56, payload, keep=True)  # values kept: lexsort
-    lexsorted = _sort_by_edge(edge_keys, 64, payload)  # nothing fits: lexsort
-    for other in (ranked, kept, lexsorted):
-        assert np.array_equal(packed.distinct(), other.distinct())
-        assert np.array_equal(packed.starts, other.starts)
-        assert np.array_equal(packed.run_edges, other.run_edges)
-    assert np.array_equal(packed.payloads, kept.payloads)
-    assert ranked.payloads is None
-    assert packed.lengths.sum() == 2_000
-    assert np.array_equal(packed.run_edges, np.unique(edge_keys))
+    results = []
+    for bits in (6, 56, 64):  # packed; payload re-ranked to fit (6 bits); lexsort
+        runs, repeats = _edge_runs(edge_keys, bits, payload)
+        results.append(
+            (
+                runs,
+                repeats,
+                _repeats(edge_keys, bits, payload),
+                _sorted_values(edge_keys, bits, payload),
+            )
+        )
+    packed = results[0]
+    for other in results[1:]:
+        assert np.array_equal(packed[0].starts, other[0].starts)
+        assert np.array_equal(packed[0].run_edges, other[0].run_edges)
+        assert np.array_equal(packed[1], other[1]) and np.array_equal(packed[2], other[2])
+        assert np.array_equal(packed[3], other[3])
+    assert np.array_equal(packed[0].run_edges, np.unique(edge_keys))
+    assert packed[0].lengths.sum() == 2_000
+    assert set(packed[3].tolist()) == set(payload.tolist())
 
 
 def test_modalities_are_detected_separately_and_combined() -> None:
