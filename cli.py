@@ -6,6 +6,7 @@ line on stderr and a non-zero exit code, at the single edge in :func:`main`.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
@@ -20,14 +21,17 @@ from rich.progress import Progress as RichBar
 from rich.table import Table
 
 import osint
-from osint import cases, imports
+from osint import bundle, cases, imports, verify, wacz
 from osint.analysis import coordination as analysis_coordination
 from osint.analysis import export as analysis_export
 from osint.analysis import pipeline as analysis_pipeline
 from osint.analysis import timeline as analysis_timeline
 from osint.analysis.coordination import CoordinationOptions
+from osint.collect import CollectSummary, collect_account, parse_date
 from osint.config import Settings, load_settings
-from osint.errors import OsintError
+from osint.errors import OsintError, VerifyError
+from osint.export import FORMATS, export_posts
+from osint.report import ReportLimits, write_report
 from osint.store import open_store
 from storage.db import Store
 
@@ -275,6 +279,120 @@ def import_shares(
     _print_import(summary)
 
 
+@import_.command("twarc")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--case", "case_name", required=True, help="Case to import into.")
+@pass_app
+def import_twarc(app: AppContext, file: Path, case_name: str) -> None:
+    """Import twarc2 JSONL: API response pages, or the output of `twarc2 flatten`.
+
+    Tweets, retweets, quotes and replies, their authors, links, hashtags, mentions and media
+    URLs go into the case as X posts; lines that cannot be read are reported with their number.
+
+    Example: osint import twarc timeline.jsonl --case mali-2022
+    """
+    with TerminalProgress() as progress:
+        summary = imports.import_twarc(
+            app.store, app.settings, case=case_name, path=file, progress=progress
+        )
+    _print_import(summary)
+
+
+# -- collect -------------------------------------------------------------------------------
+@cli.group()
+def collect() -> None:
+    """Archive an account's posts, profile and images into a case, as evidence.
+
+    Every response is kept raw in a WARC file under the case's folder; a second run fetches
+    only what is new; a run that was interrupted resumes where it stopped.
+
+    Example: osint collect x dia_diarra --case mali-2022
+    """
+
+
+def _date(end_of_day: bool) -> Any:
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse_date(value, end_of_day=end_of_day)
+        except OsintError as exc:
+            raise click.BadParameter(str(exc)) from exc
+
+    return convert
+
+
+def _window_options(command: Any) -> Any:
+    command = click.option(
+        "--full",
+        is_flag=True,
+        help="Re-read the whole timeline, not only what is new (finds edits of older posts).",
+    )(command)
+    command = click.option(
+        "--limit", type=click.IntRange(min=1), help="Stop after this many posts."
+    )(command)
+    command = click.option(
+        "--until", callback=_date(True), help="Only posts before the end of DATE (UTC)."
+    )(command)
+    command = click.option(
+        "--since", callback=_date(False), help="Only posts from DATE on (YYYY-MM-DD, UTC)."
+    )(command)
+    return click.option("--case", "case_name", required=True, help="Case to collect into.")(command)
+
+
+def _run_collect(
+    app: AppContext,
+    platform: str,
+    target: str,
+    case_name: str,
+    *,
+    settings: Settings | None = None,
+    **window: Any,
+) -> None:
+    """Run the engine for one platform command (``settings`` for per-command overrides)."""
+    with TerminalProgress() as progress:
+        summary = collect_account(
+            app.store,
+            settings or app.settings,
+            platform=platform,
+            target=target,
+            case=case_name,
+            progress=progress,
+            **window,
+        )
+    _print_collect(summary)
+
+
+def _print_collect(s: CollectSummary) -> None:
+    resumed = ", resumed" if s.resumed else ""
+    snapshot = "changed: new snapshot" if s.snapshot_created else "unchanged"
+    console.print(
+        f"collected {s.platform}:@{s.handle or s.target} into case {s.case} (run {s.run_id}"
+        f"{resumed}): {s.posts_new:,} new posts, {s.posts_edited:,} edited, "
+        f"{s.posts_unchanged:,} already known, in {s.pages:,} pages; media {s.media_downloaded:,} "
+        f"downloaded, {s.media_reused:,} already held, {s.media_failed:,} failed, "
+        f"{s.media_flagged:,} flagged; profile {snapshot}; {len(s.problems):,} problems",
+        markup=False,
+    )
+    if s.warc_file:
+        console.print(f"raw responses: {s.warc_file} (under OSINT_HOME)", markup=False)
+
+
+@collect.command("x")
+@click.argument("username")
+@_window_options
+@pass_app
+def collect_x(app: AppContext, username: str, case_name: str, **window: Any) -> None:
+    """Collect an X account through the X API v2.
+
+    Needs a bearer token in OSINT_X_BEARER_TOKEN; OSINT_X_API_URL points at another base URL
+    (a mirror, or the replay server of the tests).
+
+    Example: osint collect x dia_diarra --case mali-2022 --since 2022-04-01
+    """
+    _run_collect(app, "x", username, case_name, **window)
+
+
 # -- analyze -------------------------------------------------------------------------------
 def _analysis_options(
     window: float,
@@ -302,7 +420,7 @@ def _coordination_flags(command: Any) -> Any:
         help="Shares an account needs to be considered (CooRTweet's min_participation).",
     )(command)  # fmt: skip
     return click.option(
-        "--window", type=float, default=60, show_default=True,
+        "--window", type=float, default=CoordinationOptions.window, show_default=True,
         help="Seconds within which two shares of one object are a co-share.",
     )(command)  # fmt: skip
 
@@ -442,15 +560,149 @@ def analyze_images(app: AppContext, case_name: str) -> None:
     console.print(str(report), markup=False)
 
 
-# -- export --------------------------------------------------------------------------------
+# -- report, export, verify ----------------------------------------------------------------
+@cli.command("report")
+@click.option("--case", "case_name", required=True, help="Case to report on.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="HTML file to write."
+)
+@click.option(
+    "--max-posts",
+    type=click.IntRange(min=0),
+    default=ReportLimits.max_posts,
+    show_default=True,
+    help="Posts listed in full (all of them are in the evidence bundle).",
+)
+@pass_app
+def report_cmd(app: AppContext, case_name: str, output: Path, max_posts: int) -> None:
+    """Write the case report: one self-contained HTML file that opens in any browser.
+
+    Example: osint report --case mali-2022 -o report.html
+    """
+    written = write_report(
+        app.store, app.settings, case_name, output, ReportLimits(max_posts=max_posts)
+    )
+    console.print(
+        f"wrote {written.path} ({written.size:,} bytes, {written.posts_listed:,} of "
+        f"{written.posts_total:,} posts listed), sha256 {written.sha256}",
+        markup=False,
+    )
+
+
 @cli.group()
 def export() -> None:
-    """Export a case's findings, co-share pairs and networks.
+    """Export a case: posts, findings, co-share pairs, networks, evidence bundle, web archive.
 
-    Example: osint export findings --case mali-2022 --format jsonl
+    Example: osint export bundle --case mali-2022 -o mali-2022.zip
     """
 
 
+@export.command("bundle")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Zip file to write."
+)
+@click.option("--tsa", "tsa_url", help="RFC 3161 time-stamping authority URL to timestamp with.")
+@pass_app
+def export_bundle_cmd(app: AppContext, case_name: str, output: Path, tsa_url: str | None) -> None:
+    """Write a verifiable evidence bundle: data, media, WARC files, report, manifest.
+
+    Example: osint export bundle --case mali-2022 -o mali-2022.zip --tsa https://freetsa.org/tsr
+    """
+    with TerminalProgress() as progress:
+        summary = bundle.export_bundle(
+            app.store, app.settings, case_name, output, tsa_url=tsa_url, progress=progress
+        )
+    for item in summary.omitted:
+        err_console.print(f"warning: not included: {item['path']} ({item['reason']})", markup=False)
+    console.print(
+        f"wrote {summary.path}: {summary.files:,} files, {summary.bytes:,} bytes"
+        + (", manifest timestamped" if summary.timestamped else ""),
+        markup=False,
+    )
+    console.print(f"manifest.json sha256 {summary.manifest_sha256}", markup=False)
+
+
+@export.command("posts")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="File (default: stdout).")
+@pass_app
+def export_posts_cmd(app: AppContext, case_name: str, fmt: str, output: Path | None) -> None:
+    """Export every post of a case with its media and capture provenance.
+
+    Example: osint export posts --case mali-2022 --format jsonl -o posts.jsonl
+    """
+    if output is None:
+        count = export_posts(app.store, case_name, sys.stdout, fmt=fmt)
+    else:
+        with output.open("w", encoding="utf-8", newline="") as fh:
+            count = export_posts(app.store, case_name, fh, fmt=fmt)
+    err_console.print(f"exported {count:,} posts of case {case_name}", markup=False)
+
+
+@export.command("wacz")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="WACZ file to write."
+)
+@pass_app
+def export_wacz_cmd(app: AppContext, case_name: str, output: Path) -> None:
+    """Write the case's captures as a WACZ web archive (opens in ReplayWeb.page).
+
+    Example: osint export wacz --case mali-2022 -o mali-2022.wacz
+    """
+    summary = wacz.export_wacz(app.store, app.settings, case_name, output)
+    console.print(
+        f"wrote {summary.path}: {summary.warc_files} WARC files, {summary.records:,} records "
+        f"indexed, {summary.pages:,} pages, {summary.size:,} bytes",
+        markup=False,
+    )
+
+
+@cli.command("verify")
+@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
+@click.option(
+    "--tsa-cert",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="PEM certificate of the time-stamping authority (or its root) to check the token with.",
+)
+def verify_cmd(bundle_path: Path, tsa_cert: Path | None) -> None:
+    """Check an evidence bundle: every file's SHA-256, the manifest, the timestamp.
+
+    Exits 0 only when everything checks. Nothing is extracted.
+
+    Example: osint verify mali-2022.zip --tsa-cert tsa-ca.pem
+    """
+    result = verify.verify_bundle(bundle_path, tsa_cert=tsa_cert)
+    console.print(
+        f"{result.path}: case {result.case!r}, made {result.created_at}; checked "
+        f"{result.files_checked:,} files, {result.bytes_checked:,} bytes",
+        markup=False,
+    )
+    for item in result.omitted:
+        console.print(
+            f"note: left out when exported: {item.get('path')} ({item.get('reason')})", markup=False
+        )
+    if result.timestamp is not None:
+        checked = (
+            "signature checked against the given certificate"
+            if result.timestamp_signature_checked
+            else "signature not checked (pass --tsa-cert)"
+        )
+        console.print(
+            f"timestamp: {result.timestamp.gen_time.isoformat()} by "
+            f"{result.timestamp.tsa_name or 'unnamed TSA'}, covers manifest.json; {checked}",
+            markup=False,
+        )
+    for problem in result.problems:
+        console.print(str(problem), markup=False)
+    if not result.ok:
+        raise VerifyError(f"{bundle_path} failed verification: {len(result.problems)} problem(s)")
+    console.print(f"OK: manifest.json sha256 {result.manifest_sha256}", markup=False)
+
+
+# -- export: findings, co-share pairs, networks ------------------------------------------
 def _output(path: str) -> Any:
     return click.open_file(path, "w", encoding="utf-8", lazy=False)
 
@@ -532,6 +784,56 @@ def export_network(
     with _output(output) as out:
         accounts, edges = analysis_export.export_network(app.store, case_name, options, fmt, out)
     err_console.print(f"exported {accounts:,} accounts and {edges:,} edges", markup=False)
+
+
+# -- demo --------------------------------------------------------------------------------
+@cli.command("demo")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("osint-demo"),
+    show_default=True,
+    help="Folder for the demo's data folder, report and bundle.",
+)
+@pass_app
+def demo(app: AppContext, out_dir: Path) -> None:
+    """Run the whole investigation offline on a synthetic "Dia Diarra"-shaped world.
+
+    Starts a loopback server that answers like the platforms, collects every account of the
+    scenario into the case 'demo', analyses it, and writes an HTML report and an evidence bundle.
+    Uses a fresh data folder under --out unless --home, --db or OSINT_HOME says otherwise.
+
+    Example: osint demo --out /tmp/osint-demo
+    """
+    from osint.demo.run import run_demo
+
+    if app.home is None and app.db is None and not os.environ.get("OSINT_HOME"):
+        app.home = str(out_dir / "home")
+    with TerminalProgress() as progress:
+        result = run_demo(
+            app.store,
+            app.settings,
+            out=out_dir,
+            progress=progress,
+            analyze=analysis_pipeline.analyze_for_demo,
+        )
+    c = result.case
+    console.print(
+        f"demo: collected {result.collected} accounts in {result.seconds:.1f} s: "
+        f"{c.accounts:,} accounts, {c.posts:,} posts, {c.media:,} images, {c.findings:,} findings",
+        markup=False,
+    )
+    for line in result.highlights:
+        console.print(f"  {line}", markup=False)
+    if result.skipped:
+        console.print(f"  (no collector yet for: {', '.join(result.skipped)})", markup=False)
+    console.print(f"data folder  {result.home}", markup=False)
+    console.print(f"report       {result.report}", markup=False)
+    console.print(
+        f"bundle       {result.bundle}  (check it: osint verify {result.bundle})", markup=False
+    )
+    console.print(f"manifest sha256 {result.manifest_sha256}", markup=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -395,17 +395,20 @@ def detect_groups(
     min_participation: int = 2,
     *,
     remove_loops: bool = True,
+    by_modality: bool = True,
     max_pairs_per_object: int = DEFAULT_MAX_PAIRS_PER_OBJECT,
     max_pairs: int = DEFAULT_MAX_PAIRS,
 ) -> CoSharePairs:
     """Co-share pairs of ``shares``, as CooRTweet's ``detect_groups(time_window, min_participation)``.
 
-    Steps (each modality of the table separately, as CooRTweet is run once per modality):
-    drop accounts with fewer than ``min_participation`` rows; pair every two shares of the
-    same object at most ``time_window`` seconds apart; unless ``remove_loops`` is False, drop
-    pairs of one account, of one post, or where a post is the object itself; then keep a pair
-    when either post belongs to an account with ``min_participation`` rows among the paired
-    posts. ``max_pairs_per_object`` and ``max_pairs`` bound memory for viral objects.
+    Steps: drop accounts with fewer than ``min_participation`` rows; pair every two shares of
+    the same object at most ``time_window`` seconds apart; unless ``remove_loops`` is False,
+    drop pairs of one account, of one post, or where a post is the object itself; then keep a
+    pair when either post belongs to an account with ``min_participation`` rows among the
+    paired posts. With ``by_modality`` (CooRTweet, run once per modality) rows are counted
+    within each modality; without it across all of them, so an account that shares one URL
+    and one hashtag has two shares. ``max_pairs_per_object`` and ``max_pairs`` bound memory
+    for viral objects.
     """
     check_parameters(time_window, min_participation)
     if len(shares) == 0:
@@ -413,12 +416,10 @@ def detect_groups(
             "no shares to analyse: import or collect posts into the case first"
         )
     window = math.floor(time_window)
-    orders: list[np.ndarray] = []
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    capped: list[CappedObject] = []
-    pair_bounds, offset = [0], 0
-    for rows in shares.rows_by_modality():
+    index_type = np.int32 if len(shares) < 2**31 else np.int64
+    parts = shares.rows_by_modality() if by_modality else [np.arange(len(shares), dtype=index_type)]
+    orders, xs, ys, capped, offset = [], [], [], [], 0
+    for rows in parts:
         sorted_rows, position_x, position_y, notes = _detect_in_rows(
             shares,
             rows,
@@ -428,19 +429,32 @@ def detect_groups(
             max_pairs_per_object,
             max_pairs,
         )
-        index_type = np.int32 if len(shares) < 2**31 else np.int64
         orders.append(sorted_rows.astype(index_type, copy=False))
         xs.append((position_x + offset).astype(index_type, copy=False))
         ys.append((position_y + offset).astype(index_type, copy=False))
         offset += sorted_rows.size
-        pair_bounds.append(pair_bounds[-1] + position_x.size)
         capped.extend(notes)
+    order, position_x, position_y = _concat(orders), _concat(xs), _concat(ys)
+    modality = (
+        np.zeros(position_x.size, dtype=np.int8)
+        if shares.modality_code is None
+        else shares.modality_code[order[position_x]]
+    )
+    if not by_modality and position_x.size and modality.min() != modality.max():
+        regroup = np.argsort(modality, kind="stable")  # pairs are kept modality by modality
+        position_x, position_y, modality = (
+            position_x[regroup],
+            position_y[regroup],
+            modality[regroup],
+        )
+    counts = np.bincount(modality, minlength=len(shares.modality_names))
+    pair_bounds = tuple(int(b) for b in np.concatenate(([0], np.cumsum(counts))))
     return CoSharePairs(
         shares,
-        _concat(orders),
-        _concat(xs),
-        _concat(ys),
-        tuple(pair_bounds),
+        order,
+        position_x,
+        position_y,
+        pair_bounds,
         window,
         int(min_participation),
         tuple(capped),

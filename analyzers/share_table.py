@@ -138,6 +138,7 @@ class ShareTable:
     modality_code: np.ndarray | None = None
     modality_names: tuple[str, ...] = (DEFAULT_MODALITY,)
     self_share: np.ndarray | None = None
+    object_names: dict[Any, str] = dataclasses.field(default_factory=dict)  # label -> readable name
 
     def __post_init__(self) -> None:
         sizes = {array.size for array in (self.object_code, self.account_code, self.content_code)}

@@ -66,6 +66,7 @@ class Settings:
     http_timeout: float = 30.0
     http_retries: int = 5
     http_min_interval: float = 1.0
+    http_backoff: float = 1.0  # first retry delay in seconds; doubles each attempt, with jitter
     max_media_bytes: int = 200 * 1024 * 1024
     max_rate_wait: float = 15 * 60.0
 
@@ -86,7 +87,7 @@ class Settings:
 
 
 _SECRET_KEYS = {"x_bearer_token"}
-_FLOAT_KEYS = {"http_timeout", "http_min_interval", "max_rate_wait"}
+_FLOAT_KEYS = {"http_timeout", "http_min_interval", "http_backoff", "max_rate_wait"}
 _INT_KEYS = {"http_retries", "max_media_bytes"}
 
 

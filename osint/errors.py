@@ -83,6 +83,16 @@ class RateLimited(CollectError):
     """The platform's rate limit would require waiting longer than allowed."""
 
 
+class ExportError(OsintError):
+    """A report, bundle or WACZ could not be written safely (e.g. a secret found in its content)."""
+
+
+class TimestampError(OsintError):
+    """The time-stamping authority could not be reached, refused, or answered something invalid."""
+
+    exit_code = 3
+
+
 class VerifyError(OsintError):
     """An evidence bundle failed verification."""
 

@@ -14,6 +14,7 @@ from typing import TextIO
 
 from collectors.importers import ImportProblem
 from collectors.importers.shares import SharesFormatError, read_shares
+from collectors.importers.twarc import read_twarc
 from osint.cases import get_case
 from osint.config import Settings
 from osint.errors import InputError
@@ -184,4 +185,23 @@ def import_shares(
         records=records,
         params={"platform": platform, "modality": modality},
         progress=progress,
+    )
+
+
+def import_twarc(
+    store: Store,
+    settings: Settings,
+    *,
+    case: str,
+    path: Path,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import twarc2 JSONL (API pages or ``twarc2 flatten`` output) through the X normaliser."""
+
+    def records() -> Iterator[PostRecord | ImportProblem]:
+        with _open_text(path) as fh:
+            yield from read_twarc(fh)
+
+    return run_import(
+        store, settings, case=case, source="twarc", path=path, records=records, progress=progress
     )

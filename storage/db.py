@@ -24,7 +24,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x05141_7E57  # arbitrary constant: pg_advisory_lock key for migrations
@@ -46,9 +45,9 @@ def create_store_engine(url: URL) -> Engine:
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    # NullPool: each session gets its own connection; SQLite connections are cheap and this keeps
-    # file handles from outliving a command (and from crossing a fork).
-    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 120})
+    # A small pool: opening and closing SQLite connections is not free (the last close of a WAL
+    # database checkpoints it). Pools are not shared across fork; children open their own engine.
+    engine = create_engine(url, pool_size=5, max_overflow=10, connect_args={"timeout": 120})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

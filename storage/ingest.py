@@ -525,3 +525,29 @@ class CaseWriter:
                 ):
                     known.setdefault(post_id, {})[position] = media_id
             self._write_media_links(with_media, ids, known)
+
+    # -- batched captures and media (the collection engine writes a page's worth at once) -----
+    def captures(self, records: Sequence[CaptureRecord], *, run_id: int | None = None) -> list[int]:
+        """Insert these captures in one statement; their ids, in the same order."""
+        if not records:
+            return []
+        table: Table = Capture.__table__  # type: ignore[assignment]
+        rows = [{"case_id": self.case_id, "run_id": run_id, **rec.__dict__} for rec in records]
+        stmt = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+        return [int(row.id) for row in self.session.execute(stmt, rows)]
+
+    def media_many(self, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+        """Ids of these media files (keyword rows as for :meth:`media`), creating the new ones."""
+        fresh = {r["sha256"]: r for r in rows if r["sha256"] not in self._media}
+        if fresh:
+            self._media_ids(list(fresh))
+            missing = [
+                {"exif": {}, "status": "ok", "first_seen": utcnow(), **row}
+                for sha, row in fresh.items()
+                if sha not in self._media
+            ]
+            if missing:
+                table: Table = Media.__table__  # type: ignore[assignment]
+                self.session.execute(self._insert(table).on_conflict_do_nothing(), missing)
+                self._media_ids([row["sha256"] for row in missing])
+        return {r["sha256"]: self._media[r["sha256"]] for r in rows}

@@ -174,3 +174,35 @@ def shared_data() -> Path:
 
 
 __all__ = ["CliRun", "cli"]
+
+
+# -- the replay server (tests/replay/worlds.py builds the standard worlds) -------------------
+X_TOKEN = "test-bearer-AAAAxyz0987654321-secret"
+
+
+@pytest.fixture
+def replay() -> Iterator[object]:
+    """A running replay server over an empty World (``replay.world``), stopped after the test."""
+    from osint.replay import ReplayServer, World
+
+    world = World()
+    world.tokens["x"] = {X_TOKEN}
+    with ReplayServer(world) as server:
+        yield server
+    assert not server.errors, f"the replay server failed: {server.errors[0]}"
+
+
+@pytest.fixture
+def x_settings(settings: Settings, replay: object) -> Settings:
+    """Settings pointing every collector at the replay server, with tiny waits."""
+    from osint.config import Secret
+
+    return settings.with_overrides(
+        **replay.settings_overrides(),  # type: ignore[attr-defined]
+        x_bearer_token=Secret(X_TOKEN),
+        http_min_interval=0.0,
+        http_backoff=0.01,
+        http_timeout=1.0,
+        http_retries=3,
+        max_rate_wait=5.0,
+    )

@@ -12,6 +12,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -51,12 +52,17 @@ MAX_LISTED_OBJECTS = 200  # objects named in a finding's details; the posts are 
 
 @dataclass(frozen=True)
 class CoordinationOptions:
-    """CooRTweet's three parameters (our defaults: 60 s, 2, median) and our own beside them."""
+    """CooRTweet's three parameters (our defaults: 5 minutes, 2, median) and our own beside
+    them. Five minutes because amplifiers act "within minutes" of each other; chance
+    co-shares stay weight-1 edges that the grouping ignores."""
 
-    window: float = 60
+    window: float = 300
     min_participation: int = 2
     edge_weight: float = 0.5
     remove_loops: bool = True
+    # An account's shares are counted across modalities (one URL and one hashtag make two);
+    # False counts them per modality, as CooRTweet run once per modality does.
+    participation_across_modalities: bool = True
     modalities: tuple[str, ...] | None = None
     max_pairs_per_object: int = DEFAULT_MAX_PAIRS_PER_OBJECT
     max_pairs: int = DEFAULT_MAX_PAIRS
@@ -120,6 +126,7 @@ def compute_coordination(
             options.window,
             options.min_participation,
             remove_loops=options.remove_loops,
+            by_modality=not options.participation_across_modalities,
             max_pairs_per_object=options.max_pairs_per_object,
             max_pairs=options.max_pairs,
         )
@@ -146,7 +153,12 @@ def _object_namer(session: Session, codes: list[int], table: ShareTable) -> Call
             SharedObject.id.in_(ids)
         )
         names = {int(i): f"{modality} {key!r}" for i, modality, key in session.execute(query)}
-    return lambda code: names.get(int(table.object_labels_of(np.array([code]))[0]), str(code))
+
+    def name_of(code: int) -> str:
+        label = int(table.object_labels_of(np.array([code]))[0])
+        return names.get(label) or table.object_names.get(label, str(label))
+
+    return name_of
 
 
 def load_profiles(session: Session, account_ids: list[int]) -> dict[int | str, AccountProfile]:
@@ -165,7 +177,9 @@ def load_profiles(session: Session, account_ids: list[int]) -> dict[int | str, A
     return profiles
 
 
-def _objects_as_keys(session: Session, drafts: list[FindingDraft]) -> list[FindingDraft]:
+def _objects_as_keys(
+    session: Session, drafts: list[FindingDraft], names: dict[Any, str]
+) -> list[FindingDraft]:
     """Name each group's objects by their keys (URL, hashtag, reposted id ...), not row ids."""
     listed = [[int(o) for o in d.details.get("objects", [])[:MAX_LISTED_OBJECTS]] for d in drafts]
     wanted = sorted({o for objects in listed for o in objects})
@@ -178,7 +192,11 @@ def _objects_as_keys(session: Session, drafts: list[FindingDraft]) -> list[Findi
         keys.update((int(object_id), key) for object_id, key in rows)
     return [
         dataclasses.replace(
-            d, details={**d.details, "objects": [keys.get(o, str(o)) for o in objects]}
+            d,
+            details={
+                **d.details,
+                "objects": [keys.get(o) or names.get(o, str(o)) for o in objects],
+            },
         )
         for d, objects in zip(drafts, listed, strict=True)
     ]
@@ -219,7 +237,7 @@ def analyze_coordination(
         drafts = group_findings(
             result.pairs, result.groups, profiles, flag_score=settings.groups.flag_score
         )
-        drafts = _objects_as_keys(session, drafts)
+        drafts = _objects_as_keys(session, drafts, result.pairs.shares.object_names)
         replace_findings(session, case.id, ANALYSIS, drafts)
         if progress:
             for note in result.notes:

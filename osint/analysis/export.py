@@ -128,6 +128,10 @@ class _Names:
                                np.asarray(table.object_labels_of(np.unique(pairs.object_code))).tolist() if len(pairs) else [])  # fmt: skip
         self.table = table
 
+    def object(self, label: int) -> str:
+        found = self.objects.get(int(label))
+        return str(found[0]) if found else self.table.object_names.get(int(label), str(label))
+
     def account(self, code: int) -> str:
         return str(
             self.accounts.get(int(self.table.account_labels_of(np.array([code]))[0]), ("?",))[0]
@@ -153,7 +157,7 @@ def iter_pair_rows(session: Session, result: CoordinationResult) -> Iterator[lis
         for i in range(stop - start):
             row_x, row_y = rows_x[i], rows_y[i]
             yield [
-                names.objects.get(int(object_ids[i]), ("?",))[0],
+                names.object(object_ids[i]),
                 names.account(table.account_code[row_x]),
                 names.account(table.account_code[row_y]),
                 posts[int(post_ids[i])][0],

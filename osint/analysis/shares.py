@@ -8,6 +8,7 @@ SQLAlchemy Core or the driver underneath it, never the ORM.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from analyzers.share_table import ShareTable
+from osint.analysis.derived import derived_shares
 from storage.models import Account, Post, PostObject, SharedObject
 
 FETCH_BATCH = 250_000
@@ -156,7 +158,21 @@ def load_share_table(
     object_ids, account_ids, times, post_ids = (columns[:, i].copy() for i in range(4))
     del columns
     modality_code, names = _modality_codes(session, case_id, object_ids)
+    derived = derived_shares(session, case_id, None if modalities is None else list(modalities))
+    if derived.columns:
+        extra = np.concatenate(derived.columns)
+        object_ids, account_ids, times, post_ids = (
+            np.concatenate([mine, extra[:, i]])
+            for i, mine in enumerate((object_ids, account_ids, times, post_ids))
+        )
+        codes = [
+            np.full(c.shape[0], len(names) + i, dtype=np.int8)
+            for i, c in enumerate(derived.columns)
+        ]
+        modality_code = np.concatenate([modality_code, *codes])
+        names = [*names, *derived.modalities]
     table = ShareTable.from_codes(object_ids, account_ids, post_ids, times, modality_code, names)
+    table = dataclasses.replace(table, object_names=derived.names)
     if 0 < object_ids.size <= SELF_SHARE_CHECK_LIMIT:
         looped = _self_shares(session, case_id)
         if looped:

@@ -19,6 +19,7 @@ The cast, modelled on April 2022 in Mali:
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -279,11 +280,11 @@ def _add_amplifiers(sc: _Builder) -> list[str]:
         delay = timedelta(minutes=rng.randint(1, 9), seconds=rng.randint(0, 59))
         role = i % 3
         if role == 0:
-            sc.message(key, EVENT + delay, "RT @dia_diarra", kind="repost", target=first)
+            sc.message(key, EVENT + delay, "", kind="repost", target=first)
             sc.message(
                 key,
                 EVENT + timedelta(minutes=17) + delay,
-                "RT @dia_diarra",
+                "",
                 kind="repost",
                 target=second,
             )
@@ -418,7 +419,7 @@ def _add_organic(sc: _Builder, count: int) -> tuple[list[str], list[str]]:
             sc.message(
                 key,
                 EVENT + timedelta(hours=rng.randint(6, 30), minutes=rng.randint(0, 59)),
-                "RT @dia_diarra",
+                "",
                 kind="repost",
                 target=first,
             )
@@ -502,7 +503,7 @@ def _image_makers(
                 makers[key] = lambda o=original, t=transform: t(makers[o]())
                 copies[original].append(key)
             elif key.startswith("snap_") and key not in makers:
-                makers[key] = lambda k=key: imagery.snapshot(sum(map(ord, k)) * 31 + seed)
+                makers[key] = lambda k=key: imagery.snapshot(zlib.crc32(k.encode()) + seed)
     makers["avatar_stock"] = lambda: imagery.portrait(seed + 1)
     makers["avatar_stock_tint"] = lambda: imagery.tint(makers["avatar_stock"]())
     makers["avatar_stock_tint2"] = lambda: imagery.tint(makers["avatar_stock"](), 0.8)
@@ -512,7 +513,7 @@ def _image_makers(
     for persona in sc.personas.values():
         if persona.avatar not in makers:
             makers[persona.avatar] = lambda k=persona.avatar: imagery.portrait(
-                sum(map(ord, k)) * 17 + seed
+                zlib.crc32(k.encode()) + seed
             )
     return makers, copies
 

@@ -228,6 +228,20 @@ def test_modalities_are_detected_separately_and_combined() -> None:
         pairs.for_modality("image")
 
 
+def test_participation_counted_per_modality_or_across_them() -> None:
+    rows = [
+        ("u1", "a", "p1", 0, "url"), ("u1", "c", "p2", 5, "url"), ("u2", "a", "p3", 50, "url"),
+        ("h1", "a", "p4", 0, "hashtag"), ("h1", "c", "p5", 3, "hashtag"),
+    ]  # fmt: skip
+    table = ShareTable.from_columns(*zip(*rows, strict=True))
+    per_modality = detect_groups(table, 10, 2)  # c shares once per modality: dropped (CooRTweet)
+    across = detect_groups(table, 10, 2, by_modality=False)  # c shares twice in all: kept
+    assert len(per_modality) == 0
+    assert len(across) == 2
+    assert sorted(r["modality"] for r in across.iter_records()) == ["hashtag", "url"]
+    assert len(across.for_modality("url")) == 1 and len(across.for_modality("hashtag")) == 1
+
+
 def test_viral_object_is_capped_with_a_warning_not_out_of_memory() -> None:
     n = 20_000  # one object shared by 20,000 accounts within a minute: 200 million pairs
     rng = np.random.default_rng(0)

@@ -16,9 +16,10 @@ from analyzers.coordination_groups import (
 )
 from analyzers.findings import FindingDraft
 from analyzers.timeline import timeline_findings
+from osint.analysis.coordination import CoordinationOptions
 from tests.scenarios import Scenario, ScenarioConfig, generate_scenario
 
-DEFAULT_WINDOW, DEFAULT_MIN_PARTICIPATION, DEFAULT_EDGE_WEIGHT = 60, 2, 0.5
+DEFAULTS = CoordinationOptions()  # the settings `osint analyze` runs with
 
 
 @dataclass
@@ -31,9 +32,9 @@ class Run:
 
 def _analyse(config: ScenarioConfig) -> Run:
     scenario = generate_scenario(config)
-    pairs = detect_groups(scenario.share_table(), DEFAULT_WINDOW, DEFAULT_MIN_PARTICIPATION)
-    network = generate_coordinated_network(pairs, DEFAULT_EDGE_WEIGHT)
-    groups, _ = find_candidate_groups(pairs, network)
+    pairs = detect_groups(scenario.share_table(), DEFAULTS.window, DEFAULTS.min_participation)
+    network = generate_coordinated_network(pairs, DEFAULTS.edge_weight)
+    groups, _ = find_candidate_groups(pairs, network, DEFAULTS.groups)
     timelines = scenario.timelines()
     profiles = {t.profile.account_id: t.profile for t in timelines}
     coordination = group_findings(pairs, groups, profiles)

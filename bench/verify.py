@@ -1,0 +1,105 @@
+"""Benchmark: ``osint verify`` on a 1 GB evidence bundle, beside ``sha256sum`` of the same files.
+
+Builds a real bundle (a case whose posts attach 16 random 64 MiB files, exported with
+``export_bundle``), then times ``verify_bundle`` on it and ``sha256sum`` on the same media files,
+each best of two runs with the files in the page cache. Everything is deleted afterwards.
+Last line: ``verify: <MB/s> (<ratio>x sha256sum)``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from osint.bundle import export_bundle
+from osint.cases import create_case
+from osint.config import load_settings
+from osint.store import open_store
+from osint.verify import verify_bundle
+from storage.ingest import CaseWriter
+from storage.records import AccountRecord, MediaRef, PostRecord
+from storage.types import utcnow
+
+FILES = 16
+FILE_BYTES = 64 * 1024 * 1024
+MB = 1_000_000
+
+
+def _random_chunks(size: int) -> list[bytes]:
+    step = 8 * 1024 * 1024
+    return [os.urandom(min(step, size - i)) for i in range(0, size, step)]
+
+
+def _build_case(home: Path) -> tuple[Path, list[Path]]:
+    settings = load_settings(home=home, db=f"sqlite:///{home / 'osint.db'}", environ={})
+    store = open_store(settings)
+    try:
+        case_id = create_case(store, "bench").id
+        account = AccountRecord("x", "1", handle="bench")
+        posts, media_paths = [], []
+        with store.session() as session:
+            writer = CaseWriter(session, case_id, source="bench")
+            for n in range(FILES):
+                stored = store.media.put_stream(_random_chunks(FILE_BYTES))
+                writer.media(sha256=stored.sha256, size=stored.size, mime="video/mp4")
+                media_paths.append(store.media.path_for(stored.sha256))
+                posts.append(
+                    PostRecord(
+                        "x",
+                        f"p{n}",
+                        account,
+                        utcnow(),
+                        text=f"video {n}",
+                        media=[MediaRef(f"https://video.example/{n}.mp4", sha256=stored.sha256)],
+                    )
+                )
+            writer.posts(posts)
+        bundle = export_bundle(store, settings, "bench", home / "bench.zip").path
+    finally:
+        store.dispose()
+    return bundle, media_paths
+
+
+def _best_of(runs: int, action: object) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()  # type: ignore[operator]
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def run() -> str:
+    home = Path(tempfile.mkdtemp(prefix="osint-bench-verify-"))
+    try:
+        started = time.perf_counter()
+        bundle, media_paths = _build_case(home)
+        print(
+            f"   built a {bundle.stat().st_size / MB:,.0f} MB bundle in "
+            f"{time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        checked = verify_bundle(bundle)
+        assert checked.ok, checked.problems
+        verify_s = _best_of(2, lambda: verify_bundle(bundle))
+        sha_cmd = ["sha256sum", *map(str, media_paths)]
+        sha_s = _best_of(2, lambda: subprocess.run(sha_cmd, check=True, capture_output=True))
+        media_bytes = sum(p.stat().st_size for p in media_paths)
+        verify_rate = checked.bytes_checked / MB / verify_s
+        sha_rate = media_bytes / MB / sha_s
+        print(
+            f"   osint verify: {checked.bytes_checked / MB:,.0f} MB in {verify_s:.2f} s; "
+            f"sha256sum: {media_bytes / MB:,.0f} MB in {sha_s:.2f} s",
+            flush=True,
+        )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return f"verify: {verify_rate:.0f} MB/s ({verify_rate / sha_rate:.2f}x sha256sum)"
+
+
+if __name__ == "__main__":
+    print(run())

@@ -1,0 +1,129 @@
+"""The small base every platform module plugs into.
+
+A platform module knows its URLs, its response shapes and its normaliser, nothing else: the HTTP
+choke point (:class:`~collectors.http.HttpClient`: retries, rate limits, WARC capture) is handed
+in, and the engine (:mod:`osint.collect`) drives the paging, stores the records, downloads the
+media and keeps the resume cursor. To add a platform: subclass :class:`Collector`, set the class
+attributes, implement :meth:`Collector.fetch_profile` and :meth:`Collector.fetch_page`, and add
+the class to ``COLLECTORS`` in :mod:`collectors.registry`; the meta-tests then check it.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from collectors.http import HttpClient
+from osint.config import Secret, Settings
+from osint.errors import AuthError, InputError
+from storage.records import CaptureRecord, PostRecord, ProfileRecord
+
+
+@dataclass
+class PageQuery:
+    """What the engine asks of one page of an account's posts, newest first."""
+
+    cursor: str | None = None  # the platform's token for the next (older) page; None = newest
+    since_id: str | None = None  # newest post already collected: return only newer ones
+    since: datetime | None = None  # only posts created at or after this (UTC)
+    until: datetime | None = None  # only posts created before this (UTC)
+    limit: int | None = None  # posts still wanted in this run; a page may hold fewer
+
+
+@dataclass
+class ProfileResult:
+    profile: ProfileRecord
+    capture: CaptureRecord | None = None
+
+
+@dataclass
+class PostPage:
+    posts: list[PostRecord]
+    next_cursor: str | None  # None when this was the last page
+    capture: CaptureRecord | None = None  # the response the posts were read from
+    problems: list[str] = field(default_factory=list)  # items skipped, each reported
+
+
+@dataclass
+class PostLookup:
+    """Direct look-up of known posts (monitoring's deletion check)."""
+
+    found: list[PostRecord] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)  # post id -> the platform's reason
+    capture: CaptureRecord | None = None
+
+
+class Collector(ABC):
+    """One platform: its URLs and response shapes. Never does SQL, never sleeps on its own."""
+
+    platform: ClassVar[str]  # lower-case name used on the command line and in the store
+    title: ClassVar[str]  # human name
+    base_url_setting: ClassVar[str]  # the Settings field holding the API/web base URL
+    token_setting: ClassVar[str | None] = None  # the Settings field holding a required secret
+    token_env: ClassVar[str | None] = None  # its environment variable, for messages
+    target_pattern: ClassVar[re.Pattern[str]]  # what a normalised target looks like
+    example_target: ClassVar[str]
+    target_label: ClassVar[str] = "USERNAME"
+
+    def __init__(self, http: HttpClient, settings: Settings) -> None:
+        self.http = http
+        self.settings = settings
+        self.base_url = str(getattr(settings, self.base_url_setting)).rstrip("/")
+
+    # -- settings and targets -------------------------------------------------------------
+    @classmethod
+    def token(cls, settings: Settings) -> str | None:
+        """The secret this platform needs, or AuthError saying how to provide it."""
+        if cls.token_setting is None:
+            return None
+        secret = getattr(settings, cls.token_setting)
+        if not isinstance(secret, Secret) or not secret.reveal():
+            raise AuthError(
+                f"no {cls.title} API token configured",
+                hint=f"set {cls.token_env or cls.token_setting.upper()} in the environment "
+                f"or '{cls.token_setting}' in the config file",
+            )
+        return secret.reveal()
+
+    @classmethod
+    def normalize_target(cls, target: str) -> str:
+        """The account as the engine files it (e.g. ``@Name`` -> ``name``); InputError if bad."""
+        cleaned = target.strip().lstrip("@").lower()
+        if not cls.target_pattern.fullmatch(cleaned):
+            raise InputError(
+                f"{target!r} is not a {cls.title} {cls.target_label.lower()}",
+                hint=f"e.g. osint collect {cls.platform} {cls.example_target} --case C",
+            )
+        return cleaned
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    # -- what each platform implements ----------------------------------------------------
+    @abstractmethod
+    def fetch_profile(self, target: str, *, known_id: str | None = None) -> ProfileResult:
+        """Resolve the account; AccountNotFound / AccountUnavailable when it cannot be.
+
+        ``known_id`` is the platform id the case already holds for ``target``: resolving by id
+        follows a renamed account where the platform allows it.
+        """
+
+    @abstractmethod
+    def fetch_page(self, profile: ProfileRecord, query: PageQuery) -> PostPage:
+        """One page of the account's posts, newest first, honouring ``query``."""
+
+    def lookup_posts(self, post_ids: list[str]) -> PostLookup:
+        """Look known posts up directly (deleted ones come back in ``missing``)."""
+        raise NotImplementedError(f"{self.title} has no direct post look-up")
+
+    @staticmethod
+    def newest_id(ids: list[str]) -> str | None:
+        """The newest of these post ids (numeric ids compare as numbers)."""
+        if not ids:
+            return None
+        if all(i.isdigit() for i in ids):
+            return max(ids, key=int)
+        return max(ids)

@@ -1,0 +1,499 @@
+"""The one HTTP choke point of every collector.
+
+Everything a collector fetches goes through :class:`HttpClient`: timeouts; retries with
+exponential backoff and jitter on network errors, 5xx and malformed bodies; rate limits read from
+the platform's own headers (X ``x-rate-limit-*`` epoch seconds, Mastodon ``X-RateLimit-Reset``
+ISO-8601, Bluesky ``ratelimit-*``, ``Retry-After`` everywhere) and waited out up to
+``settings.max_rate_wait``; a polite minimum interval per host; a User-Agent naming osint; bodies
+streamed under a byte cap. Every response, including errors and each redirect hop, is handed to
+the capture hook (see :mod:`collectors.capture`) before anyone reads it.
+
+Secrets never leave this module unredacted: Authorization-like headers and token-like query
+parameters are replaced by ``[redacted]`` in what the hook, the logs and error messages see.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import logging
+import random
+import ssl
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
+
+import certifi
+import httpx
+
+import osint
+from collectors.ratelimit import RateBudget, RateInfo, parse_rate_limit
+from collectors.redact import SECRET_HEADERS, redact_headers, redact_url, scrub
+from osint.config import Settings
+from osint.errors import CollectError, RateLimited
+from storage.records import CaptureRecord
+
+log = logging.getLogger("osint.http")
+
+USER_AGENT = f"osint/{osint.__version__} (evidence collection; https://pypi.org/project/osint/)"
+MAX_PAGE_BYTES = 64 * 1024 * 1024  # an API page or HTML page larger than this is not a page
+CHUNK = 64 * 1024
+MAX_REDIRECTS = 5
+MAX_BACKOFF = 60.0
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+# -- what the hook and the callers get -------------------------------------------------------
+@dataclass
+class Exchange:
+    """One request and what came back (nothing, when the network failed): the hook's input."""
+
+    method: str
+    url: str  # redacted
+    request_headers: list[tuple[str, str]]  # redacted
+    started_at: datetime
+    status_code: int | None = None
+    reason: str = ""
+    http_version: str = "HTTP/1.1"
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    body: IO[bytes] = field(default_factory=io.BytesIO)  # raw bytes as received
+    size: int = 0
+    sha256: str = hashlib.sha256(b"").hexdigest()
+    truncated: str | None = None  # "length" (cut at the cap) or "disconnect"
+    error: str | None = None
+
+
+CaptureHook = Callable[[Exchange], CaptureRecord]
+
+
+@dataclass
+class Response:
+    """A fully received API or HTML page (decoded), with the capture that keeps it."""
+
+    url: str
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    fetched_at: datetime
+    capture: CaptureRecord | None = None
+    redirects: list[str] = field(default_factory=list)  # URLs that redirected here, in order
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+@dataclass
+class Download:
+    """A streamed file (media); ``file`` holds the bytes, unless ``truncated``."""
+
+    url: str
+    status_code: int
+    headers: httpx.Headers
+    file: IO[bytes]
+    size: int
+    sha256: str
+    fetched_at: datetime
+    truncated: bool = False
+    capture: CaptureRecord | None = None
+
+    @property
+    def content_type(self) -> str | None:
+        value = self.headers.get("content-type")
+        return value.split(";")[0].strip().lower() if value else None
+
+    def chunks(self) -> Iterator[bytes]:
+        self.file.seek(0)
+        yield from iter(lambda: self.file.read(CHUNK), b"")
+
+    def close(self) -> None:
+        self.file.close()
+
+
+@dataclass
+class _Received:
+    exchange: Exchange
+    headers: httpx.Headers
+    capture: CaptureRecord | None
+    decoded: bool = False  # httpx had already read (and decoded) the body
+
+
+class _Malformed(Exception):
+    """A 2xx body the caller could not use (truncated JSON, HTML instead of JSON): retried."""
+
+
+def _decode(raw: bytes, encoding: str | None, limit: int) -> bytes:
+    encoding = (encoding or "identity").strip().lower()
+    if encoding in ("identity", ""):
+        return raw
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise _Malformed(f"unsupported Content-Encoding {encoding!r}")
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, auto-detected
+    try:
+        out = inflater.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise _Malformed(f"corrupt {encoding} body: {exc}") from exc
+    if len(out) > limit:
+        raise _Malformed(f"body inflates past the {limit:,}-byte cap")
+    return out
+
+
+def _spool() -> IO[bytes]:
+    # A download's bytes live beyond this call (the engine stores them), so no context manager.
+    return tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
+
+
+def capture_record(exchange: Exchange) -> CaptureRecord:
+    """The chain-of-custody record of an exchange, without a WARC location."""
+    content_type = dict((k.lower(), v) for k, v in exchange.response_headers).get("content-type")
+    error = exchange.error
+    if exchange.truncated and not error:
+        error = f"body truncated ({exchange.truncated})"
+    return CaptureRecord(
+        url=exchange.url,
+        fetched_at=exchange.started_at,
+        sha256=exchange.sha256,
+        size=exchange.size,
+        status_code=exchange.status_code,
+        content_type=content_type[:255] if content_type else None,
+        method=exchange.method,
+        error=error,
+    )
+
+
+def _check_json(content: bytes) -> None:
+    try:
+        json.loads(content)
+    except ValueError as exc:
+        snippet = content[:40].decode("utf-8", errors="replace").strip()
+        raise _Malformed(f"not JSON ({exc.__class__.__name__}; starts with {snippet!r})") from exc
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context per process: loading the CA bundle costs ~0.1 s each time."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class HttpClient:
+    """Fetches for one collection run; ``captures`` holds what was captured since the last drain."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        capture: CaptureHook | None = None,
+        secrets: Iterable[str] = (),
+        budget: RateBudget | None = None,
+        notify: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.capture_hook = capture
+        self.secrets = [s for s in secrets if s]
+        self.budget = budget or RateBudget()
+        self.notify = notify or (lambda message: None)
+        self.sleep = sleep
+        self.captures: list[CaptureRecord] = []
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(settings.http_timeout),
+            verify=_ssl_context(),
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def drain_captures(self) -> list[CaptureRecord]:
+        """The captures made since the last call, in order (the engine stores them per page)."""
+        drained, self.captures = self.captures, []
+        return drained
+
+    # -- public verbs ------------------------------------------------------------------------
+    def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        bucket: str | None = None,
+        expect_json: bool = False,
+        follow_redirects: bool = True,
+        max_bytes: int = MAX_PAGE_BYTES,
+    ) -> Response:
+        """GET a page, fully read and decoded; with ``expect_json`` a non-JSON 2xx is retried."""
+        validate = _check_json if expect_json else None
+        received, content, final_url, hops = self._follow(
+            url, params, headers, bucket, max_bytes, False, validate, follow_redirects
+        )
+        ex = received.exchange
+        return Response(
+            url=final_url,
+            status_code=ex.status_code or 0,
+            headers=received.headers,
+            content=content or b"",
+            fetched_at=ex.started_at,
+            capture=received.capture,
+            redirects=hops,
+        )
+
+    def download(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        headers: Mapping[str, str] | None = None,
+        bucket: str | None = None,
+    ) -> Download:
+        """Stream a file to a temporary spool, stopping at ``max_bytes`` (``truncated``)."""
+        wanted = {"Accept-Encoding": "identity", **(headers or {})}
+        received, _, final_url, _ = self._follow(
+            url, None, wanted, bucket, max_bytes, True, None, True
+        )
+        ex = received.exchange
+        return Download(
+            url=final_url,
+            status_code=ex.status_code or 0,
+            headers=received.headers,
+            file=ex.body,
+            size=ex.size,
+            sha256=ex.sha256,
+            fetched_at=ex.started_at,
+            truncated=ex.truncated == "length",
+            capture=received.capture,
+        )
+
+    # -- redirects, retries, rate limits ---------------------------------------------------
+    def _follow(
+        self,
+        url: str,
+        params: Mapping[str, str | int] | None,
+        headers: Mapping[str, str] | None,
+        bucket: str | None,
+        max_bytes: int,
+        spool: bool,
+        validate: Callable[[bytes], None] | None,
+        follow: bool,
+    ) -> tuple[_Received, bytes | None, str, list[str]]:
+        first_host = urlsplit(url).netloc
+        hops: list[str] = []
+        wanted = dict(headers or {})
+        for _ in range(MAX_REDIRECTS + 1):
+            request = self._client.build_request("GET", url, params=params, headers=wanted)
+            received, content = self._request(request, bucket, max_bytes, spool, validate)
+            status = received.exchange.status_code
+            location = received.headers.get("location")
+            if not (follow and status in _REDIRECTS and location):
+                return received, content, str(request.url), hops
+            received.exchange.body.close()
+            hops.append(str(request.url))
+            url, params = urljoin(str(request.url), location), None
+            if urlsplit(url).netloc != first_host:  # never hand our credentials to another host
+                wanted = {k: v for k, v in wanted.items() if k.lower() not in SECRET_HEADERS}
+        raise CollectError(f"too many redirects from {redact_url(hops[0], self.secrets)}")
+
+    def _request(
+        self,
+        request: httpx.Request,
+        bucket: str | None,
+        max_bytes: int,
+        spool: bool,
+        validate: Callable[[bytes], None] | None,
+    ) -> tuple[_Received, bytes | None]:
+        host = request.url.netloc.decode("ascii")
+        bucket = bucket or host
+        failures = rate_waits = 0
+        while True:
+            self._wait_turn(bucket, host)
+            received = self._exchange(request, max_bytes, spool)
+            ex = received.exchange
+            if ex.status_code is None or ex.truncated == "disconnect":
+                failures = self._retry_or_raise(failures, ex.error or "connection failed", request)
+                continue
+            info = parse_rate_limit(received.headers, time.time())
+            if info.remaining == 0 and info.reset_at is not None:
+                self.budget.block_until(bucket, info.reset_at)
+            if ex.status_code == 429 or (ex.status_code in (420, 503) and info.retry_at):
+                rate_waits += 1
+                self._rate_limited(info, bucket, request, rate_waits)
+                continue
+            if ex.status_code >= 500:
+                failures = self._retry_or_raise(failures, f"HTTP {ex.status_code}", request)
+                continue
+            if spool:
+                return received, None
+            try:
+                content = self._content(received, max_bytes, request)
+                if validate is not None and 200 <= ex.status_code < 300:
+                    validate(content)
+            except _Malformed as exc:
+                failures = self._retry_or_raise(failures, str(exc), request)
+                continue
+            return received, content
+
+    def _content(self, received: _Received, max_bytes: int, request: httpx.Request) -> bytes:
+        ex = received.exchange
+        if ex.truncated == "length":
+            raise CollectError(
+                f"{redact_url(str(request.url), self.secrets)} sent more than "
+                f"{max_bytes:,} bytes; refusing to read it as a page"
+            )
+        assert isinstance(ex.body, io.BytesIO)
+        encoding = None if received.decoded else received.headers.get("content-encoding")
+        return _decode(ex.body.getvalue(), encoding, max_bytes)
+
+    def _wait_turn(self, bucket: str, host: str) -> None:
+        reset_wait, pace_wait = self.budget.delay(bucket, host, self.settings.http_min_interval)
+        if reset_wait > self.settings.max_rate_wait:
+            raise RateLimited(
+                f"{host} allows no more requests for {reset_wait:.0f} s",
+                hint=f"run the same command again later (waits up to {self.settings.max_rate_wait:.0f} s"
+                " are allowed: OSINT_MAX_RATE_WAIT)",
+            )
+        if reset_wait >= 1:
+            self.notify(f"rate limit of {host} reached: waiting {reset_wait:.0f} s for its reset")
+        wait = max(reset_wait, pace_wait)
+        if wait > 0:
+            self.sleep(wait)
+
+    def _rate_limited(
+        self, info: RateInfo, bucket: str, request: httpx.Request, waits: int
+    ) -> None:
+        host = request.url.host
+        if waits > self.settings.http_retries + 1:
+            raise RateLimited(
+                f"{host} still refuses with HTTP 429 after {waits - 1} waits",
+                hint="run the same command again later; the run resumes where it stopped",
+            )
+        now = time.time()
+        known = [t for t in (info.retry_at, info.reset_at) if t is not None]
+        until = max(known) if known else now + self._backoff(waits)
+        delay = max(until - now, 0.0) + 0.05
+        if delay > self.settings.max_rate_wait:
+            when = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            raise RateLimited(
+                f"{host} rate limit resets only at {when} ({delay:.0f} s from now)",
+                hint=f"run the same command again after that time, or allow longer waits "
+                f"(OSINT_MAX_RATE_WAIT is {self.settings.max_rate_wait:.0f} s)",
+            )
+        log.info("rate limited by %s: waiting %.1f s", host, delay)
+        self.block_until(bucket, now + delay)
+
+    def block_until(self, bucket: str, epoch: float) -> None:
+        self.budget.block_until(bucket, epoch)
+
+    def _retry_or_raise(self, failures: int, reason: str, request: httpx.Request) -> int:
+        failures += 1
+        url = redact_url(str(request.url), self.secrets)
+        if failures > self.settings.http_retries:
+            raise CollectError(
+                f"giving up on {url} after {failures} attempts: {reason}",
+                hint="the platform or the network is failing; run the same command again later, "
+                "it resumes where it stopped",
+            )
+        delay = self._backoff(failures)
+        log.info("retrying %s in %.2f s (%s)", url, delay, reason)
+        self.sleep(delay)
+        return failures
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(MAX_BACKOFF, self.settings.http_backoff * 2 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    # -- one exchange ----------------------------------------------------------------------
+    def _exchange(self, request: httpx.Request, max_bytes: int, spool: bool) -> _Received:
+        exchange = Exchange(
+            method=request.method,
+            url=redact_url(str(request.url), self.secrets),
+            request_headers=redact_headers(request.headers.multi_items(), self.secrets),
+            started_at=datetime.now(UTC),
+            body=_spool() if spool else io.BytesIO(),
+        )
+        self.budget.requested(request.url.netloc.decode("ascii"))
+        started = time.perf_counter()
+        try:
+            response = self._client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            exchange.error = f"{type(exc).__name__}: {scrub(str(exc), self.secrets)}"
+            return self._captured(exchange, httpx.Headers(), started)
+        try:
+            exchange.status_code = response.status_code
+            exchange.reason = response.reason_phrase
+            exchange.http_version = response.http_version
+            exchange.response_headers = [
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
+            ]
+            preread = response.is_stream_consumed
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                exchange.truncated = "length"
+                exchange.error = (
+                    f"declares {int(declared):,} bytes, over the {max_bytes:,}-byte cap"
+                )
+            else:
+                self._read_body(response, exchange, max_bytes)
+        finally:
+            response.close()
+        received = self._captured(exchange, response.headers, started)
+        received.decoded = preread
+        return received
+
+    def _read_body(self, response: httpx.Response, exchange: Exchange, max_bytes: int) -> None:
+        digest = hashlib.sha256()
+        size = 0
+        # a response httpx has already read (an empty body, some mock transports) has no stream
+        chunks = [response.content] if response.is_stream_consumed else response.iter_raw(CHUNK)
+        try:
+            for chunk in chunks:
+                if size + len(chunk) > max_bytes:
+                    chunk = chunk[: max_bytes - size]
+                    exchange.truncated = "length"
+                    exchange.error = f"larger than the {max_bytes:,}-byte cap"
+                digest.update(chunk)
+                exchange.body.write(chunk)
+                size += len(chunk)
+                if exchange.truncated:
+                    break
+        except httpx.TransportError as exc:  # connection dropped or stalled mid-body
+            exchange.truncated = "disconnect"
+            exchange.error = f"{type(exc).__name__}: {scrub(str(exc), self.secrets)}"
+        exchange.size = size
+        exchange.sha256 = digest.hexdigest()
+
+    def _captured(self, exchange: Exchange, headers: httpx.Headers, started: float) -> _Received:
+        exchange.body.seek(0)
+        if self.capture_hook is not None:
+            capture = self.capture_hook(exchange)
+            exchange.body.seek(0)
+        else:
+            capture = capture_record(exchange)
+        self.captures.append(capture)
+        log.debug(
+            "%s %s -> %s, %d bytes in %.0f ms%s",
+            exchange.method,
+            exchange.url,
+            exchange.status_code if exchange.status_code is not None else "no response",
+            exchange.size,
+            (time.perf_counter() - started) * 1000,
+            f" ({exchange.error})" if exchange.error else "",
+        )
+        return _Received(exchange, headers, capture)

@@ -1,0 +1,63 @@
+"""The demo scenario rendered as a replay :class:`~osint.replay.world.World`.
+
+Only this adapter knows the scenario; the replay server then serves it in each platform's real
+API shapes, and the collectors cannot tell it from the platforms.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from PIL import Image
+
+from osint.demo.scenario import Scenario
+from osint.replay.world import World, WorldAccount
+
+HASHTAG = re.compile(r"(?<!\w)#(\w+)")
+
+
+def build_world(scenario: Scenario, platforms: set[str]) -> World:
+    """Accounts, posts and pictures of ``scenario`` on the given platforms."""
+    world = World()
+    media: dict[str, str] = {}
+    for key, data in scenario.images.items():
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+        media[key] = world.add_media(data, "image/jpeg", width=width, height=height).id
+    accounts: dict[str, WorldAccount] = {}
+    for p in scenario.personas.values():
+        if p.platform not in platforms:
+            continue
+        accounts[p.key] = world.add_account(
+            p.platform,
+            p.handle,
+            id=p.platform_id,
+            display_name=p.display_name,
+            bio=p.bio,
+            location=p.location,
+            created_at=p.created_at,
+            avatar=media[p.avatar],
+            followers=p.followers,
+            following=p.following,
+        )
+    ids = {m.key: m.platform_id for m in scenario.messages}
+    for m in scenario.messages:
+        if m.author not in accounts:
+            continue
+        target = ids.get(m.target) if m.target else None
+        world.add_post(
+            accounts[m.author],
+            "" if m.kind == "repost" else m.text,
+            id=m.platform_id,
+            created_at=m.created_at,
+            kind=m.kind,
+            repost_of=target if m.kind == "repost" else None,
+            quote_of=target if m.kind == "quote" else None,
+            reply_to=target if m.kind == "reply" else None,
+            media=[media[k] for k in m.images],
+            links=list(m.links),
+            hashtags=list(dict.fromkeys([*m.hashtags, *HASHTAG.findall(m.text)])),
+            lang="fr",
+        )
+    return world

@@ -1,0 +1,42 @@
+"""A loopback server that answers like the platforms do, for tests, the demo and monitoring.
+
+    world = World()
+    dia = world.add_account("x", "dia_diarra", created_at=...)
+    world.add_post(dia, "text", media=[world.add_image()])
+    with ReplayServer(world) as server:
+        settings = settings.with_overrides(**server.settings_overrides())
+        ...  # collect; change the world; collect again
+
+See :mod:`osint.replay.world` (the data) and :mod:`osint.replay.server` (HTTP, faults, log).
+"""
+
+from __future__ import annotations
+
+from osint.replay.server import (
+    LoggedRequest,
+    PlatformApp,
+    ReplayRequest,
+    ReplayServer,
+    Reply,
+    json_reply,
+)
+from osint.replay.world import Fault, World, WorldAccount, WorldMedia, WorldPost
+from osint.replay.x import XApp
+
+PLATFORM_APPS: list[type[PlatformApp]] = [XApp]
+
+__all__ = [
+    "PLATFORM_APPS",
+    "Fault",
+    "LoggedRequest",
+    "PlatformApp",
+    "ReplayRequest",
+    "ReplayServer",
+    "Reply",
+    "World",
+    "WorldAccount",
+    "WorldMedia",
+    "WorldPost",
+    "XApp",
+    "json_reply",
+]

@@ -1,0 +1,61 @@
+"""The first look at downloaded media: status, size, EXIF; never raises on bad bytes."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from PIL import Image
+
+from collectors.media import inspect_image
+
+
+def jpeg(width: int = 120, height: int = 80, **save: object) -> bytes:
+    image = Image.new("RGB", (width, height), (120, 30, 200))
+    for x in range(0, width, 3):
+        image.putpixel((x, x % height), (x % 256, 255 - x % 256, 0))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", **save)
+    return buffer.getvalue()
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+
+
+def test_a_sound_jpeg_with_exif() -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"  # Make
+    exif[0x0132] = "2022:04:21 09:15:00"  # DateTime
+    info = inspect_image(io.BytesIO(jpeg(exif=exif.tobytes())), declared_type="image/jpeg")
+    assert (info.status, info.mime, info.width, info.height) == ("ok", "image/jpeg", 120, 80)
+    assert info.exif["Make"] == "Canon" and info.exif["DateTime"] == "2022:04:21 09:15:00"
+
+
+@pytest.mark.parametrize(
+    ("data", "declared", "status"),
+    [
+        (jpeg()[:400], "image/jpeg", "truncated"),
+        (b"<!DOCTYPE html><html><body>Sign in</body></html>", "image/jpeg", "not_image"),
+        (b'{"errors": []}', "application/json", "not_image"),
+        (b"\x00\x01garbage" * 20, "image/jpeg", "corrupt"),
+        (b"", "image/jpeg", "corrupt"),
+        (png_bomb(40_000, 40_000), "image/png", "bomb"),  # past 2x Pillow's limit: error
+        (png_bomb(10_000, 10_000), "image/png", "bomb"),  # between 1x and 2x: warning
+    ],
+    ids=["truncated", "html", "json", "garbage", "empty", "bomb", "bomb-warning"],
+)
+def test_bad_bytes_get_a_status(data: bytes, declared: str, status: str) -> None:
+    info = inspect_image(io.BytesIO(data), declared_type=declared)
+    assert info.status == status, info.note
+
+
+def test_the_bomb_limit_is_pillows() -> None:
+    assert Image.MAX_IMAGE_PIXELS == 89_478_485  # osint never raises Pillow's default limit

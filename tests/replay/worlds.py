@@ -1,0 +1,45 @@
+"""Standard replay worlds for the tests: small, with every kind of post and attachment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from osint.replay import World, WorldAccount
+
+
+def dia_world(world: World, *, posts: int = 12, image_every: int = 4) -> WorldAccount:
+    """The "Dia Diarra" account: profile with avatar, posts with images, a repost, a reply, a
+    quote of another account, a video poster; returns the account."""
+    dia = world.add_account(
+        "x",
+        "Dia_Diarra",
+        display_name="Dia Diarra",
+        bio="Malienne. Vérité pour Gossi",
+        location="Gossi, Mali",
+        url="https://example.org/dia",
+        created_at=datetime(2022, 4, 15, 10, 0, tzinfo=UTC),
+        avatar=world.add_image(40, 40, (30, 120, 200)).id,
+        followers=12,
+        following=80,
+    )
+    other = world.add_account("x", "sahel_news", display_name="Sahel News")
+    original = world.add_post(other, "Images from Gossi", hashtags=["Mali"])
+    for i in range(posts):
+        media = (
+            [world.add_image(32 + i, 24, (i * 20 % 256, 90, 60))] if i % image_every == 0 else []
+        )
+        world.add_post(
+            dia,
+            f"Post {i}: les soldats français à Gossi & <ailleurs>",
+            media=media,
+            hashtags=["Gossi"] if i % 3 == 0 else [],
+            links=["https://news.example/story?id=7&utm_source=x"] if i % 5 == 0 else [],
+        )
+    world.add_post(dia, "", kind="repost", repost_of=original.id)
+    world.add_post(
+        dia, "C'est la vérité", kind="reply", reply_to=original.id, mentions=["sahel_news"]
+    )
+    world.add_post(dia, "Regardez", kind="quote", quote_of=original.id)
+    video = world.add_image(64, 36, (10, 10, 10), kind="video")
+    world.add_post(dia, "Vidéo", media=[video])
+    return dia

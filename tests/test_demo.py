@@ -1,0 +1,96 @@
+"""``osint demo`` end to end, and the README's two commands for a newcomer."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from osint.config import load_settings
+from osint.demo.run import demo_platforms
+from osint.demo.scenario import build_scenario
+from osint.store import open_store
+from storage.models import Account, Post
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def readme_commands() -> tuple[str, str]:
+    """The first code block of the README: install-and-demo, then the test command."""
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"```(?:sh|bash)?\n(.*?)```", text, re.S)
+    assert block, "README.md must open with a code block holding the two commands"
+    lines = [ln.strip() for ln in block.group(1).splitlines() if ln.strip()]
+    assert len(lines) == 2, f"expected two commands, found {lines}"
+    return lines[0], lines[1]
+
+
+def test_scenario_is_deterministic() -> None:
+    a, b = build_scenario(), build_scenario()
+    assert [m.key for m in a.messages] == [m.key for m in b.messages]
+    assert a.images["grave_1_copy_2"] == b.images["grave_1_copy_2"]
+    assert sum(len(v) for v in a.images.values()) < 20 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def demo_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One real ``osint demo`` run (the installed console script), shared by the checks below."""
+    out = tmp_path_factory.mktemp("demo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSINT_")}
+    exe = Path(sys.executable).with_name("osint")
+    result = subprocess.run(
+        [str(exe), "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=out,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_demo_collects_every_account_of_the_world(demo_run) -> None:
+    out, result = demo_run
+    scenario = build_scenario()
+    platforms = demo_platforms()
+    personas = [p for p in scenario.personas.values() if p.platform in platforms]
+    messages = [m for m in scenario.messages if m.platform in platforms]
+    store = open_store(load_settings(home=out / "home", environ={}))
+    with store.reader() as s:
+        handles = set(s.execute(select(Account.handle)).scalars())
+        posts = s.execute(select(func.count()).select_from(Post)).scalar_one()
+    store.dispose()
+    assert handles == {p.handle for p in personas}
+    assert posts == len(messages)
+    assert "dia_diarra" in handles
+    assert f"{len(personas)} accounts" in result.stdout
+
+
+def test_demo_writes_a_report_and_a_bundle_that_verifies(demo_run) -> None:
+    out, result = demo_run
+    report, bundle = out / "report.html", out / "demo-bundle.zip"
+    assert report.is_file() and "Dia Diarra" in report.read_text()
+    assert str(bundle) in result.stdout
+    exe = Path(sys.executable).with_name("osint")
+    check = subprocess.run(
+        [str(exe), "verify", str(bundle)], capture_output=True, text=True, timeout=300
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_readme_first_command_installs_and_runs_the_demo() -> None:
+    install, _ = readme_commands()
+    assert "pip install" in install and install.endswith("osint demo")
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    _, tests = readme_commands()
+    assert tests in (REPO / ".ci" / "run").read_text()
