@@ -43,13 +43,26 @@ def test_russian_coord_tweets_match_coortweet(
         assert (pair["object_id"], pair["account_id_y"], pair["content_id_y"]) in imported
         assert 0 <= int(pair["time_delta"]) <= 60 and pair["modality"] == "repost"
 
-    edges = _rows(run_cli("export", "network", "--case", "ru", "--format", "csv").stdout)
+    edges = _rows(
+        run_cli("export", "network", "--case", "ru", "--format", "csv", "--window", "60").stdout
+    )
     assert len(edges) == 3721
     assert len({e["account_id"] for e in edges} | {e["account_id_y"] for e in edges}) == 2110
     assert Counter(int(e["weight"]) for e in edges) == {1: 3661, 2: 51, 3: 8, 4: 1}
 
     graphml = tmp_path / "ru.graphml"
-    run_cli("export", "network", "--case", "ru", "--format", "graphml", "--output", str(graphml))
+    run_cli(
+        "export",
+        "network",
+        "--case",
+        "ru",
+        "--format",
+        "graphml",
+        "--window",
+        "60",
+        "--output",
+        str(graphml),
+    )
     graph = nx.read_graphml(graphml)
     assert (graph.number_of_nodes(), graph.number_of_edges()) == (2110, 3721)
     strong = graph.edge_subgraph(
@@ -57,7 +70,9 @@ def test_russian_coord_tweets_match_coortweet(
     )
     assert (strong.number_of_nodes(), strong.number_of_edges()) == (94, 60)
     gexf = tmp_path / "ru.gexf"
-    run_cli("export", "network", "--case", "ru", "--format", "gexf", "-o", str(gexf))
+    run_cli(
+        "export", "network", "--case", "ru", "--format", "gexf", "--window", "60", "-o", str(gexf)
+    )
     assert nx.read_gexf(gexf).number_of_edges() == 3721
 
     narrow = run_cli(
