@@ -120,6 +120,9 @@ def bulk_load(store: Store, case_name: str, table: ShareTable) -> int:
                     driver.executemany(
                         f"INSERT INTO {name} ({COLUMNS[name]}) VALUES ({marks})", chunk
                     )
+    with store.engine.connect() as conn:  # planner statistics, as autovacuum would gather
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
     return case_id
 
 

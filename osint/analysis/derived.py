@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from analyzers.text import near_duplicate_clusters
-from storage.models import ImageClusterMember, Post, PostMedia, SharedObject
+from storage.models import ImageClusterMember, Post, PostMedia, PostObject, SharedObject
 
 SIMILAR_TEXT = "similar_text"
 IMAGE = "image"
@@ -45,9 +45,13 @@ def epoch_seconds(session: Session, column: Any) -> ColumnElement[int]:
 
 
 def _similar_texts(session: Session, case_id: int, first_id: int, derived: DerivedShares) -> int:
+    # Candidates are the posts whose text was indexed at ingest (authored, long enough): an
+    # index walk, where a scan of every post's text would cost seconds on big cases.
     query = (
         select(Post.id, Post.account_id, epoch_seconds(session, Post.created_at), Post.text)
-        .where(Post.case_id == case_id, Post.text.is_not(None), Post.kind != "repost")
+        .join(PostObject, PostObject.post_id == Post.id)
+        .join(SharedObject, SharedObject.id == PostObject.object_id)
+        .where(SharedObject.case_id == case_id, SharedObject.modality == "text")
         .limit(MAX_TEXT_POSTS + 1)
     )
     rows = session.execute(query).all()
