@@ -11,6 +11,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import osint
 from osint import bundle, cases, imports, verify, wacz
 from osint.analysis import coordination as analysis_coordination
 from osint.analysis import export as analysis_export
+from osint.analysis import images as image_analysis
 from osint.analysis import pipeline as analysis_pipeline
 from osint.analysis import timeline as analysis_timeline
 from osint.analysis.coordination import CoordinationOptions
@@ -232,9 +234,10 @@ def import_() -> None:
 
 
 def _print_import(summary: imports.ImportSummary) -> None:
+    files = f"{summary.media_files:,} media files, " if summary.media_files else ""
     console.print(
         f"imported {summary.rows:,} rows from {summary.path} into case {summary.case}: "
-        f"{summary.posts_new:,} new posts, {summary.posts_known:,} already known, "
+        f"{summary.posts_new:,} new posts, {summary.posts_known:,} already known, {files}"
         f"{summary.problem_count:,} problems (sha256 {summary.sha256})",
         markup=False,
     )
@@ -275,6 +278,25 @@ def import_shares(
             platform=platform,
             modality=modality,
             progress=progress,
+        )
+    _print_import(summary)
+
+
+@import_.command("telegram-export")
+@click.argument("export", type=click.Path(path_type=Path))
+@click.option("--case", "case_name", required=True, help="Case to import into.")
+@pass_app
+def import_telegram_export(app: AppContext, export: Path, case_name: str) -> None:
+    """Import a Telegram Desktop JSON export: its folder (or its result.json) and photos.
+
+    Messages become posts (forwards as reposts, replies as replies), with their links, hashtags
+    and mentions; the photos and files of the export go into the media store.
+
+    Example: osint import telegram-export ChatExport_2022-04-21 --case mali-2022
+    """
+    with TerminalProgress() as progress:
+        summary = imports.import_telegram_export(
+            app.store, app.settings, case=case_name, path=export, progress=progress
         )
     _print_import(summary)
 
@@ -393,6 +415,64 @@ def collect_x(app: AppContext, username: str, case_name: str, **window: Any) -> 
     _run_collect(app, "x", username, case_name, **window)
 
 
+@collect.command("telegram")
+@click.argument("channel")
+@_window_options
+@pass_app
+def collect_telegram(app: AppContext, channel: str, case_name: str, **window: Any) -> None:
+    """Collect a public Telegram channel from its web preview (t.me/s/CHANNEL).
+
+    No account or token needed; only channels with a public preview can be read.
+    OSINT_TELEGRAM_URL points at another base URL (a mirror, or the tests' replay server).
+
+    Example: osint collect telegram dia_diarra_news --case mali-2022
+    """
+    _run_collect(app, "telegram", channel, case_name, **window)
+
+
+@collect.command("bluesky")
+@click.argument("handle")
+@_window_options
+@pass_app
+def collect_bluesky(app: AppContext, handle: str, case_name: str, **window: Any) -> None:
+    """Collect a Bluesky account through the public AppView API (no login needed).
+
+    HANDLE is a handle (name.bsky.social), a DID (did:plc:...) or a bsky.app profile URL.
+    OSINT_BLUESKY_API_URL points at another AppView (or the tests' replay server).
+
+    Example: osint collect bluesky dia-diarra.bsky.social --case mali-2022
+    """
+    _run_collect(app, "bluesky", handle, case_name, **window)
+
+
+@collect.command("mastodon")
+@click.argument("account", metavar="USER@INSTANCE")
+@click.option(
+    "--instance-url",
+    help="Read through this instance (https://...) instead of the account's own.",
+)
+@_window_options
+@pass_app
+def collect_mastodon(
+    app: AppContext, account: str, case_name: str, instance_url: str | None, **window: Any
+) -> None:
+    """Collect a Mastodon account through its instance's public API (no login needed).
+
+    The instance is the one in USER@INSTANCE, unless --instance-url (or
+    OSINT_MASTODON_INSTANCE_URL) names another one to read through.
+
+    Example: osint collect mastodon dia_diarra@mastodon.social --case mali-2022
+    """
+    settings = None
+    if instance_url:
+        if not instance_url.startswith(("https://", "http://")):
+            raise click.BadParameter(
+                "give a URL such as https://mastodon.social", param_hint="--instance-url"
+            )
+        settings = app.settings.with_overrides(mastodon_instance_url=instance_url.rstrip("/"))
+    _run_collect(app, "mastodon", account, case_name, settings=settings, **window)
+
+
 # -- analyze -------------------------------------------------------------------------------
 def _analysis_options(
     window: float,
@@ -453,6 +533,16 @@ def _print_coordination(report: analysis_coordination.CoordinationReport) -> Non
         console.print(table)
 
 
+def _print_images(summary: image_analysis.ImageAnalysisSummary) -> None:
+    console.print(
+        f"images of case {summary.case}: {summary.images:,} images ({summary.hashed_now:,} hashed "
+        f"now, {summary.already_hashed:,} already, {summary.unusable:,} unusable, "
+        f"{summary.missing:,} missing); {summary.clusters:,} clusters of copies, "
+        f"{summary.findings:,} findings",
+        markup=False,
+    )
+
+
 def _print_timeline(report: analysis_timeline.TimelineReport) -> None:
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(report.by_kind.items())) or "none"
     console.print(
@@ -498,7 +588,7 @@ def analyze(
     with TerminalProgress() as progress:
         result = analysis_pipeline.analyze_case(app.store, case_name, options, progress)
     if result.images is not None:
-        console.print(str(result.images), markup=False)
+        _print_images(result.images)
     _print_coordination(result.coordination)
     _print_timeline(result.timeline)
 
@@ -547,17 +637,48 @@ def analyze_timeline(app: AppContext, case_name: str) -> None:
 
 @analyze.command("images")
 @click.option("--case", "case_name", required=True, help="Case to analyse.")
+@click.option(
+    "--threshold",
+    type=int,
+    default=image_analysis.DEFAULT_RADIUS,
+    show_default=True,
+    help="Candidate search radius in bits of 64 (pHash, dHash); lower is stricter and faster. "
+    "Candidates are then judged by two-hash rules (analyzers/imagematch.py).",
+)
+@click.option("--workers", type=int, default=2, show_default=True, help="Hashing processes.")
+@click.option(
+    "--pdq", is_flag=True, help="Also store PDQ hashes (needs: pip install 'osint[pdq]')."
+)
+@click.option(
+    "--event-start",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
+    help="When the event the posts claim to show began (UTC); earlier copies are flagged.",
+)
 @pass_app
-def analyze_images(app: AppContext, case_name: str) -> None:
-    """Cluster copies of the same pictures across the case's posts.
+def analyze_images(
+    app: AppContext,
+    case_name: str,
+    threshold: int,
+    workers: int,
+    pdq: bool,
+    event_start: datetime | None,
+) -> None:
+    """Hash the case's images, group copies of the same picture, flag reuse across accounts.
 
-    Example: osint analyze images --case mali-2022
+    Example: osint analyze images --case mali-2022 --event-start 2022-04-21
     """
+    start = event_start.replace(tzinfo=UTC) if event_start else None
     with TerminalProgress() as progress:
-        report = analysis_pipeline.run_images(app.store, case_name, progress)
-    if report is None:
-        raise click.ClickException("image analysis is not part of this osint version")
-    console.print(str(report), markup=False)
+        summary = image_analysis.analyze_images(
+            app.store,
+            case=case_name,
+            radius=threshold,
+            workers=max(1, workers),
+            event_start=start,
+            pdq=pdq,
+            progress=progress,
+        )
+    _print_images(summary)
 
 
 # -- report, export, verify ----------------------------------------------------------------
@@ -639,6 +760,32 @@ def export_posts_cmd(app: AppContext, case_name: str, fmt: str, output: Path | N
         with output.open("w", encoding="utf-8", newline="") as fh:
             count = export_posts(app.store, case_name, fh, fmt=fmt)
     err_console.print(f"exported {count:,} posts of case {case_name}", markup=False)
+
+
+@export.command("images")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(image_analysis.EXPORT_FORMATS),
+    default="csv",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="File (default: stdout).")
+@pass_app
+def export_images_cmd(app: AppContext, case_name: str, fmt: str, output: Path | None) -> None:
+    """List the case's images: sha256, hashes, cluster, first seen, accounts that used them.
+
+    Run `osint analyze images` first for hashes and clusters.
+
+    Example: osint export images --case mali-2022 --format jsonl -o images.jsonl
+    """
+    if output is None:
+        count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=sys.stdout)
+    else:
+        with output.open("w", encoding="utf-8", newline="") as fh:
+            count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=fh)
+    err_console.print(f"exported {count:,} images of case {case_name}", markup=False)
 
 
 @export.command("wacz")

@@ -62,6 +62,9 @@ class Collector(ABC):
     platform: ClassVar[str]  # lower-case name used on the command line and in the store
     title: ClassVar[str]  # human name
     base_url_setting: ClassVar[str]  # the Settings field holding the API/web base URL
+    # True when the base URL normally comes from the target (Mastodon's USER@INSTANCE) and the
+    # setting, unset by default, only overrides it
+    base_url_from_target: ClassVar[bool] = False
     token_setting: ClassVar[str | None] = None  # the Settings field holding a required secret
     token_env: ClassVar[str | None] = None  # its environment variable, for messages
     target_pattern: ClassVar[re.Pattern[str]]  # what a normalised target looks like
@@ -71,7 +74,8 @@ class Collector(ABC):
     def __init__(self, http: HttpClient, settings: Settings) -> None:
         self.http = http
         self.settings = settings
-        self.base_url = str(getattr(settings, self.base_url_setting)).rstrip("/")
+        configured = getattr(settings, self.base_url_setting)
+        self.base_url = str(configured).rstrip("/") if configured else ""
 
     # -- settings and targets -------------------------------------------------------------
     @classmethod

@@ -179,6 +179,16 @@ def _check_json(content: bytes) -> None:
         raise _Malformed(f"not JSON ({exc.__class__.__name__}; starts with {snippet!r})") from exc
 
 
+def _checked(check: Callable[[bytes], None]) -> Callable[[bytes], None]:
+    def validate(content: bytes) -> None:
+        try:
+            check(content)
+        except ValueError as exc:
+            raise _Malformed(str(exc)) from exc
+
+    return validate
+
+
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
     """One TLS context per process: loading the CA bundle costs ~0.1 s each time."""
@@ -237,11 +247,16 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         bucket: str | None = None,
         expect_json: bool = False,
+        check: Callable[[bytes], None] | None = None,
         follow_redirects: bool = True,
         max_bytes: int = MAX_PAGE_BYTES,
     ) -> Response:
-        """GET a page, fully read and decoded; with ``expect_json`` a non-JSON 2xx is retried."""
-        validate = _check_json if expect_json else None
+        """GET a page, fully read and decoded; with ``expect_json`` a non-JSON 2xx is retried.
+
+        ``check`` vets a 2xx body the caller cannot parse as JSON (an HTML page): a ``ValueError``
+        from it means the body is malformed (cut short, a maintenance page) and is retried too.
+        """
+        validate = _check_json if expect_json else _checked(check) if check else None
         received, content, final_url, hops = self._follow(
             url, params, headers, bucket, max_bytes, False, validate, follow_redirects
         )

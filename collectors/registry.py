@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collectors.base import Collector
+from collectors.bluesky import BlueskyCollector
+from collectors.mastodon import MastodonCollector
+from collectors.telegram import TelegramCollector
 from collectors.x import XCollector
 from osint.errors import InputError
 
-COLLECTORS: list[type[Collector]] = [XCollector]
+COLLECTORS: list[type[Collector]] = [
+    XCollector,
+    TelegramCollector,
+    BlueskyCollector,
+    MastodonCollector,
+]
 
 
 def get_collector(platform: str) -> type[Collector]:

@@ -6,6 +6,7 @@ each hashtag, and the normalised text of an authored post. Imported shares bring
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -18,6 +19,7 @@ _MENTION = re.compile(r"(?<!\w)@[\w.]+")
 _SPACE = re.compile(r"\s+")
 
 
+@functools.lru_cache(maxsize=50_000)  # pure; links and copied texts repeat across an import
 def normalize_url(url: str) -> str:
     """Same link, same key: scheme and host case, ``www.``, trailing slash, tracking parameters."""
     parts = urlsplit(url.strip())
@@ -29,6 +31,7 @@ def normalize_url(url: str) -> str:
     return urlunsplit(("https", host, path, query, ""))
 
 
+@functools.lru_cache(maxsize=50_000)
 def normalize_text(text: str) -> str:
     """Text with case, whitespace, mentions and URLs taken out."""
     text = _URL.sub(" ", text)
@@ -40,7 +43,7 @@ def normalize_text(text: str) -> str:
 def add_content_keys(rec: PostRecord) -> PostRecord:
     """Append the keys derived from the post's fields to ``rec.objects`` (kept unique)."""
     keys = list(rec.objects)
-    given = {modality for modality, _ in keys}  # imported shares name their objects themselves
+    given = {modality for modality, _ in keys} if keys else ()  # shares name their own objects
     if rec.repost_of and "repost" not in given:
         keys.append(("repost", f"{rec.platform}:{rec.repost_of}"))
     if rec.quote_of and "quote" not in given:
@@ -51,10 +54,11 @@ def add_content_keys(rec: PostRecord) -> PostRecord:
         domain = urlsplit(url).hostname
         if domain:
             keys.append(("domain", domain))
-    keys.extend(("hashtag", tag.lstrip("#").casefold()) for tag in rec.hashtags)
+    if rec.hashtags:
+        keys.extend(("hashtag", tag.lstrip("#").casefold()) for tag in rec.hashtags)
     if rec.text and rec.kind != "repost":
         normalized = normalize_text(rec.text)
         if len(normalized) >= MIN_TEXT_KEY_CHARS:
             keys.append(("text", normalized))
-    rec.objects = list(dict.fromkeys(keys))
+    rec.objects = list(dict.fromkeys(keys)) if len(keys) > 1 else keys
     return rec

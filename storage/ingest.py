@@ -20,6 +20,16 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.bulk import BulkRows
+from storage.columns import (
+    ACCOUNT_COLUMNS,
+    MEDIA_LINK_COLUMNS,
+    OBJECT_COLUMNS,
+    POST_COLUMNS,
+    POST_OBJECT_COLUMNS,
+    VERSION_COLUMNS,
+    media_link_row,
+)
 from storage.models import (
     Account,
     AccountSnapshot,
@@ -27,14 +37,11 @@ from storage.models import (
     Media,
     Post,
     PostMedia,
-    PostObject,
     PostVersion,
-    SharedObject,
 )
 from storage.records import (
     AccountRecord,
     CaptureRecord,
-    MediaRef,
     PostRecord,
     ProfileRecord,
     text_sha256,
@@ -42,6 +49,7 @@ from storage.records import (
 from storage.types import utcnow
 
 _IN_CHUNK = 500  # ids per IN (...) clause
+_CACHE_LIMIT = 200_000  # ids kept in memory per cache (accounts, media, objects)
 
 
 @dataclass
@@ -89,6 +97,13 @@ class CaseWriter:
         self._objects: dict[tuple[str, str], int] = {}
         dialect = session.get_bind().dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._bulk = BulkRows(session)
+
+    @property
+    def bulk(self) -> BulkRows:
+        """The fast lane, on whichever session the writer has now (one per batch, often)."""
+        self._bulk.session = self.session
+        return self._bulk
 
     # -- captures ---------------------------------------------------------------------------
     def capture(self, rec: CaptureRecord, *, run_id: int | None = None) -> int:
@@ -111,12 +126,11 @@ class CaseWriter:
             self._load_accounts(missing)
             absent = [k for k in missing if k not in self._accounts]
             if absent:
-                rows = [self._account_row(wanted[k], seen_at) for k in absent]
-                stmt = self._insert(Account.__table__).on_conflict_do_nothing()
-                self.session.execute(stmt, rows)
-                self._load_accounts(absent)
+                self._insert_accounts([wanted[k] for k in absent], seen_at)
         updates = []
         for key, rec in wanted.items():
+            if not rec.handle and not rec.display_name:
+                continue
             acc_id, handle, name = self._accounts[key]
             if (rec.handle and rec.handle != handle) or (
                 rec.display_name and rec.display_name != name
@@ -131,38 +145,57 @@ class CaseWriter:
                 self._accounts[key] = (acc_id, rec.handle or handle, rec.display_name or name)
         if updates:
             self.session.execute(update(Account), updates)
-        return {k: self._accounts[k][0] for k in wanted}
+        accounts = self._accounts
+        return {k: accounts[k][0] for k in wanted}
 
-    def _account_row(self, rec: AccountRecord, seen_at: datetime) -> dict[str, Any]:
-        return {
-            "case_id": self.case_id,
-            "platform": rec.platform,
-            "platform_id": rec.platform_id,
-            "handle": rec.handle,
-            "display_name": rec.display_name,
-            "status": rec.status,
-            "created_at_platform": rec.created_at,
-            "first_seen": seen_at,
-            "last_seen": seen_at,
-        }
+    def _insert_accounts(self, recs: Sequence[AccountRecord], seen_at: datetime) -> None:
+        bulk = self.bulk
+        ids = bulk.allocate_ids("accounts", len(recs))
+        seen = bulk.utc(seen_at)
+        rows = [
+            (
+                acc_id,
+                self.case_id,
+                rec.platform,
+                rec.platform_id,
+                rec.handle,
+                rec.display_name,
+                rec.status,
+                bulk.utc(rec.created_at),
+                seen,
+                seen,
+            )
+            for acc_id, rec in zip(ids, recs, strict=True)
+        ]
+        inserted = bulk.insert_new("accounts", ACCOUNT_COLUMNS, rows)
+        for acc_id, rec in zip(ids, recs, strict=True):
+            if inserted is None or acc_id in inserted:
+                self._accounts[(rec.platform, rec.platform_id)] = (
+                    acc_id,
+                    rec.handle,
+                    rec.display_name,
+                )
+        raced = [
+            (r.platform, r.platform_id)
+            for r in recs
+            if (r.platform, r.platform_id) not in self._accounts
+        ]
+        if raced:  # another writer created them meanwhile: take its ids
+            self._load_accounts(raced)
 
     def _load_accounts(self, keys: Sequence[tuple[str, str]]) -> None:
         by_platform: dict[str, list[str]] = {}
         for platform, pid in keys:
             by_platform.setdefault(platform, []).append(pid)
         for platform, pids in by_platform.items():
-            for chunk in _chunks(pids):
-                rows = self.session.execute(
-                    select(
-                        Account.id, Account.platform_id, Account.handle, Account.display_name
-                    ).where(
-                        Account.case_id == self.case_id,
-                        Account.platform == platform,
-                        Account.platform_id.in_(chunk),
-                    )
-                )
-                for acc_id, pid, handle, name in rows:
-                    self._accounts[(platform, pid)] = (acc_id, handle, name)
+            for acc_id, pid, handle, name in self.bulk.select_in(
+                "accounts",
+                ("id", "platform_id", "handle", "display_name"),
+                {"case_id": self.case_id, "platform": platform},
+                "platform_id",
+                pids,
+            ):
+                self._accounts[(platform, pid)] = (acc_id, handle, name)
 
     # -- profiles ---------------------------------------------------------------------------
     def snapshot(
@@ -251,7 +284,7 @@ class CaseWriter:
         if sha256 in self._media:
             return self._media[sha256]
         stmt = (
-            self._insert(Media.__table__)
+            self._insert(Media)
             .values(
                 sha256=sha256,
                 size=size,
@@ -289,109 +322,116 @@ class CaseWriter:
         result = PostWriteResult()
         if not records:
             return result
-        unique: dict[tuple[str, str], PostRecord] = {}
-        for rec in records:
-            key = (rec.platform, rec.platform_id)
-            earlier = unique.get(key)
-            if earlier is not None and earlier.objects != rec.objects:
-                rec.objects = list(dict.fromkeys([*earlier.objects, *rec.objects]))
-            unique[key] = rec
+        unique = _unique_posts(records)
         account_ids = self.accounts((r.account for r in unique.values()), seen_at=seen_at)
         existing = self._existing_posts(list(unique))
         fresh = [r for k, r in unique.items() if k not in existing]
         if fresh:
             inserted = self._insert_posts(fresh, account_ids, seen_at)
-            existing_race = [r for r in fresh if r.platform_id not in inserted]
-            for rec in fresh:
-                if rec.platform_id in inserted:
-                    result.ids[rec.platform_id] = inserted[rec.platform_id]
-                    result.new.append(inserted[rec.platform_id])
-            if existing_race:
-                existing.update(
-                    self._existing_posts([(r.platform, r.platform_id) for r in existing_race])
-                )
             new_recs = [r for r in fresh if r.platform_id in inserted]
+            for rec in new_recs:
+                result.ids[rec.platform_id] = inserted[rec.platform_id]
+            result.new.extend(result.ids.values())
+            if len(new_recs) < len(fresh):  # another writer stored some of them meanwhile
+                raced = [
+                    (r.platform, r.platform_id) for r in fresh if r.platform_id not in inserted
+                ]
+                existing.update(self._existing_posts(raced))
             self._insert_versions(new_recs, inserted, seen_at)
             self._write_media_links(new_recs, inserted, known={})
-            self._write_objects(new_recs, inserted, account_ids)
+            self._write_objects(new_recs, inserted, account_ids, may_conflict=False)
         known = [r for k, r in unique.items() if k in existing]
         if known:
             self._refresh_posts(known, existing, seen_at, result)
-            self._write_objects([r for r in known if r.objects], result.ids, account_ids)
+            with_objects = [r for r in known if r.objects]
+            self._write_objects(with_objects, result.ids, account_ids, may_conflict=True)
+        self._trim_caches()
         return result
 
-    def _existing_posts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-        found: dict[tuple[str, str], Any] = {}
+    def _trim_caches(self) -> None:
+        # Bounded memory on any input size: a cache past its limit starts again (a re-read
+        # costs one query per batch; an unbounded cache would grow with every distinct key).
+        for cache in (self._accounts, self._media, self._objects):
+            if len(cache) > _CACHE_LIMIT:
+                cache.clear()
+
+    def _existing_posts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], _Known]:
+        found: dict[tuple[str, str], _Known] = {}
         by_platform: dict[str, list[str]] = {}
         for platform, pid in keys:
             by_platform.setdefault(platform, []).append(pid)
         for platform, pids in by_platform.items():
-            for chunk in _chunks(pids):
-                rows = self.session.execute(
-                    select(
-                        Post.id, Post.platform_id, Post.text, Post.text_html, Post.deleted_at
-                    ).where(
-                        Post.case_id == self.case_id,
-                        Post.platform == platform,
-                        Post.platform_id.in_(chunk),
-                    )
-                )
-                for row in rows:
-                    found[(platform, row.platform_id)] = row
+            for row in self.bulk.select_in(
+                "posts",
+                ("id", "platform_id", "text", "text_html"),
+                {"case_id": self.case_id, "platform": platform},
+                "platform_id",
+                pids,
+            ):
+                found[(platform, row[1])] = _Known(row[0], row[2], row[3])
         return found
 
     def _insert_posts(
         self, recs: Sequence[PostRecord], account_ids: dict[tuple[str, str], int], seen_at: datetime
     ) -> dict[str, int]:
+        """Insert new posts; the ids of those this call inserted (by platform id)."""
+        bulk = self.bulk
+        ids = bulk.allocate_ids("posts", len(recs))
+        seen, json_of, utc = bulk.utc(seen_at), bulk.json, bulk.utc
+        case_id, source = self.case_id, self.source
         rows = [
-            {
-                "case_id": self.case_id,
-                "account_id": account_ids[(r.account.platform, r.account.platform_id)],
-                "platform": r.platform,
-                "platform_id": r.platform_id,
-                "created_at": r.created_at,
-                "kind": r.kind,
-                "text": r.text,
-                "text_html": r.text_html,
-                "url": r.url,
-                "lang": r.lang,
-                "repost_of": r.repost_of,
-                "reply_to": r.reply_to,
-                "quote_of": r.quote_of,
-                "links": r.links,
-                "hashtags": r.hashtags,
-                "mentions": r.mentions,
-                "metrics": r.metrics,
-                "extra": r.extra,
-                "source": self.source,
-                "first_seen": seen_at,
-                "last_seen": seen_at,
-                "capture_id": r.capture_id,
-            }
-            for r in recs
+            (
+                post_id,
+                case_id,
+                account_ids[(r.account.platform, r.account.platform_id)],
+                r.platform,
+                r.platform_id,
+                utc(r.created_at),
+                r.kind,
+                r.text,
+                r.text_html,
+                r.url,
+                r.lang,
+                r.repost_of,
+                r.reply_to,
+                r.quote_of,
+                json_of(r.links),
+                json_of(r.hashtags),
+                json_of(r.mentions),
+                json_of(r.metrics),
+                json_of(r.extra),
+                source,
+                seen,
+                seen,
+                r.capture_id,
+            )
+            for post_id, r in zip(ids, recs, strict=True)
         ]
-        table: Table = Post.__table__  # type: ignore[assignment]
-        stmt = (
-            self._insert(table).on_conflict_do_nothing().returning(table.c.id, table.c.platform_id)
-        )
-        return {pid: pk for pk, pid in self.session.execute(stmt, rows)}
+        inserted = bulk.insert_new("posts", POST_COLUMNS, rows)
+        return {
+            r.platform_id: post_id
+            for post_id, r in zip(ids, recs, strict=True)
+            if inserted is None or post_id in inserted
+        }
 
     def _insert_versions(
         self, recs: Sequence[PostRecord], ids: dict[str, int], seen_at: datetime
     ) -> None:
+        # A post without text has no text to keep: its first version is the first text it shows.
+        seen = self.bulk.utc(seen_at)
         rows = [
-            {
-                "post_id": ids[r.platform_id],
-                "text": r.text,
-                "text_html": r.text_html,
-                "text_sha256": text_sha256(r.text, r.text_html),
-                "captured_at": seen_at,
-                "capture_id": r.capture_id,
-            }
+            (
+                ids[r.platform_id],
+                r.text,
+                r.text_html,
+                text_sha256(r.text, r.text_html),
+                seen,
+                r.capture_id,
+            )
             for r in recs
+            if r.text or r.text_html
         ]
-        if rows:
-            self.session.execute(self._insert(PostVersion.__table__).on_conflict_do_nothing(), rows)
+        self.bulk.insert("post_versions", VERSION_COLUMNS, rows, may_conflict=False)
 
     def _write_media_links(
         self,
@@ -400,36 +440,21 @@ class CaseWriter:
         known: dict[int, dict[int, int | None]],
     ) -> None:
         """Insert missing attachments; fill in media ids that were missing before."""
-        refs: list[tuple[int, MediaRef, int | None]] = []
-        media_ids = self._media_ids(m.sha256 for r in recs for m in r.media if m.sha256)
-        for rec in recs:
-            for ref in rec.media:
-                refs.append((ids[rec.platform_id], ref, rec.capture_id))
+        with_media = [r for r in recs if r.media]
+        if not with_media:
+            return
+        media_ids = self._media_ids(m.sha256 for r in with_media for m in r.media if m.sha256)
         inserts, fills = [], []
-        for post_id, ref, capture_id in refs:
-            media_id = media_ids.get(ref.sha256) if ref.sha256 else None
+        for rec in with_media:
+            post_id = ids[rec.platform_id]
             have = known.get(post_id, {})
-            if ref.position not in have:
-                inserts.append(
-                    {
-                        "post_id": post_id,
-                        "position": ref.position,
-                        "media_id": media_id,
-                        "kind": ref.kind,
-                        "source_url": ref.source_url,
-                        "preview_url": ref.preview_url,
-                        "alt_text": ref.alt_text,
-                        "platform_key": ref.platform_key,
-                        "error": ref.error,
-                        "capture_id": capture_id,
-                    }
-                )
-            elif have[ref.position] is None and media_id is not None:
-                fills.append((post_id, ref.position, media_id))
-        if inserts:
-            self.session.execute(
-                self._insert(PostMedia.__table__).on_conflict_do_nothing(), inserts
-            )
+            for ref in rec.media:
+                media_id = media_ids.get(ref.sha256) if ref.sha256 else None
+                if ref.position not in have:
+                    inserts.append(media_link_row(post_id, ref, media_id, rec.capture_id))
+                elif have[ref.position] is None and media_id is not None:
+                    fills.append((post_id, ref.position, media_id))
+        self.bulk.insert("post_media", MEDIA_LINK_COLUMNS, inserts)
         for post_id, position, media_id in fills:
             self.session.execute(
                 update(PostMedia)
@@ -439,80 +464,79 @@ class CaseWriter:
 
     def _object_ids(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
         missing = [k for k in keys if k not in self._objects]
-        if missing:
-            hashes = {object_key_hash(m, k): (m, k) for m, k in missing}
+        if not missing:
+            return self._objects
+        hashes = {object_key_hash(m, k): (m, k) for m, k in missing}
+        self._load_objects(list(hashes), hashes)
+        absent = [h for h in hashes if hashes[h] not in self._objects]
+        if absent:
+            ids = self.bulk.allocate_ids("shared_objects", len(absent))
             rows = [
-                {"case_id": self.case_id, "modality": m, "key": k, "key_hash": h}
-                for h, (m, k) in hashes.items()
+                (obj_id, self.case_id, hashes[h][0], hashes[h][1], h)
+                for obj_id, h in zip(ids, absent, strict=True)
             ]
-            self.session.execute(
-                self._insert(SharedObject.__table__).on_conflict_do_nothing(), rows
-            )
-            for chunk in _chunks(list(hashes)):
-                for obj_id, h in self.session.execute(
-                    select(SharedObject.id, SharedObject.key_hash).where(
-                        SharedObject.case_id == self.case_id, SharedObject.key_hash.in_(chunk)
-                    )
-                ):
+            inserted = self.bulk.insert_new("shared_objects", OBJECT_COLUMNS, rows)
+            for obj_id, h in zip(ids, absent, strict=True):
+                if inserted is None or obj_id in inserted:
                     self._objects[hashes[h]] = obj_id
+            raced = [h for h in absent if hashes[h] not in self._objects]
+            if raced:  # another writer created them meanwhile: take its ids
+                self._load_objects(raced, hashes)
         return self._objects
+
+    def _load_objects(self, key_hashes: list[str], hashes: dict[str, tuple[str, str]]) -> None:
+        # By modality: the unique index is (case_id, modality, key_hash); without the modality
+        # the lookup would walk every object of the case.
+        by_modality: dict[str, list[str]] = {}
+        for key_hash in key_hashes:
+            by_modality.setdefault(hashes[key_hash][0], []).append(key_hash)
+        for modality, wanted in by_modality.items():
+            for obj_id, key_hash in self.bulk.select_in(
+                "shared_objects",
+                ("id", "key_hash"),
+                {"case_id": self.case_id, "modality": modality},
+                "key_hash",
+                wanted,
+            ):
+                self._objects[hashes[key_hash]] = obj_id
 
     def _write_objects(
         self,
         recs: Sequence[PostRecord],
         ids: dict[str, int],
         account_ids: dict[tuple[str, str], int],
+        *,
+        may_conflict: bool,
     ) -> None:
         object_ids = self._object_ids({o for r in recs for o in r.objects})
-        rows = []
+        case_id = self.case_id
+        rows: list[tuple[int, int, int, int, int]] = []
         for rec in recs:
+            if not rec.objects:
+                continue
+            post_id = ids[rec.platform_id]
             account_id = account_ids[(rec.account.platform, rec.account.platform_id)]
             ts = int(rec.created_at.timestamp())
-            for obj in dict.fromkeys(rec.objects):
-                rows.append(
-                    {
-                        "post_id": ids[rec.platform_id],
-                        "object_id": object_ids[obj],
-                        "case_id": self.case_id,
-                        "account_id": account_id,
-                        "ts": ts,
-                    }
-                )
-        if rows:
-            self.session.execute(self._insert(PostObject.__table__).on_conflict_do_nothing(), rows)
+            objects = rec.objects if len(rec.objects) == 1 else dict.fromkeys(rec.objects)
+            rows.extend((post_id, object_ids[obj], case_id, account_id, ts) for obj in objects)
+        self.bulk.insert("post_objects", POST_OBJECT_COLUMNS, rows, may_conflict=may_conflict)
 
     def _refresh_posts(
         self,
         recs: Sequence[PostRecord],
-        existing: dict[tuple[str, str], Any],
+        existing: dict[tuple[str, str], _Known],
         seen_at: datetime,
         result: PostWriteResult,
     ) -> None:
         ids = {r.platform_id: existing[(r.platform, r.platform_id)].id for r in recs}
         result.ids.update(ids)
-        touched = []
         for rec in recs:
             row = existing[(rec.platform, rec.platform_id)]
-            values: dict[str, Any] = {"id": row.id, "last_seen": seen_at}
-            if text_sha256(rec.text, rec.text_html) != text_sha256(row.text, row.text_html):
-                version = PostVersion(
-                    post_id=row.id,
-                    text=rec.text,
-                    text_html=rec.text_html,
-                    text_sha256=text_sha256(rec.text, rec.text_html),
-                    captured_at=seen_at,
-                    capture_id=rec.capture_id,
-                )
-                self.session.add(version)
-                self.session.flush()
-                values.update(text=rec.text, text_html=rec.text_html, capture_id=rec.capture_id)
-                result.edited.append(
-                    EditedPost(row.id, rec.platform_id, row.text, rec.text, version.id)
-                )
-            else:
+            if (rec.text or "", rec.text_html or "") == (row.text or "", row.text_html or ""):
                 result.unchanged.append(row.id)
-            touched.append(values)
-        self.session.execute(update(Post), touched)
+            else:
+                result.edited.append(self._record_edit(row, rec, seen_at))
+        self.bulk.set_where_ids("posts", {"last_seen": self.bulk.utc(seen_at)}, list(ids.values()))
         with_media = [r for r in recs if r.media]
         if with_media:
             known: dict[int, dict[int, int | None]] = {}
@@ -551,3 +575,51 @@ class CaseWriter:
                 self.session.execute(self._insert(table).on_conflict_do_nothing(), missing)
                 self._media_ids([row["sha256"] for row in missing])
         return {r["sha256"]: self._media[r["sha256"]] for r in rows}
+
+    def _record_edit(self, row: _Known, rec: PostRecord, seen_at: datetime) -> EditedPost:
+        """A changed text: a new version (or the earlier one it went back to), post updated."""
+        digest = text_sha256(rec.text, rec.text_html)
+        self.session.execute(
+            self._insert(PostVersion)
+            .values(
+                post_id=row.id,
+                text=rec.text,
+                text_html=rec.text_html,
+                text_sha256=digest,
+                captured_at=seen_at,
+                capture_id=rec.capture_id,
+            )
+            .on_conflict_do_nothing()
+        )
+        version_id = self.session.execute(
+            select(PostVersion.id).where(
+                PostVersion.post_id == row.id, PostVersion.text_sha256 == digest
+            )
+        ).scalar_one()
+        self.session.execute(
+            update(Post)
+            .where(Post.id == row.id)
+            .values(text=rec.text, text_html=rec.text_html, capture_id=rec.capture_id)
+        )
+        return EditedPost(row.id, rec.platform_id, row.text, rec.text, version_id)
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the store holds of a post, as far as an edit check needs it."""
+
+    id: int
+    text: str | None
+    text_html: str | None
+
+
+def _unique_posts(records: Sequence[PostRecord]) -> dict[tuple[str, str], PostRecord]:
+    """One record per post; the same post twice in a batch keeps the objects of both."""
+    unique: dict[tuple[str, str], PostRecord] = {}
+    for rec in records:
+        key = (rec.platform, rec.platform_id)
+        earlier = unique.get(key)
+        if earlier is not None and earlier.objects != rec.objects:
+            rec.objects = list(dict.fromkeys([*earlier.objects, *rec.objects]))
+        unique[key] = rec
+    return unique

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -80,6 +81,8 @@ class MediaRef:
     platform_key: str | None = None
     sha256: str | None = None
     error: str | None = None
+    # A file on this machine holding the bytes (importers): the service stores it, sets sha256.
+    local_path: Path | None = None
 
 
 @dataclass
@@ -109,5 +112,12 @@ class PostRecord:
 
 
 def text_sha256(text: str | None, html: str | None = None) -> str:
-    payload = json.dumps([text or "", html or ""], ensure_ascii=False)
+    """SHA-256 of ``json.dumps([text or "", html or ""], ensure_ascii=False)``, built directly."""
+    if not text and not html:
+        return _EMPTY_TEXT_SHA256
+    payload = f"[{_json_string(text or '')}, {_json_string(html or '')}]"
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+_json_string = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses
+_EMPTY_TEXT_SHA256 = hashlib.sha256(b'["", ""]').hexdigest()

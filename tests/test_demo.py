@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from osint.config import load_settings
 from osint.demo.run import demo_platforms
 from osint.demo.scenario import build_scenario
+from osint.demo.world import platform_handle
 from osint.store import open_store
 from storage.models import Account, Post
 
@@ -68,7 +69,7 @@ def test_demo_collects_every_account_of_the_world(demo_run) -> None:
         handles = set(s.execute(select(Account.handle)).scalars())
         posts = s.execute(select(func.count()).select_from(Post)).scalar_one()
     store.dispose()
-    assert handles == {p.handle for p in personas}
+    assert handles == {platform_handle(p) for p in personas}
     assert posts == len(messages)
     assert "dia_diarra" in handles
     assert f"{len(personas)} accounts" in result.stdout

@@ -4,7 +4,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from storage.models import CollectionRun, Post, PostObject
+from storage.models import CollectionRun, Media, Post, PostMedia, PostObject, SharedObject
+from tests.collectors.importers.telegram_fixture import (
+    export_messages,
+    photo_with_exif,
+    png_bomb,
+    write_export,
+)
 from tests.conftest import CliRun
 
 
@@ -69,3 +75,87 @@ def test_import_real_coortweet_dataset(run_cli: CliRun, shared_data: Path, store
         assert s.execute(select(func.count()).select_from(Post)).scalar_one() == 35_085
         # 35,125 rows; one row is an exact duplicate of another
         assert s.execute(select(func.count()).select_from(PostObject)).scalar_one() == 35_124
+
+
+# -- Telegram Desktop export ---------------------------------------------------------------
+def _telegram_rows(store) -> tuple[dict, dict, list]:
+    with store.reader() as s:
+        posts = {p.platform_id.split("/")[1]: p for p in s.execute(select(Post)).scalars()}
+        media = {m.sha256: m for m in s.execute(select(Media)).scalars()}
+        links = s.execute(select(PostMedia).order_by(PostMedia.post_id)).scalars().all()
+    return posts, media, links
+
+
+def test_import_telegram_export_cli(run_cli: CliRun, store, tmp_path: Path) -> None:
+    export = write_export(tmp_path / "ChatExport_2022-04-21")
+    run_cli("case", "new", "mali")
+    result = run_cli("import", "telegram-export", str(export), "--case", "mali")
+    assert "10 new posts" in result.stdout and "3 problems" in result.stdout
+    assert "2 media files" in result.stdout  # one photo used twice, one broken file
+    assert "photos/corrupt.jpg: truncated" in result.stderr
+    posts, media, links = _telegram_rows(store)
+    assert len(posts) == 10
+    assert posts["4"].kind == "repost" and posts["5"].kind == "reply"
+    good = next(m for m in media.values() if m.status == "ok" and m.mime == "image/jpeg")
+    assert (good.width, good.height) == photo_with_exif(tmp_path / "again.jpg")
+    assert good.exif["Make"] == "Canon" and good.exif["DateTime"] == "2022:04:21 09:58:00"
+    broken = next(m for m in media.values() if m.status != "ok")
+    assert broken.status == "truncated" and "decode" in broken.note
+    assert store.media.read(good.sha256) == (export / "photos" / good_name()).read_bytes()
+    by_post = {link.post_id: link for link in links}
+    assert by_post[posts["3"].id].media_id == good.id == by_post[posts["11"].id].media_id
+    for refused in ("6", "7", "8"):  # imported, without the file they pointed at
+        assert by_post[posts[refused].id].media_id is None and by_post[posts[refused].id].error
+    assert b"secret bytes" not in b"".join(store.media.read(sha) for sha in media)
+    with store.reader() as s:
+        run = s.execute(select(CollectionRun)).scalar_one()
+        keys = set(s.execute(select(SharedObject.modality, SharedObject.key)).all())
+    assert run.status == "completed" and run.counts["media_files"] == 2
+    assert any("message 6: photo '../outside.jpg' refused" in e for e in run.errors)
+    assert {("hashtag", "mali"), ("url", "https://example.org/gossi")} <= keys
+    again = run_cli("import", "telegram-export", str(export / "result.json"), "--case", "mali")
+    assert "0 new posts, 10 already known" in again.stdout
+    assert _telegram_rows(store)[1].keys() == media.keys()
+
+
+def good_name() -> str:
+    return "photo_1@21-04-2022_12-01-00.jpg"
+
+
+def test_telegram_decompression_bomb_is_flagged_not_decoded(
+    run_cli: CliRun, store, tmp_path: Path
+) -> None:
+    messages = [m for m in export_messages() if m["id"] == 2]
+    messages[0]["photo"] = "photos/bomb.png"
+    export = write_export(tmp_path / "export", messages)
+    (export / "photos" / "bomb.png").write_bytes(png_bomb())
+    run_cli("case", "new", "c")
+    result = run_cli("import", "telegram-export", str(export), "--case", "c")
+    assert "1 new posts" in result.stdout
+    _, media, links = _telegram_rows(store)
+    (bomb,) = media.values()
+    assert bomb.status == "bomb" and "196000000 pixels" in bomb.note
+    assert bomb.width is None  # never decoded: Pillow refuses before reading further
+    assert links[0].media_id == bomb.id
+
+
+def test_telegram_truncated_export_keeps_what_came_before(
+    run_cli: CliRun, store, tmp_path: Path
+) -> None:
+    export = write_export(tmp_path / "export")
+    raw = (export / "result.json").read_bytes()
+    (export / "result.json").write_bytes(raw[: raw.index(b'"id": 5')])
+    run_cli("case", "new", "c")
+    result = run_cli("import", "telegram-export", str(export), "--case", "c", expect=2)
+    assert "breaks off after message 4" in result.stderr and "Traceback" not in result.stderr
+    posts, _, _ = _telegram_rows(store)
+    assert sorted(posts) == ["2", "3", "4"]
+    with store.reader() as s:
+        run = s.execute(select(CollectionRun)).scalar_one()
+    assert run.status == "failed" and "breaks off" in run.errors[-1]
+
+
+def test_telegram_export_folder_without_result_json(run_cli: CliRun, tmp_path: Path) -> None:
+    run_cli("case", "new", "c")
+    result = run_cli("import", "telegram-export", str(tmp_path), "--case", "c", expect=2)
+    assert "no result.json" in result.stderr

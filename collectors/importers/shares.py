@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
-from collectors.importers import ImportProblem
+from collectors.importers import ImportFormatError, ImportProblem
 from storage.records import AccountRecord, PostRecord
 
 ACCOUNT_COLUMNS = ("account_id",)
@@ -34,7 +34,10 @@ MODALITY_COLUMNS = {
 }
 
 
-class SharesFormatError(ValueError):
+_ACCOUNT_CACHE = 100_000
+
+
+class SharesFormatError(ImportFormatError):
     """The header does not name the columns a shares file needs."""
 
 
@@ -76,33 +79,51 @@ def read_shares(
             "no object column (expected object_id, or url_id/hashtag_id/domain_id/phash_id)"
         )
     width = len(header)
+    accounts: dict[str, AccountRecord] = {}  # one record per account, shared by its posts
     for row in reader:
-        line = reader.line_num
-        if not row or all(not cell.strip() for cell in row):
+        if not row:
             continue
         if len(row) != width:
-            yield ImportProblem(line, f"expected {width} columns, found {len(row)}")
+            if not _blank(row):
+                yield ImportProblem(reader.line_num, f"expected {width} columns, found {len(row)}")
             continue
         account_id, post_id = row[account_col].strip(), row[post_col].strip()
         if not account_id or not post_id:
-            yield ImportProblem(line, "empty account or post id")
+            if not _blank(row):
+                yield ImportProblem(reader.line_num, "empty account or post id")
             continue
         try:
             created = parse_timestamp(row[time_col])
         except (ValueError, OverflowError, OSError) as exc:
-            yield ImportProblem(line, f"unparseable timestamp {row[time_col]!r} ({exc})")
+            yield ImportProblem(reader.line_num, f"unparseable timestamp {row[time_col]!r} ({exc})")
             continue
-        objects = [(m, row[i].strip()) for i, m in object_cols if row[i].strip()]
+        objects = [(m, key) for i, m in object_cols if (key := row[i].strip())]
         if not objects:
-            yield ImportProblem(line, "no object on this row")
+            yield ImportProblem(reader.line_num, "no object on this row")
             continue
-        reposted = next((key for m, key in objects if m == "repost"), None)
+        reposted = _repost_key(objects)
+        account = accounts.get(account_id)
+        if account is None:
+            if len(accounts) >= _ACCOUNT_CACHE:
+                accounts.clear()
+            account = accounts[account_id] = AccountRecord(platform, account_id)
         yield PostRecord(
             platform=platform,
             platform_id=post_id,
-            account=AccountRecord(platform=platform, platform_id=account_id),
+            account=account,
             created_at=created,
             kind="repost" if reposted else "share",
             repost_of=reposted,
             objects=objects,
         )
+
+
+def _repost_key(objects: list[tuple[str, str]]) -> str | None:
+    for modality, key in objects:
+        if modality == "repost":
+            return key
+    return None
+
+
+def _blank(row: list[str]) -> bool:
+    return all(not cell.strip() for cell in row)

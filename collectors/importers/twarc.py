@@ -14,9 +14,10 @@ imported. twarc's provenance is kept in each post's ``extra["twarc"]``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any, TextIO
+
+import orjson
 
 from collectors.importers import ImportProblem
 from collectors.x import page_from_flat_tweet, posts_from_page
@@ -35,8 +36,8 @@ def read_twarc(stream: TextIO) -> Iterator[PostRecord | ImportProblem]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-        except ValueError as exc:
+            item = orjson.loads(line)  # a JSON parser several times faster than json's
+        except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
             yield ImportProblem(number, f"not JSON ({exc})")
             continue
         if not isinstance(item, dict):

@@ -47,7 +47,7 @@ def run_images(store: Store, case_name: str, progress: Progress | None) -> Any |
         images = importlib.import_module("osint.analysis.images")
     except ModuleNotFoundError:
         return None
-    return images.analyze_images(store, case_name, progress=progress)
+    return images.analyze_images(store, case=case_name, progress=progress)
 
 
 def analyze_case(

@@ -18,8 +18,8 @@ from osint.bundle import export_bundle
 from osint.cases import CaseSummary, case_summary, ensure_case
 from osint.collect import collect_account
 from osint.config import Secret, Settings
-from osint.demo.scenario import Persona, Scenario, build_scenario
-from osint.demo.world import build_world
+from osint.demo.scenario import Scenario, build_scenario
+from osint.demo.world import build_world, platform_handle
 from osint.progress import NullProgress, Progress
 from osint.replay import PLATFORM_APPS, ReplayServer
 from osint.report import write_report
@@ -46,12 +46,6 @@ def demo_platforms() -> set[str]:
     """Platforms with both a collector and a replay app."""
     served = {app.name for app in PLATFORM_APPS}
     return {c.platform for c in COLLECTORS} & served
-
-
-def _target(persona: Persona) -> str:
-    if persona.platform == "mastodon":
-        return f"{persona.handle}@demo.example"
-    return persona.handle
 
 
 def demo_settings(settings: Settings, server: ReplayServer) -> Settings:
@@ -93,7 +87,7 @@ def run_demo(
                 store,
                 local,
                 platform=persona.platform,
-                target=_target(persona),
+                target=platform_handle(persona),
                 case=CASE,
                 progress=progress,
             )

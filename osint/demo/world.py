@@ -11,10 +11,18 @@ import re
 
 from PIL import Image
 
-from osint.demo.scenario import Scenario
+from osint.demo.scenario import Persona, Scenario
 from osint.replay.world import World, WorldAccount
 
 HASHTAG = re.compile(r"(?<!\w)#(\w+)")
+MASTODON_DOMAIN = "demo.example"  # the instance the demo's Mastodon accounts live on
+
+
+def platform_handle(persona: Persona) -> str:
+    """The handle as the platform shows it: Mastodon's carries its instance (user@domain)."""
+    if persona.platform == "mastodon":
+        return f"{persona.handle}@{MASTODON_DOMAIN}"
+    return persona.handle
 
 
 def build_world(scenario: Scenario, platforms: set[str]) -> World:
@@ -29,12 +37,14 @@ def build_world(scenario: Scenario, platforms: set[str]) -> World:
     for p in scenario.personas.values():
         if p.platform not in platforms:
             continue
+        html_bio = p.platform == "mastodon" and p.bio.startswith("<")  # Mastodon notes are HTML
         accounts[p.key] = world.add_account(
             p.platform,
-            p.handle,
+            platform_handle(p),
             id=p.platform_id,
             display_name=p.display_name,
-            bio=p.bio,
+            bio="" if html_bio else p.bio,
+            extra={"note_html": p.bio} if html_bio else {},
             location=p.location,
             created_at=p.created_at,
             avatar=media[p.avatar],

@@ -12,6 +12,8 @@ See :mod:`osint.replay.world` (the data) and :mod:`osint.replay.server` (HTTP, f
 
 from __future__ import annotations
 
+from osint.replay.bluesky import BlueskyApp
+from osint.replay.mastodon import MastodonApp
 from osint.replay.server import (
     LoggedRequest,
     PlatformApp,
@@ -20,19 +22,23 @@ from osint.replay.server import (
     Reply,
     json_reply,
 )
+from osint.replay.telegram import TelegramApp
 from osint.replay.world import Fault, World, WorldAccount, WorldMedia, WorldPost
 from osint.replay.x import XApp
 
-PLATFORM_APPS: list[type[PlatformApp]] = [XApp]
+PLATFORM_APPS: list[type[PlatformApp]] = [XApp, TelegramApp, BlueskyApp, MastodonApp]
 
 __all__ = [
     "PLATFORM_APPS",
+    "BlueskyApp",
     "Fault",
     "LoggedRequest",
+    "MastodonApp",
     "PlatformApp",
     "ReplayRequest",
     "ReplayServer",
     "Reply",
+    "TelegramApp",
     "World",
     "WorldAccount",
     "WorldMedia",

@@ -43,6 +43,7 @@ class ReplayRequest:
     server_url: str
     body: bytes = b""
     fault: Fault | None = None
+    query_items: list[tuple[str, str]] = field(default_factory=list)  # repeated keys kept
 
     @property
     def media_base(self) -> str:
@@ -226,6 +227,7 @@ class ReplayServer:
             base_url=self.base_url(platform),
             server_url=self.url,
             body=handler.body,
+            query_items=parse_qsl(split.query, keep_blank_values=True),
         )
         logged = LoggedRequest(
             method, platform, request.path, request.query, request.headers, time.time()

@@ -6,8 +6,10 @@ edit, a deletion, a rename, a suspension). Each platform module (``osint/replay/
 renders the same world in its own API shapes; nothing here knows a platform's JSON.
 
 Ids: accounts get numeric ids; posts get ids from the platform's id scheme
-(:attr:`World.post_id_schemes`, default: X-style snowflakes that sort by creation time, which
-also suits Mastodon); media get numeric ids. All methods take the world's lock, so a test may
+(:attr:`World.post_id_schemes`; a platform module registers its default in
+``DEFAULT_ID_SCHEMES``: Telegram ``channel/N`` counters, Bluesky ``at://`` URIs with TIDs; the
+fallback is X-style snowflakes that sort by creation time, which also suits Mastodon); media get
+numeric ids. All methods take the world's lock, so a test may
 change the world while the server threads read it.
 """
 
@@ -143,6 +145,11 @@ class FaultPlan:
             return [f for f in self._faults if f.hits < f.times]
 
 
+IdScheme = Callable[[WorldAccount, datetime], str]
+# platform -> factory of its id scheme; each platform module of the replay server registers its own
+DEFAULT_ID_SCHEMES: dict[str, Callable[[], IdScheme]] = {}
+
+
 def snowflake_ids() -> Callable[[WorldAccount, datetime], str]:
     """X-style ids: creation time in the high bits, so ids sort like their posts."""
     sequence = itertools.count()
@@ -222,7 +229,8 @@ class World:
                 self._clock = max(self._clock, created_at)
             scheme = self.post_id_schemes.get(account.platform)
             if scheme is None:
-                scheme = self.post_id_schemes[account.platform] = snowflake_ids()
+                factory = DEFAULT_ID_SCHEMES.get(account.platform, snowflake_ids)
+                scheme = self.post_id_schemes[account.platform] = factory()
             post_id = str(fields.pop("id", None) or scheme(account, created_at))
             media_ids = [m.id if isinstance(m, WorldMedia) else str(m) for m in media]
             post = WorldPost(

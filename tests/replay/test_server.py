@@ -70,7 +70,12 @@ def test_request_log_media_and_settings(replay: ReplayServer) -> None:
     assert httpx.get(f"{replay.url}/media/999.jpg").status_code == 404
     assert httpx.get(f"{replay.url}/nowhere/x").status_code == 404
     assert seen[0] == f"/{image.id}.jpg" and replay.requests[0].headers["x-test"] == "1"
-    assert replay.settings_overrides() == {"x_api_url": f"{replay.url}/x"}
+    assert replay.settings_overrides() == {
+        "x_api_url": f"{replay.url}/x",
+        "telegram_url": f"{replay.url}/telegram",
+        "bluesky_api_url": f"{replay.url}/bluesky",
+        "mastodon_instance_url": f"{replay.url}/mastodon",
+    }
 
 
 def test_generic_faults_on_the_wire(replay: ReplayServer) -> None:

@@ -6,13 +6,24 @@ from datetime import UTC, datetime
 
 from osint.replay import World, WorldAccount
 
+# the same two accounts under each platform's naming rules
+HANDLES = {
+    "x": ("Dia_Diarra", "sahel_news"),
+    "telegram": ("Dia_Diarra", "sahel_news"),
+    "bluesky": ("dia-diarra.bsky.social", "sahel-news.bsky.social"),
+    "mastodon": ("dia_diarra@mastodon.example", "sahel_news@news.example"),
+}
 
-def dia_world(world: World, *, posts: int = 12, image_every: int = 4) -> WorldAccount:
+
+def dia_world(
+    world: World, *, posts: int = 12, image_every: int = 4, platform: str = "x"
+) -> WorldAccount:
     """The "Dia Diarra" account: profile with avatar, posts with images, a repost, a reply, a
-    quote of another account, a video poster; returns the account."""
+    quote of another account, a video poster; returns the account. ``posts + 4`` posts."""
+    dia_handle, other_handle = HANDLES[platform]
     dia = world.add_account(
-        "x",
-        "Dia_Diarra",
+        platform,
+        dia_handle,
         display_name="Dia Diarra",
         bio="Malienne. Vérité pour Gossi",
         location="Gossi, Mali",
@@ -22,7 +33,7 @@ def dia_world(world: World, *, posts: int = 12, image_every: int = 4) -> WorldAc
         followers=12,
         following=80,
     )
-    other = world.add_account("x", "sahel_news", display_name="Sahel News")
+    other = world.add_account(platform, other_handle, display_name="Sahel News")
     original = world.add_post(other, "Images from Gossi", hashtags=["Mali"])
     for i in range(posts):
         media = (
@@ -37,7 +48,7 @@ def dia_world(world: World, *, posts: int = 12, image_every: int = 4) -> WorldAc
         )
     world.add_post(dia, "", kind="repost", repost_of=original.id)
     world.add_post(
-        dia, "C'est la vérité", kind="reply", reply_to=original.id, mentions=["sahel_news"]
+        dia, "C'est la vérité", kind="reply", reply_to=original.id, mentions=[other_handle]
     )
     world.add_post(dia, "Regardez", kind="quote", quote_of=original.id)
     video = world.add_image(64, 36, (10, 10, 10), kind="video")

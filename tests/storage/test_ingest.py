@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from storage.models import (
     PostVersion,
     SharedObject,
 )
+from storage.records import text_sha256
 from tests.factories import make_account, make_media_ref, make_post, make_profile
 
 
@@ -131,3 +133,130 @@ def test_accounts_are_scoped_per_case(store: Store) -> None:
     write_posts(store, b, [post])
     assert count(store, Post) == 2
     assert count(store, Account) == 2
+
+
+def test_rewriting_the_same_posts_only_moves_last_seen(store: Store, case_id: int) -> None:
+    acc = make_account()
+    posts = [
+        make_post(acc, links=["https://a.example/x"], objects=[("url", "https://a.example/x")])
+        for _ in range(3)
+    ]
+    t1 = datetime(2022, 4, 21, 10, tzinfo=UTC)
+    with store.session() as s:
+        CaseWriter(s, case_id, source="test").posts(posts, seen_at=t1)
+    with store.reader() as s:
+        before = [(p.first_seen, p.last_seen, p.text) for p in s.execute(select(Post)).scalars()]
+    with store.session() as s:
+        result = CaseWriter(s, case_id, source="test").posts(posts, seen_at=t1 + timedelta(days=1))
+    assert not result.new and not result.edited and len(result.unchanged) == 3
+    with store.reader() as s:
+        after = [(p.first_seen, p.last_seen, p.text) for p in s.execute(select(Post)).scalars()]
+    assert [b[0] for b in before] == [a[0] for a in after] == [t1] * 3
+    assert [a[1] for a in after] == [t1 + timedelta(days=1)] * 3
+    assert [b[2] for b in before] == [a[2] for a in after]
+    assert count(store, PostVersion) == 3 and count(store, PostObject) == 3
+
+
+def test_fast_lane_rows_read_back_through_the_orm(store: Store, case_id: int) -> None:
+    from datetime import timezone
+
+    paris = timezone(timedelta(hours=2))
+    post = make_post(
+        created_at=datetime(2022, 4, 21, 12, 30, 5, 123456, tzinfo=paris),
+        links=["https://a.example/x"],
+        hashtags=["Mali"],
+        mentions=["dia"],
+        metrics={"likes": 3, "views": None},
+        extra={"chat": {"name": "Dia Diarra", "id": 1}},
+        text='héllo "quoted" \n line',
+        kind="reply",
+        reply_to="p0",
+    )
+    write_posts(store, case_id, [post])
+    with store.reader() as s:
+        row = s.execute(select(Post)).scalar_one()
+        version = s.execute(select(PostVersion)).scalar_one()
+    assert row.created_at == datetime(2022, 4, 21, 10, 30, 5, 123456, tzinfo=UTC)
+    assert (row.links, row.hashtags, row.mentions) == (["https://a.example/x"], ["Mali"], ["dia"])
+    assert row.metrics == {"likes": 3, "views": None}
+    assert row.extra == {"chat": {"name": "Dia Diarra", "id": 1}}
+    assert (row.text, row.kind, row.reply_to, row.source) == (post.text, "reply", "p0", "test")
+    assert version.text == post.text and version.text_sha256 == text_sha256(post.text)
+
+
+def test_edit_back_to_an_earlier_text_reuses_its_version(store: Store, case_id: int) -> None:
+    post = make_post(text="first")
+    write_posts(store, case_id, [post])
+    post.text = "second"
+    write_posts(store, case_id, [post])
+    post.text = "first"
+    result = write_posts(store, case_id, [post])
+    assert [(e.old_text, e.new_text) for e in result.edited] == [("second", "first")]
+    with store.reader() as s:
+        versions = s.execute(
+            select(PostVersion.id, PostVersion.text).order_by(PostVersion.id)
+        ).all()
+        current = s.execute(select(Post.text)).scalar_one()
+    assert [v.text for v in versions] == ["first", "second"]
+    assert result.edited[0].version_id == versions[0].id and current == "first"
+
+
+def test_new_objects_of_a_known_post_are_added(store: Store, case_id: int) -> None:
+    post = make_post(objects=[("url", "a")])
+    write_posts(store, case_id, [post])
+    post.objects = [("url", "a"), ("url", "b")]
+    write_posts(store, case_id, [post])
+    assert count(store, PostObject) == 2 and count(store, SharedObject) == 2
+
+
+def test_a_fresh_writer_finds_what_another_stored(store: Store, case_id: int) -> None:
+    acc = make_account()
+    first = [make_post(acc, objects=[("hashtag", "mali")]) for _ in range(3)]
+    second = [make_post(acc, objects=[("hashtag", "mali")]) for _ in range(3)]
+    write_posts(store, case_id, first)
+    result = write_posts(store, case_id, second)  # a new CaseWriter: empty caches
+    assert len(result.new) == 3
+    assert count(store, Account) == 1 and count(store, SharedObject) == 1
+    assert count(store, PostObject) == 6
+
+
+@pytest.mark.postgres
+def test_two_writers_racing_for_the_same_posts_on_postgres(pg_url: str, home) -> None:
+    from osint.config import load_settings
+    from osint.store import open_store
+
+    store = open_store(load_settings(home=home, db=pg_url, environ={}))
+    case = create_case(store, "race").id
+    acc = make_account()
+    with store.session() as s:  # the account exists already: the race is on the posts
+        CaseWriter(s, case, source="seed").posts([make_post(acc)])
+    posts = [make_post(acc, objects=[("url", f"u{i}")]) for i in range(20)]
+    outcome: dict[str, object] = {}
+    with store.session() as first:
+        won = CaseWriter(first, case, source="a").posts(posts)
+
+        def second() -> None:
+            with store.session() as s:  # blocks on the unique index until the first commits
+                outcome["result"] = CaseWriter(s, case, source="b").posts(posts)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive()  # waiting for the first transaction
+    thread.join(timeout=30)
+    lost = outcome["result"]
+    assert not lost.new and sorted(lost.unchanged) == sorted(won.new)
+    assert lost.ids == won.ids
+    assert count(store, Post) == 21 and count(store, PostVersion) == 21
+    assert count(store, PostObject) == 20 and count(store, Account) == 1
+    store.dispose()
+
+
+def test_textless_posts_have_no_version_until_text_appears(store: Store, case_id: int) -> None:
+    share = make_post(text=None, kind="share", objects=[("url", "a")])
+    write_posts(store, case_id, [share])
+    assert count(store, PostVersion) == 0
+    share.text = "now with words"
+    result = write_posts(store, case_id, [share])
+    assert [(e.old_text, e.new_text) for e in result.edited] == [(None, "now with words")]
+    assert count(store, PostVersion) == 1

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 04:26:25.093381
+Create Date: 2026-11-26 06:22:31.044224
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def upgrade() -> None:
         sa.Column("media_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("algorithm", sa.String(length=20), nullable=False),
         sa.Column("variant", sa.String(length=20), nullable=False),
-        sa.Column("value", sa.String(length=128), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
         sa.Column("computed_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["media_id"],
@@ -717,18 +717,6 @@ def upgrade() -> None:
             "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("ts", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-            name=op.f("fk_post_objects_account_id_accounts"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["case_id"],
-            ["cases.id"],
-            name=op.f("fk_post_objects_case_id_cases"),
-            ondelete="CASCADE",
-        ),
         sa.ForeignKeyConstraint(
             ["object_id"],
             ["shared_objects.id"],

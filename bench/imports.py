@@ -1,0 +1,317 @@
+"""Import speed: 1 million generated posts through the real command line, SQLite and PostgreSQL.
+
+Each run is ``osint import ...`` in a child process (what an investigator runs), timed from start
+to exit, with the child's peak resident memory. The baseline, measured in the same run, is the
+rate of only *reading* the same file into records (the importer's parser, no database): it is
+the ceiling no import can pass, so the ratio says how much of the time the store costs. A second
+reference line shows a bare ``executemany`` of the same post rows into an unindexed table.
+
+PostgreSQL runs in a schema of its own (``osint_bench_<random>``) on ``OSINT_BENCH_PG``
+(default ``postgresql://postgres@127.0.0.1:5432/test``); the schema is dropped at the end.
+
+Run: ``python -m bench imports`` (``OSINT_BENCH_POSTS=200000`` for a shorter run).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from collectors.importers.shares import read_shares
+from collectors.importers.twarc import read_twarc
+from osint.imports import fewer_gc_pauses
+
+POSTS = int(os.environ.get("OSINT_BENCH_POSTS", "1000000"))
+PG_URL = os.environ.get("OSINT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+SEED = 20220421
+
+
+@dataclass
+class ImportRun:
+    label: str
+    posts: int
+    seconds: float
+    peak_rss_mb: float
+
+    @property
+    def rate(self) -> float:
+        return self.posts / self.seconds
+
+    def line(self) -> str:
+        return (
+            f"  {self.label}: {self.rate:,.0f} posts/s ({self.posts:,} posts in "
+            f"{self.seconds:.1f} s, peak RSS {self.peak_rss_mb:.0f} MB)"
+        )
+
+
+def write_shares_csv(path: Path, posts: int) -> None:
+    """CooRTweet-shaped shares: heavy-tailed accounts and objects, time moving forward."""
+    rng = random.Random(SEED)
+    accounts = max(posts // 20, 10)
+    objects = max(posts // 10, 10)
+    t = 1_600_000_000
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["object_id", "account_id", "content_id", "timestamp_share"])
+        for i in range(posts):
+            t += rng.randint(0, 6)
+            account = int(accounts * rng.random() ** 2)  # a few accounts post a lot
+            obj = int(objects * rng.random() ** 3)  # a few objects are shared a lot
+            out.writerow([f"{obj:08x}", f"acc{account:07x}", f"{i:012x}", t])
+
+
+_WORDS = [
+    "mali",
+    "gossi",
+    "charnier",
+    "armée",
+    "française",
+    "wagner",
+    "sahel",
+    "bamako",
+    "vérité",
+    "images",
+    "preuve",
+    "soldats",
+    "village",
+    "population",
+    "témoins",
+    "russie",
+    "barkhane",
+    "base",
+    "départ",
+    "mensonge",
+    "justice",
+    "enquête",
+]
+
+
+def write_twarc_jsonl(path: Path, posts: int) -> None:
+    """twarc2 output: one X API v2 page of 100 tweets per line, stamped with ``__twarc``.
+
+    Tweets carry text (half of it copied across accounts, as coordinated campaigns do), a
+    hashtag (60%) and a link from a pool (40%) in ``entities``; a fifth are retweets of a pool of
+    originals and a tenth replies. Every tweet still brings objects of its own (its text).
+    """
+    rng = random.Random(SEED)
+    accounts = max(posts // 20, 10)
+    phrases = [" ".join(rng.choices(_WORDS, k=9)) for _ in range(max(posts // 50, 10))]
+    created = 1_650_000_000
+    twarc = {"url": "https://api.x.com/2/tweets/search/all", "version": "2.14.0"}
+    with path.open("w") as fh:
+        for start in range(0, posts, 100):
+            tweets, users = [], {}
+            for i in range(start, min(start + 100, posts)):
+                created += rng.randint(0, 4)
+                author = int(accounts * rng.random() ** 2)
+                users[author] = {
+                    "id": str(author),
+                    "username": f"user{author}",
+                    "name": f"U {author}",
+                }
+                tweets.append(_tweet(rng, i, author, created, phrases))
+            page = {
+                "data": tweets,
+                "includes": {"users": list(users.values())},
+                "meta": {"result_count": len(tweets)},
+                "__twarc": {**twarc, "retrieved_at": "2022-04-22T10:00:00+00:00"},
+            }
+            fh.write(json.dumps(page) + "\n")
+
+
+def _tweet(
+    rng: random.Random, i: int, author: int, created: int, phrases: list[str]
+) -> dict[str, Any]:
+    text = rng.choice(phrases) if rng.random() < 0.5 else " ".join(rng.choices(_WORDS, k=12))
+    entities: dict[str, Any] = {}
+    if rng.random() < 0.6:
+        tag = rng.choice(_WORDS)
+        text += f" #{tag}"
+        entities["hashtags"] = [{"start": 0, "end": 1, "tag": tag}]
+    if rng.random() < 0.4:  # links come from a pool: campaigns push the same few pages
+        url = f"https://news{rng.randint(0, 99)}.example.com/a/{rng.randint(0, 5_000)}"
+        text += f" {url}"
+        entities["urls"] = [{"start": 0, "end": 1, "url": "https://t.co/x", "expanded_url": url}]
+    tweet: dict[str, Any] = {
+        "id": str(1_500_000_000_000_000_000 + i),
+        "author_id": str(author),
+        "created_at": datetime.fromtimestamp(created, UTC).isoformat().replace("+00:00", ".000Z"),
+        "text": text,
+        "lang": "fr",
+        "entities": entities,
+        "public_metrics": {"retweet_count": rng.randint(0, 50), "like_count": rng.randint(0, 99)},
+    }
+    roll = rng.random()
+    if roll < 0.2:  # retweets of a pool of originals
+        tweet["referenced_tweets"] = [{"type": "retweeted", "id": str(rng.randint(1, 20_000))}]
+        tweet["text"] = f"RT @user{rng.randint(0, 999)}: {text}"
+    elif roll < 0.3:
+        tweet["referenced_tweets"] = [{"type": "replied_to", "id": str(rng.randint(1, 10**6))}]
+    return tweet
+
+
+def _osint(home: Path, db: str, *args: str) -> tuple[float, float]:
+    """Run the osint CLI in a child; its wall time and peak RSS (MB)."""
+    code = "import sys, cli; sys.exit(cli.main(sys.argv[1:]))"
+    argv = [sys.executable, "-c", code, "--home", str(home), "--db", db, *args]
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"osint {' '.join(args)} failed ({proc.returncode}): {err}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def import_run(label: str, work: Path, db: str, command: list[str], posts: int) -> ImportRun:
+    home = work / f"home-{uuid.uuid4().hex[:6]}"
+    _osint(home, db, "case", "new", "bench")  # migrates the schema; not timed
+    seconds, rss = _osint(home, db, "import", *command, "--case", "bench")
+    return ImportRun(label, posts, seconds, rss)
+
+
+def parse_rate(path: Path, reader: Callable[[Path], Iterator[object]]) -> float:
+    """Records per second of only reading the file (same GC settings as an import)."""
+    with fewer_gc_pauses():
+        started = time.perf_counter()
+        count = sum(1 for _ in reader(path))
+        return count / (time.perf_counter() - started)
+
+
+def _read_shares(path: Path) -> Iterator[object]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        yield from read_shares(fh, modality="repost")
+
+
+def _read_twarc(path: Path) -> Iterator[object]:
+    with path.open(encoding="utf-8") as fh:
+        yield from read_twarc(fh)
+
+
+def bare_executemany_rate(path: Path, work: Path) -> float:
+    """The same posts as plain rows into a table with no index, one executemany per 5,000."""
+    conn = sqlite3.connect(work / "bare.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(
+        "CREATE TABLE posts (id INTEGER PRIMARY KEY, account TEXT, platform_id TEXT, "
+        "created_at TEXT, repost_of TEXT)"
+    )
+    started = time.perf_counter()
+    batch: list[tuple[str, str, str, str]] = []
+    with path.open(newline="") as fh:
+        rows = csv.reader(fh)
+        next(rows)
+        for obj, account, content, ts in rows:
+            batch.append((account, content, ts, obj))
+            if len(batch) == 5000:
+                _bare_write(conn, batch)
+                batch = []
+    _bare_write(conn, batch)
+    seconds = time.perf_counter() - started
+    conn.close()
+    return POSTS / seconds
+
+
+def _bare_write(conn: sqlite3.Connection, batch: list[tuple[str, str, str, str]]) -> None:
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO posts (account, platform_id, created_at, repost_of) VALUES (?, ?, ?, ?)",
+        batch,
+    )
+    conn.execute("COMMIT")
+
+
+class PgSchema:
+    """A schema of the bench's own on the PostgreSQL server, dropped on exit."""
+
+    def __init__(self, base_url: str) -> None:
+        self.admin = create_engine(make_url(base_url).set(drivername="postgresql+psycopg"))
+        self.name = f"osint_bench_{uuid.uuid4().hex[:10]}"
+
+    def __enter__(self) -> str:
+        with self.admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{self.name}"'))
+        url = make_url(PG_URL).set(drivername="postgresql+psycopg")
+        url = url.update_query_dict({"options": f"-csearch_path={self.name}"})
+        return url.render_as_string(hide_password=False)
+
+    def __exit__(self, *exc: object) -> None:
+        with self.admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'))
+        self.admin.dispose()
+
+
+def measure_format(
+    name: str,
+    work: Path,
+    path: Path,
+    command: list[str],
+    reader: Callable[[Path], Iterator[object]],
+) -> tuple[ImportRun, ImportRun, float]:
+    """One file into SQLite, then PostgreSQL, then only parsed: the three rates."""
+    sqlite_run = import_run(
+        f"{name} -> SQLite", work, f"sqlite:///{work / f'{name}.db'}", command, POSTS
+    )
+    print(sqlite_run.line(), flush=True)
+    with PgSchema(PG_URL) as pg_url:
+        pg_run = import_run(f"{name} -> PostgreSQL", work, pg_url, command, POSTS)
+    print(f"{pg_run.line()}; {pg_run.seconds / sqlite_run.seconds:.2f}x SQLite's time", flush=True)
+    parsed = parse_rate(path, reader)
+    print(f"  baseline, {name} parsed into records only: {parsed:,.0f} posts/s", flush=True)
+    return sqlite_run, pg_run, parsed
+
+
+def run() -> str:
+    work = Path(tempfile.mkdtemp(prefix="osint-bench-imports-"))
+    try:
+        shares, twarc = work / "shares.csv", work / "twarc.jsonl"
+        write_shares_csv(shares, POSTS)
+        write_twarc_jsonl(twarc, POSTS)
+        csv_runs = measure_format(
+            "shares CSV",
+            work,
+            shares,
+            ["shares", str(shares), "--modality", "repost"],
+            _read_shares,
+        )
+        bare = bare_executemany_rate(shares, work)
+        print(f"  reference, bare executemany into an unindexed table: {bare:,.0f} posts/s")
+        (work / "shares CSV.db").unlink(missing_ok=True)
+        jsonl_runs = measure_format("twarc2 JSONL", work, twarc, ["twarc", str(twarc)], _read_twarc)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    lines = [_summary("shares CSV", *csv_runs), _summary("twarc2 JSONL", *jsonl_runs)]
+    print("\n".join(lines[:-1]))
+    return lines[-1]
+
+
+def _summary(name: str, sqlite_run: ImportRun, pg_run: ImportRun, parsed: float) -> str:
+    return (
+        f"imports: {sqlite_run.rate:,.0f} posts/s {name} into SQLite, "
+        f"{pg_run.rate:,.0f} on PostgreSQL ({pg_run.seconds / sqlite_run.seconds:.2f}x its time) "
+        f"({sqlite_run.rate / parsed:.2f}x parse-only {parsed:,.0f} posts/s)"
+    )
+
+
+if __name__ == "__main__":
+    print(run())

@@ -1,0 +1,447 @@
+"""Image analysis of a case: hash what is new, cluster copies of the same picture, store findings.
+
+1. The case's images are the media of its posts and the avatars of its accounts' snapshots.
+2. Media without hashes yet (and not already found unusable) are hashed from the media store with
+   the 2-process batch hasher; hashes go to ``image_hashes`` (one row per algorithm and variant),
+   size, EXIF and status to ``media``. A bad file is a warning, and the run goes on: its status
+   and note say what is wrong with it, and it is not retried on the next run.
+3. All hashed media of the case are clustered (``analyzers.imagereuse``); the case's clusters
+   and its ``images`` findings are replaced.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from analyzers.imagebatch import hash_files
+from analyzers.imagematch import DEFAULT_RADIUS, ImageFingerprint
+from analyzers.imagemeta import exif_notes
+from analyzers.imagereuse import ImageCluster, ImageUsage, cluster_images, image_findings
+from analyzers.images import PDQ_AVAILABLE, HashRecord, ImageStatus
+from analyzers.perceptual import GRID_VARIANT
+from osint.analysis import replace_findings
+from osint.cases import get_case
+from osint.errors import InputError
+from osint.progress import NullProgress, Progress
+from storage.db import Store
+from storage.models import (
+    Account,
+    AccountSnapshot,
+    ImageClusterMember,
+    ImageHash,
+    Media,
+    Post,
+    PostMedia,
+)
+
+ANALYSIS = "images"
+# What clustering needs; an image missing any (e.g. after a grid layout change) is re-hashed.
+REQUIRED_HASHES = (("phash", "orig"), ("phash", GRID_VARIANT), ("dhash", GRID_VARIANT))
+MAX_RADIUS = 16
+WRITE_BATCH = 200
+
+
+@dataclass
+class ImageAnalysisSummary:
+    case: str
+    images: int = 0  # distinct media used by the case's posts and avatars
+    hashed_now: int = 0
+    already_hashed: int = 0
+    unusable: int = 0  # bad files (this run or before)
+    missing: int = 0  # bytes not in the media store
+    clusters: int = 0
+    findings: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _MediaRow:
+    id: int
+    sha256: str
+    status: str
+    width: int | None
+    height: int | None
+
+
+def case_usages(session: Session, case_id: int) -> list[ImageUsage]:
+    """Every appearance of a stored image in the case: post attachments, then avatars."""
+    posts = session.execute(
+        select(
+            PostMedia.media_id,
+            Post.id,
+            Post.account_id,
+            Post.platform,
+            Post.created_at,
+            Account.handle,
+        )
+        .join(Post, Post.id == PostMedia.post_id)
+        .join(Account, Account.id == Post.account_id)
+        .where(Post.case_id == case_id, PostMedia.media_id.is_not(None))
+    )
+    usages = [
+        ImageUsage(
+            media_id,
+            account_id,
+            platform,
+            created_at,
+            post_id,
+            _label(handle, platform, account_id),
+        )
+        for media_id, post_id, account_id, platform, created_at, handle in posts
+        if media_id is not None
+    ]
+    avatars = session.execute(
+        select(
+            AccountSnapshot.avatar_media_id,
+            Account.id,
+            Account.platform,
+            Account.handle,
+            func.min(AccountSnapshot.captured_at),
+        )
+        .join(Account, Account.id == AccountSnapshot.account_id)
+        .where(Account.case_id == case_id, AccountSnapshot.avatar_media_id.is_not(None))
+        .group_by(AccountSnapshot.avatar_media_id, Account.id, Account.platform, Account.handle)
+    )
+    usages += [
+        ImageUsage(
+            media_id,
+            account_id,
+            platform,
+            first_captured,
+            None,
+            _label(handle, platform, account_id),
+        )
+        for media_id, account_id, platform, handle, first_captured in avatars
+        if media_id is not None
+    ]
+    return usages
+
+
+def _label(handle: str | None, platform: str, account_id: int) -> str:
+    return f"@{handle} ({platform})" if handle else f"account {account_id} ({platform})"
+
+
+def _media_rows(session: Session, media_ids: Iterable[int]) -> dict[int, _MediaRow]:
+    ids = sorted(set(media_ids))
+    rows: dict[int, _MediaRow] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in session.execute(
+            select(Media.id, Media.sha256, Media.status, Media.width, Media.height).where(
+                Media.id.in_(chunk)
+            )
+        ):
+            rows[row.id] = _MediaRow(*row)
+    return rows
+
+
+def _stored_hashes(
+    session: Session, media_ids: Iterable[int]
+) -> dict[int, dict[tuple[str, str], str]]:
+    ids = sorted(set(media_ids))
+    found: dict[int, dict[tuple[str, str], str]] = {}
+    for start in range(0, len(ids), 500):
+        for media_id, algorithm, variant, value in session.execute(
+            select(
+                ImageHash.media_id, ImageHash.algorithm, ImageHash.variant, ImageHash.value
+            ).where(ImageHash.media_id.in_(ids[start : start + 500]))
+        ):
+            found.setdefault(media_id, {})[(algorithm, variant)] = value
+    return found
+
+
+def _paths_to_hash(
+    store: Store, rows: Iterable[_MediaRow], summary: ImageAnalysisSummary, progress: Progress
+) -> Iterator[tuple[int, Path]]:
+    for row in rows:
+        path = store.media.local_path(row.sha256)
+        if path is None or not Path(path).is_file():
+            summary.missing += 1
+            _warn(
+                summary,
+                progress,
+                f"media {row.id} ({row.sha256[:12]}): bytes missing from "
+                "the media store; re-collect the post to fetch them again",
+            )
+            continue
+        yield row.id, Path(path)
+
+
+def _warn(summary: ImageAnalysisSummary, progress: Progress, message: str) -> None:
+    summary.warnings.append(message)
+    progress.log(message)
+
+
+def _save_record(
+    session: Session, media_id: int, record: HashRecord, known: set[tuple[str, str]]
+) -> None:
+    """Store a hashing outcome; hashes already stored (``known``) are left as they are."""
+    values: dict[str, Any] = {"status": record.status.value, "note": record.note or None}
+    if record.ok:
+        values |= {"width": record.width, "height": record.height, "exif": record.exif}
+        if record.mime:
+            values["mime"] = record.mime
+        rows = [
+            {"media_id": media_id, "algorithm": algorithm, "variant": variant, "value": value}
+            for (algorithm, variant), value in record.hashes.items()
+            if (algorithm, variant) not in known
+        ]
+        if rows:
+            session.execute(insert(ImageHash), rows)
+    session.execute(update(Media).where(Media.id == media_id).values(**values))
+
+
+def _hash_new_media(
+    store: Store,
+    rows: list[_MediaRow],
+    hashed: dict[int, dict[tuple[str, str], str]],
+    summary: ImageAnalysisSummary,
+    progress: Progress,
+    *,
+    workers: int,
+    pdq: bool,
+) -> None:
+    paths = _paths_to_hash(store, rows, summary, progress)
+    done: list[tuple[int, HashRecord]] = []
+    progress.update("hashing images", total=len(rows))
+
+    def flush() -> None:
+        with store.session() as session:
+            for media_id, record in done:
+                _save_record(session, media_id, record, set(hashed.get(media_id, {})))
+        progress.update("hashing images", advance=len(done))
+        done.clear()
+
+    for media_id, record in hash_files(paths, workers=workers, pdq=pdq):
+        if record.ok:
+            summary.hashed_now += 1
+        else:
+            summary.unusable += 1
+            _warn(summary, progress, f"media {media_id}: {record.status.value}: {record.note}")
+        done.append((media_id, record))
+        if len(done) >= WRITE_BATCH:
+            flush()
+    flush()
+
+
+def _needing_hashes(
+    rows: dict[int, _MediaRow],
+    hashed: dict[int, dict[tuple[str, str], str]],
+    summary: ImageAnalysisSummary,
+    *,
+    pdq: bool,
+) -> list[_MediaRow]:
+    """Media to hash this run: usable so far and missing a wanted hash (never re-tried bad ones)."""
+    wanted = [*REQUIRED_HASHES, *([("pdq", "orig")] if pdq else [])]
+    summary.already_hashed = sum(
+        1 for r in rows.values() if all(key in hashed.get(r.id, {}) for key in REQUIRED_HASHES)
+    )
+    summary.unusable = sum(1 for r in rows.values() if r.status != ImageStatus.OK)
+    return [
+        row
+        for row in rows.values()
+        if row.status == ImageStatus.OK and any(k not in hashed.get(row.id, {}) for k in wanted)
+    ]
+
+
+def analyze_images(
+    store: Store,
+    *,
+    case: str,
+    radius: int = DEFAULT_RADIUS,
+    workers: int = 2,
+    event_start: datetime | None = None,
+    pdq: bool = False,
+    progress: Progress | None = None,
+) -> ImageAnalysisSummary:
+    """Hash the case's new images, cluster copies, and replace the case's image findings.
+
+    ``pdq`` also stores PDQ hashes (optional ``pdqhash`` package), for images that lack them.
+    """
+    if pdq and not PDQ_AVAILABLE:
+        raise InputError(
+            "PDQ hashes need the optional pdqhash package, which is not installed",
+            hint="pip install 'osint[pdq]' (it compiles a small C++ extension), "
+            "or run without --pdq",
+        )
+    if not 0 <= radius <= MAX_RADIUS:
+        raise InputError(
+            f"threshold {radius} bits is out of range",
+            hint=f"use 0-{MAX_RADIUS} (default {DEFAULT_RADIUS})",
+        )
+    progress = progress or NullProgress()
+    summary = ImageAnalysisSummary(case=case)
+    with store.reader() as session:
+        case_id = get_case(session, case).id
+        usages = case_usages(session, case_id)
+        rows = _media_rows(session, (u.media_id for u in usages))
+        hashed = _stored_hashes(session, rows)
+    summary.images = len(rows)
+    fresh = _needing_hashes(rows, hashed, summary, pdq=pdq)
+    _hash_new_media(store, fresh, hashed, summary, progress, workers=workers, pdq=pdq)
+    with store.session() as session:
+        clusters = _cluster_case(session, case_id, usages, radius)
+        drafts = image_findings(clusters, event_start=event_start)
+        summary.findings = len(replace_findings(session, case_id, ANALYSIS, drafts))
+    summary.clusters = len(clusters)
+    return summary
+
+
+def _cluster_case(
+    session: Session, case_id: int, usages: list[ImageUsage], radius: int
+) -> list[ImageCluster]:
+    rows = _media_rows(session, (u.media_id for u in usages))
+    hashes = _stored_hashes(session, rows)
+    prints = [
+        ImageFingerprint.from_hex(
+            media_id,
+            found,
+            width=rows[media_id].width,
+            height=rows[media_id].height,
+            sha256=rows[media_id].sha256,
+        )
+        for media_id, found in sorted(hashes.items())
+        if all(key in found for key in REQUIRED_HASHES)
+    ]
+    clusters = cluster_images(prints, [u for u in usages if u.media_id in hashes], radius=radius)
+    session.execute(delete(ImageClusterMember).where(ImageClusterMember.case_id == case_id))
+    member_rows = [
+        {
+            "case_id": case_id,
+            "cluster_no": cluster.number,
+            "media_id": member.media_id,
+            "distance": member.phash_distance if member.phash_distance >= 0 else None,
+            "transforms": list(member.transforms),
+            "representative": member.representative,
+        }
+        for cluster in clusters
+        for member in cluster.members
+    ]
+    if member_rows:
+        session.execute(insert(ImageClusterMember), member_rows)
+    return clusters
+
+
+EXPORT_FIELDS = (
+    "media_id",
+    "sha256",
+    "status",
+    "width",
+    "height",
+    "phash",
+    "dhash",
+    "cluster",
+    "representative",
+    "distance",
+    "transforms",
+    "first_seen",
+    "first_account",
+    "accounts",
+    "posts",
+    "avatar_of",
+    "exif",
+    "exif_notes",
+    "note",
+)
+
+
+def image_rows(store: Store, *, case: str) -> list[dict[str, Any]]:
+    """One row per image of the case: hashes, cluster, first seen, who used it (for export)."""
+    with store.reader() as session:
+        case_id = get_case(session, case).id
+        usages = case_usages(session, case_id)
+        members = {
+            row.media_id: row
+            for row in session.execute(
+                select(ImageClusterMember).where(ImageClusterMember.case_id == case_id)
+            ).scalars()
+        }
+        media = _media_objects(session, {u.media_id for u in usages})
+        hashes = _stored_hashes(session, media)
+        by_media: dict[int, list[ImageUsage]] = {}
+        for usage in sorted(
+            usages, key=lambda u: (u.posted_at is None, u.posted_at or datetime.max)
+        ):
+            by_media.setdefault(usage.media_id, []).append(usage)
+        return [
+            _image_row(media[media_id], members.get(media_id), hashes.get(media_id, {}), used)
+            for media_id, used in sorted(by_media.items())
+        ]
+
+
+def _media_objects(session: Session, media_ids: set[int]) -> dict[int, Media]:
+    ids = sorted(media_ids)
+    found: dict[int, Media] = {}
+    for start in range(0, len(ids), 500):
+        chunk = select(Media).where(Media.id.in_(ids[start : start + 500]))
+        found |= {row.id: row for row in session.execute(chunk).scalars()}
+    return found
+
+
+def _image_row(
+    media: Media,
+    member: ImageClusterMember | None,
+    hashes: dict[tuple[str, str], str],
+    used: list[ImageUsage],
+) -> dict[str, Any]:
+    posted = [u for u in used if not u.is_avatar]
+    first = used[0] if used else None  # earliest post, or avatar capture
+    return {
+        "media_id": media.id,
+        "sha256": media.sha256,
+        "status": media.status,
+        "width": media.width,
+        "height": media.height,
+        "phash": hashes.get(("phash", "orig"), ""),
+        "dhash": hashes.get(("dhash", "orig"), ""),
+        "cluster": member.cluster_no if member else None,
+        "representative": bool(member and member.representative),
+        "distance": member.distance if member else None,
+        "transforms": list(member.transforms) if member else [],
+        "first_seen": first.posted_at.isoformat() if first and first.posted_at else None,
+        "first_account": first.account_label if first else None,
+        "accounts": list(dict.fromkeys(u.account_label for u in posted)),
+        "posts": sorted({u.post_id for u in posted if u.post_id is not None}),
+        "avatar_of": list(dict.fromkeys(u.account_label for u in used if u.is_avatar)),
+        "exif": media.exif or {},
+        "exif_notes": exif_notes(media.exif or {}, first.posted_at if first else None)
+        if media.status == ImageStatus.OK
+        else [],
+        "note": media.note,
+    }
+
+
+EXPORT_FORMATS = ("csv", "jsonl")
+
+
+def export_images(store: Store, *, case: str, fmt: str, out: TextIO) -> int:
+    """Write the case's images (``image_rows``) as CSV or JSON lines; returns the row count."""
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"unknown export format {fmt!r}", hint="use csv or jsonl")
+    rows = image_rows(store, case=case)
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+        return len(rows)
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _csv_cell(value) for key, value in row.items()})
+    return len(rows)
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return "; ".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
+    return "" if value is None else value
