@@ -24,7 +24,12 @@ from rich.table import Table
 
 import osint
 from osint import bundle, cases, imports, monitor, verify, wacz
+from osint.analysis import coordination as analysis_coordination
+from osint.analysis import export as analysis_export
 from osint.analysis import images as image_analysis
+from osint.analysis import pipeline as analysis_pipeline
+from osint.analysis import timeline as analysis_timeline
+from osint.analysis.coordination import CoordinationOptions
 from osint.collect import CollectSummary, collect_account, parse_date
 from osint.config import Settings, load_settings
 from osint.errors import CollectError, OsintError, VerifyError
@@ -676,12 +681,165 @@ def monitor_run(
 
 
 # -- analyze -------------------------------------------------------------------------------
-@cli.group()
-def analyze() -> None:
-    """Run an analysis over a case and store its findings.
+def _analysis_options(
+    window: float,
+    min_participation: int,
+    edge_weight: float,
+    modalities: tuple[str, ...] = (),
+    keep_loops: bool = False,
+) -> CoordinationOptions:
+    return CoordinationOptions(
+        window=window,
+        min_participation=min_participation,
+        edge_weight=edge_weight,
+        modalities=modalities or None,
+        remove_loops=not keep_loops,
+    )
 
-    Example: osint analyze images --case mali-2022
+
+def _coordination_flags(command: Any) -> Any:
+    command = click.option(
+        "--edge-weight", type=float, default=0.5, show_default=True,
+        help="Quantile of edge weights an edge must exceed to count as repeated (CooRTweet's edge_weight).",
+    )(command)  # fmt: skip
+    command = click.option(
+        "--min-participation", type=int, default=2, show_default=True,
+        help="Shares an account needs to be considered (CooRTweet's min_participation).",
+    )(command)  # fmt: skip
+    return click.option(
+        "--window", type=float, default=CoordinationOptions.window, show_default=True,
+        help="Seconds within which two shares of one object are a co-share.",
+    )(command)  # fmt: skip
+
+
+def _print_coordination(report: analysis_coordination.CoordinationReport) -> None:
+    console.print(
+        f"coordination of case {report.case}: {report.shares:,} shares, {report.pairs:,} co-share pairs, "
+        f"{report.accounts:,} accounts and {report.edges:,} edges ({report.strong_edges:,} above the "
+        f"edge-weight threshold), {report.findings} coordinated group(s) in {report.seconds:.1f} s",
+        markup=False,
+    )
+    for name, (pairs, edges) in sorted(report.by_modality.items()):
+        console.print(f"  {name}: {pairs:,} pairs, {edges:,} edges", markup=False)
+    for warning in report.warnings:
+        err_console.print(f"warning: {warning}", markup=False)
+    if report.groups:
+        table = Table(title="Coordinated groups", title_justify="left")
+        for column in ("#", "accounts", "score", "objects", "co-shares", "modalities", "members"):
+            table.add_column(
+                column,
+                justify="right"
+                if column in ("#", "accounts", "score", "objects", "co-shares")
+                else "left",
+            )
+        for group in report.groups[:10]:
+            table.add_row(
+                str(group.rank), str(group.size), f"{group.score:.2f}", str(group.objects), f"{group.co_shares:,}",
+                ", ".join(group.modalities), ", ".join(f"@{h}" for h in group.handles) + (" ..." if group.size > 5 else ""),
+            )  # fmt: skip
+        console.print(table)
+
+
+def _print_images(summary: image_analysis.ImageAnalysisSummary) -> None:
+    console.print(
+        f"images of case {summary.case}: {summary.images:,} images ({summary.hashed_now:,} hashed "
+        f"now, {summary.already_hashed:,} already, {summary.unusable:,} unusable, "
+        f"{summary.missing:,} missing); {summary.clusters:,} clusters of copies, "
+        f"{summary.findings:,} findings",
+        markup=False,
+    )
+
+
+def _print_timeline(report: analysis_timeline.TimelineReport) -> None:
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(report.by_kind.items())) or "none"
+    console.print(
+        f"timeline of case {report.case}: {report.accounts:,} accounts, {report.posts:,} posts, "
+        f"{report.findings} finding(s) ({kinds}) in {report.seconds:.1f} s",
+        markup=False,
+    )
+    if report.top_accounts:
+        table = Table(title="Accounts with the most timeline signals", title_justify="left")
+        table.add_column("account")
+        table.add_column("signals")
+        for handle, signals in report.top_accounts:
+            table.add_row(f"@{handle}", ", ".join(signals))
+        console.print(table)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--case", "case_name", help="Case to analyse (runs every analysis).")
+@_coordination_flags
+@pass_app
+@click.pass_context
+def analyze(
+    ctx: click.Context,
+    app: AppContext,
+    case_name: str | None,
+    window: float,
+    min_participation: int,
+    edge_weight: float,
+) -> None:
+    """Flag coordinated accounts: images, coordination and timeline analyses of a case.
+
+    Without a sub-command every analysis runs, each replacing its previous findings.
+
+    Example: osint analyze --case mali-2022 --window 60 --min-participation 2
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    if not case_name:
+        raise click.UsageError(
+            "--case is required (or name one analysis: coordination, timeline, images)"
+        )
+    options = _analysis_options(window, min_participation, edge_weight)
+    with TerminalProgress() as progress:
+        result = analysis_pipeline.analyze_case(app.store, case_name, options, progress)
+    if result.images is not None:
+        _print_images(result.images)
+    _print_coordination(result.coordination)
+    _print_timeline(result.timeline)
+
+
+@analyze.command("coordination")
+@click.option("--case", "case_name", required=True, help="Case to analyse.")
+@_coordination_flags
+@click.option(
+    "--modality",
+    "modalities",
+    multiple=True,
+    help="Only these modalities (repeatable): repost, url, ...",
+)
+@click.option(
+    "--keep-loops",
+    is_flag=True,
+    help="Keep pairs of one account with itself (CooRTweet's remove_loops=FALSE).",
+)
+@pass_app
+def analyze_coordination(
+    app: AppContext, case_name: str, window: float, min_participation: int, edge_weight: float,
+    modalities: tuple[str, ...], keep_loops: bool,
+) -> None:  # fmt: skip
+    """Find accounts that share the same objects within seconds of each other, repeatedly.
+
+    Example: osint analyze coordination --case ru --window 60 --min-participation 2
+    """
+    options = _analysis_options(window, min_participation, edge_weight, modalities, keep_loops)
+    with TerminalProgress() as progress:
+        report = analysis_coordination.analyze_coordination(app.store, case_name, options, progress)
+    _print_coordination(report)
+
+
+@analyze.command("timeline")
+@click.option("--case", "case_name", required=True, help="Case to analyse.")
+@pass_app
+def analyze_timeline(app: AppContext, case_name: str) -> None:
+    """Per-account timeline signals: timezone, office hours, regularity, bursts, renames.
+
+    Example: osint analyze timeline --case mali-2022
+    """
+    with TerminalProgress() as progress:
+        report = analysis_timeline.analyze_timeline(app.store, case_name, progress)
+    _print_timeline(report)
 
 
 @analyze.command("images")
@@ -727,13 +885,7 @@ def analyze_images(
             pdq=pdq,
             progress=progress,
         )
-    console.print(
-        f"case {summary.case}: {summary.images:,} images ({summary.hashed_now:,} hashed now, "
-        f"{summary.already_hashed:,} already, {summary.unusable:,} unusable, "
-        f"{summary.missing:,} missing); {summary.clusters:,} clusters of copies, "
-        f"{summary.findings:,} findings",
-        markup=False,
-    )
+    _print_images(summary)
 
 
 # -- report, export, verify ----------------------------------------------------------------
@@ -767,7 +919,7 @@ def report_cmd(app: AppContext, case_name: str, output: Path, max_posts: int) ->
 
 @cli.group()
 def export() -> None:
-    """Export a case: its posts as JSONL/CSV, an evidence bundle, or a web archive.
+    """Export a case: posts, findings, co-share pairs, networks, evidence bundle, web archive.
 
     Example: osint export bundle --case mali-2022 -o mali-2022.zip
     """
@@ -922,6 +1074,90 @@ def verify_cmd(bundle_path: Path, tsa_cert: Path | None) -> None:
     console.print(f"OK: manifest.json sha256 {result.manifest_sha256}", markup=False)
 
 
+# -- export: findings, co-share pairs, networks ------------------------------------------
+def _output(path: str) -> Any:
+    return click.open_file(path, "w", encoding="utf-8", lazy=False)
+
+
+@export.command("findings")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option(
+    "--output", "-o", default="-", show_default=True, help="File to write ('-' is stdout)."
+)
+@pass_app
+def export_findings(app: AppContext, case_name: str, fmt: str, output: str) -> None:
+    """Every finding, one JSON object a line, with its accounts, posts and media.
+
+    Example: osint export findings --case mali-2022 --format jsonl -o findings.jsonl
+    """
+    with _output(output) as out:
+        count = analysis_export.export_findings(app.store, case_name, out)
+    err_console.print(f"exported {count} finding(s)", markup=False)
+
+
+@export.command("coordination")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option(
+    "--output", "-o", default="-", show_default=True, help="File to write ('-' is stdout)."
+)
+@_coordination_flags
+@pass_app
+def export_coordination(
+    app: AppContext,
+    case_name: str,
+    fmt: str,
+    output: str,
+    window: float,
+    min_participation: int,
+    edge_weight: float,
+) -> None:
+    """The co-share pairs (CooRTweet's detect_groups table) with ids as imported.
+
+    Use the same --window and --min-participation as the analysis.
+
+    Example: osint export coordination --case ru --format csv --window 60 -o pairs.csv
+    """
+    options = _analysis_options(window, min_participation, edge_weight)
+    with _output(output) as out:
+        count = analysis_export.export_pairs(app.store, case_name, options, out)
+    err_console.print(f"exported {count:,} co-share pair(s)", markup=False)
+
+
+@export.command("network")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(analysis_export.NETWORK_FORMATS)),
+    default="graphml",
+    show_default=True,
+)
+@click.option(
+    "--output", "-o", default="-", show_default=True, help="File to write ('-' is stdout)."
+)
+@_coordination_flags
+@pass_app
+def export_network(
+    app: AppContext,
+    case_name: str,
+    fmt: str,
+    output: str,
+    window: float,
+    min_participation: int,
+    edge_weight: float,
+) -> None:
+    """The account network (for Gephi): handles, communities, creation dates, signals.
+
+    Example: osint export network --case mali-2022 --format graphml -o network.graphml
+    """
+    options = _analysis_options(window, min_participation, edge_weight)
+    with _output(output) as out:
+        accounts, edges = analysis_export.export_network(app.store, case_name, options, fmt, out)
+    err_console.print(f"exported {accounts:,} accounts and {edges:,} edges", markup=False)
+
+
 # -- demo --------------------------------------------------------------------------------
 @cli.command("demo")
 @click.option(
@@ -947,7 +1183,13 @@ def demo(app: AppContext, out_dir: Path) -> None:
     if app.home is None and app.db is None and not os.environ.get("OSINT_HOME"):
         app.home = str(out_dir / "home")
     with TerminalProgress() as progress:
-        result = run_demo(app.store, app.settings, out=out_dir, progress=progress)
+        result = run_demo(
+            app.store,
+            app.settings,
+            out=out_dir,
+            progress=progress,
+            analyze=analysis_pipeline.analyze_for_demo,
+        )
     c = result.case
     console.print(
         f"demo: collected {result.collected} accounts in {result.seconds:.1f} s: "

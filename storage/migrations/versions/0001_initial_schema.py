@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 06:22:31.044224
+Create Date: 2026-11-26 06:46:19.735805
 """
 
 from __future__ import annotations
@@ -241,6 +241,13 @@ def upgrade() -> None:
         sa.Column("schedule", sa.String(length=100), nullable=False),
         sa.Column(
             "options",
+            sa.JSON()
+            .with_variant(postgresql.JSONB(astext_type=Text()), "postgresql")
+            .with_variant(sqlite.JSON(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column(
+            "state",
             sa.JSON()
             .with_variant(postgresql.JSONB(astext_type=Text()), "postgresql")
             .with_variant(sqlite.JSON(), "sqlite"),
@@ -549,6 +556,7 @@ def upgrade() -> None:
         sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column(
             "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
@@ -611,6 +619,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+        sa.UniqueConstraint("case_id", "key", name=op.f("uq_events_case_id_key")),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index(

@@ -1,0 +1,261 @@
+"""Coordination analysis of a case: co-shares, networks, groups, findings.
+
+Loads the case's content-key index, runs CooRTweet-compatible co-share detection per modality
+(``analyzers.coordination``), builds the combined network, finds and scores groups
+(``analyzers.coordination_groups``) and stores one finding per flagged group, replacing the
+previous coordination findings of the case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from analyzers.coordination import (
+    DEFAULT_MAX_PAIRS,
+    DEFAULT_MAX_PAIRS_PER_OBJECT,
+    CoordinationInputError,
+    CoordinationNetwork,
+    CoSharePairs,
+    check_parameters,
+    describe_caps,
+    detect_groups,
+    generate_coordinated_network,
+)
+from analyzers.coordination_groups import (
+    CandidateGroup,
+    GroupSettings,
+    find_candidate_groups,
+    group_findings,
+)
+from analyzers.findings import FindingDraft
+from analyzers.share_table import ShareTable
+from analyzers.timeline import AccountProfile
+from osint.analysis import replace_findings
+from osint.analysis.shares import load_share_table
+from osint.cases import get_case
+from osint.errors import InputError
+from osint.progress import Progress
+from storage.db import Store
+from storage.models import Account, SharedObject
+
+ANALYSIS = "coordination"
+MAX_LISTED_OBJECTS = 200  # objects named in a finding's details; the posts are all cited
+
+
+@dataclass(frozen=True)
+class CoordinationOptions:
+    """CooRTweet's three parameters (our defaults: 5 minutes, 2, median) and our own beside
+    them. Five minutes because amplifiers act "within minutes" of each other; chance
+    co-shares stay weight-1 edges that the grouping ignores."""
+
+    window: float = 300
+    min_participation: int = 2
+    edge_weight: float = 0.5
+    remove_loops: bool = True
+    # An account's shares are counted across modalities (one URL and one hashtag make two);
+    # False counts them per modality, as CooRTweet run once per modality does.
+    participation_across_modalities: bool = True
+    modalities: tuple[str, ...] | None = None
+    max_pairs_per_object: int = DEFAULT_MAX_PAIRS_PER_OBJECT
+    max_pairs: int = DEFAULT_MAX_PAIRS
+    groups: GroupSettings = field(default_factory=GroupSettings)
+
+
+@dataclass
+class CoordinationResult:
+    """Everything one run computed, for the summary and the exports."""
+
+    pairs: CoSharePairs
+    network: CoordinationNetwork
+    networks_by_modality: dict[str, CoordinationNetwork]
+    groups: list[CandidateGroup]
+    notes: list[str]
+
+
+@dataclass
+class GroupSummary:
+    rank: int
+    size: int
+    score: float
+    objects: int
+    co_shares: int
+    modalities: list[str]
+    handles: list[str]
+
+
+@dataclass
+class CoordinationReport:
+    case: str
+    shares: int
+    pairs: int
+    accounts: int
+    edges: int
+    strong_edges: int
+    findings: int
+    groups: list[GroupSummary]
+    by_modality: dict[str, tuple[int, int]]
+    warnings: list[str]
+    seconds: float
+
+
+def compute_coordination(
+    session: Session, case_id: int, options: CoordinationOptions
+) -> CoordinationResult:
+    """Detection, networks and groups of one case (read-only)."""
+    try:
+        check_parameters(options.window, options.min_participation, options.edge_weight)
+    except CoordinationInputError as error:
+        raise InputError(str(error)) from error
+    table = load_share_table(session, case_id, options.modalities)
+    if len(table) == 0:
+        raise InputError(
+            "this case has no shares to analyse",
+            hint="import shares ('osint import shares FILE --case C') or collect accounts first",
+        )
+    try:
+        pairs = detect_groups(
+            table,
+            options.window,
+            options.min_participation,
+            remove_loops=options.remove_loops,
+            by_modality=not options.participation_across_modalities,
+            max_pairs_per_object=options.max_pairs_per_object,
+            max_pairs=options.max_pairs,
+        )
+        network = generate_coordinated_network(pairs, options.edge_weight)
+        by_modality = {
+            name: generate_coordinated_network(pairs, options.edge_weight, modality=name)
+            for name in table.modality_names
+        }
+        groups, notes = find_candidate_groups(pairs, network, options.groups)
+    except CoordinationInputError as error:
+        raise InputError(str(error)) from error
+    caps = describe_caps(
+        pairs.capped, _object_namer(session, [c.object_code for c in pairs.capped], table)
+    )
+    return CoordinationResult(pairs, network, by_modality, groups, [*caps, *notes])
+
+
+def _object_namer(session: Session, codes: list[int], table: ShareTable) -> Callable[[int], str]:
+    """``code -> "modality key"`` for the named objects (store keys, not row ids)."""
+    ids = [int(v) for v in table.object_labels_of(np.array(codes, dtype=np.int64))]
+    names: dict[int, str] = {}
+    if ids:
+        query = select(SharedObject.id, SharedObject.modality, SharedObject.key).where(
+            SharedObject.id.in_(ids)
+        )
+        names = {int(i): f"{modality} {key!r}" for i, modality, key in session.execute(query)}
+
+    def name_of(code: int) -> str:
+        label = int(table.object_labels_of(np.array([code]))[0])
+        return names.get(label) or table.object_names.get(label, str(label))
+
+    return name_of
+
+
+def load_profiles(session: Session, account_ids: list[int]) -> dict[int | str, AccountProfile]:
+    """Handle and platform creation date of the given accounts."""
+    profiles: dict[int | str, AccountProfile] = {}
+    for start in range(0, len(account_ids), 5_000):
+        chunk = account_ids[start : start + 5_000]
+        rows = session.execute(
+            select(
+                Account.id, Account.handle, Account.platform_id, Account.created_at_platform
+            ).where(Account.id.in_(chunk))
+        )
+        for account_id, handle, platform_id, created in rows:
+            created_at = int(created.timestamp()) if created is not None else None
+            profiles[account_id] = AccountProfile(account_id, handle or platform_id, created_at)
+    return profiles
+
+
+def _objects_as_keys(
+    session: Session, drafts: list[FindingDraft], names: dict[Any, str]
+) -> list[FindingDraft]:
+    """Name each group's objects by their keys (URL, hashtag, reposted id ...), not row ids."""
+    listed = [[int(o) for o in d.details.get("objects", [])[:MAX_LISTED_OBJECTS]] for d in drafts]
+    wanted = sorted({o for objects in listed for o in objects})
+    keys: dict[int, str] = {}
+    for start in range(0, len(wanted), 5_000):
+        chunk = wanted[start : start + 5_000]
+        rows = session.execute(
+            select(SharedObject.id, SharedObject.key).where(SharedObject.id.in_(chunk))
+        )
+        keys.update((int(object_id), key) for object_id, key in rows)
+    return [
+        dataclasses.replace(
+            d,
+            details={
+                **d.details,
+                "objects": [keys.get(o) or names.get(o, str(o)) for o in objects],
+            },
+        )
+        for d, objects in zip(drafts, listed, strict=True)
+    ]
+
+
+def _summaries(
+    result: CoordinationResult, profiles: dict[int | str, AccountProfile]
+) -> list[GroupSummary]:
+    flagged = [g for g in result.groups if g.score >= 0.5]
+    return [
+        GroupSummary(
+            rank=rank + 1,
+            size=group.size,
+            score=group.score,
+            objects=int(group.object_codes.size),
+            co_shares=int(group.pair_index.size),
+            modalities=list(group.modalities),
+            handles=[profiles[a].handle for a in group.accounts[:5] if a in profiles],
+        )
+        for rank, group in enumerate(flagged)
+    ]
+
+
+def analyze_coordination(
+    store: Store,
+    case_name: str,
+    options: CoordinationOptions | None = None,
+    progress: Progress | None = None,
+) -> CoordinationReport:
+    """Run the coordination analysis of a case and store its findings."""
+    settings = options or CoordinationOptions()
+    started = time.perf_counter()
+    with store.session() as session:
+        case = get_case(session, case_name)
+        result = compute_coordination(session, case.id, settings)
+        members = sorted({int(a) for g in result.groups if g.score >= 0.5 for a in g.accounts})
+        profiles = load_profiles(session, members)
+        drafts = group_findings(
+            result.pairs, result.groups, profiles, flag_score=settings.groups.flag_score
+        )
+        drafts = _objects_as_keys(session, drafts, result.pairs.shares.object_names)
+        replace_findings(session, case.id, ANALYSIS, drafts)
+        if progress:
+            for note in result.notes:
+                progress.log(note)
+    network = result.network
+    return CoordinationReport(
+        case=case_name,
+        shares=len(result.pairs.shares),
+        pairs=len(result.pairs),
+        accounts=int(network.accounts().size),
+        edges=network.n_edges,
+        strong_edges=int(np.count_nonzero(network.weight_threshold)),
+        findings=len(drafts),
+        groups=_summaries(result, profiles),
+        by_modality={
+            name: (int(net.weight.sum()), net.n_edges)
+            for name, net in result.networks_by_modality.items()
+        },
+        warnings=result.notes,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,70 @@
+"""Every analysis of a case, in order: images (when present), coordination, timeline.
+
+Images first, because their clusters can become one more co-sharing modality; timeline last,
+because it checks the coordinated groups for accounts created in a burst.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from osint.analysis.coordination import (
+    CoordinationOptions,
+    CoordinationReport,
+    analyze_coordination,
+)
+from osint.analysis.timeline import TimelineReport, analyze_timeline
+from osint.config import Settings
+from osint.progress import Progress
+from storage.db import Store
+
+
+@dataclass
+class CaseAnalysis:
+    images: Any | None
+    coordination: CoordinationReport
+    timeline: TimelineReport
+
+    def highlights(self) -> list[str]:
+        """A few lines for a summary: the groups found and the strongest timeline signals."""
+        lines = [
+            f"coordinated group #{g.rank}: {g.size} accounts, {g.objects} objects, "
+            f"{g.co_shares:,} co-shares (score {g.score:.2f}): "
+            + ", ".join(f"@{h}" for h in g.handles)
+            for g in self.coordination.groups[:5]
+        ]
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.timeline.by_kind.items()))
+        if kinds:
+            lines.append(f"timeline signals: {kinds}")
+        return lines
+
+
+def run_images(store: Store, case_name: str, progress: Progress | None) -> Any | None:
+    """The image analysis, when this osint has it (``osint/analysis/images.py``)."""
+    try:
+        images = importlib.import_module("osint.analysis.images")
+    except ModuleNotFoundError:
+        return None
+    return images.analyze_images(store, case=case_name, progress=progress)
+
+
+def analyze_case(
+    store: Store,
+    case_name: str,
+    options: CoordinationOptions | None = None,
+    progress: Progress | None = None,
+) -> CaseAnalysis:
+    """Run every analysis of the case; each replaces its own previous findings."""
+    images = run_images(store, case_name, progress)
+    coordination = analyze_coordination(store, case_name, options, progress)
+    timeline = analyze_timeline(store, case_name, progress)
+    return CaseAnalysis(images, coordination, timeline)
+
+
+def analyze_for_demo(
+    store: Store, settings: Settings, case_name: str, progress: Progress
+) -> list[str]:
+    """``osint.demo.run.run_demo``'s ``analyze`` hook: all analyses, summary lines back."""
+    return analyze_case(store, case_name, progress=progress).highlights()

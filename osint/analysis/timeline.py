@@ -1,0 +1,161 @@
+"""Timeline analysis of a case: per-account signals from posts and profile history.
+
+Loads every account's post times and its profile snapshots (handle, display name, location,
+platform creation date), runs ``analyzers.timeline`` and stores the findings, replacing the
+previous timeline findings of the case. The coordinated groups found by the coordination
+analysis, if any, are checked for accounts created in a burst.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import BigInteger, Integer, cast, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from analyzers.timeline import AccountProfile, AccountTimeline, NameObservation, timeline_findings
+from osint.analysis import replace_findings
+from osint.cases import get_case
+from osint.progress import Progress
+from storage.db import Store
+from storage.models import Account, AccountSnapshot, Finding, FindingEvidence, Post
+
+ANALYSIS = "timeline"
+
+
+@dataclass
+class TimelineReport:
+    case: str
+    accounts: int
+    posts: int
+    findings: int
+    by_kind: dict[str, int]
+    top_accounts: list[tuple[str, list[str]]]
+    seconds: float
+
+
+def _epoch(session: Session, column: Any) -> ColumnElement[int]:
+    """Epoch seconds computed by the database, so no datetime objects are built per post."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(func.extract("epoch", column)), BigInteger)
+    return cast(func.strftime("%s", column), Integer)
+
+
+def _post_times(session: Session, case_id: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    rows = session.execute(
+        select(Post.account_id, Post.id, _epoch(session, Post.created_at))
+        .where(Post.case_id == case_id)
+        .order_by(Post.account_id)
+    ).all()
+    if not rows:
+        return {}
+    table = np.array(rows, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], table[1:, 0] != table[:-1, 0])))
+    ends = np.append(starts[1:], len(table))
+    return {
+        int(table[s, 0]): (table[s:e, 1], table[s:e, 2]) for s, e in zip(starts, ends, strict=True)
+    }
+
+
+def _profiles(session: Session, case_id: int) -> dict[int, AccountProfile]:
+    history: dict[int, list[NameObservation]] = defaultdict(list)
+    location: dict[int, str] = {}
+    snapshots = session.execute(
+        select(
+            AccountSnapshot.account_id,
+            _epoch(session, AccountSnapshot.captured_at),
+            AccountSnapshot.handle,
+            AccountSnapshot.display_name,
+            AccountSnapshot.location,
+        )
+        .join(Account, Account.id == AccountSnapshot.account_id)
+        .where(Account.case_id == case_id)
+        .order_by(AccountSnapshot.account_id, AccountSnapshot.captured_at)
+    )
+    for account_id, seen, handle, display_name, where in snapshots:
+        history[account_id].append(NameObservation(int(seen), handle or "", display_name or ""))
+        if where:
+            location[account_id] = where
+    accounts = session.execute(
+        select(Account.id, Account.handle, Account.platform_id, Account.created_at_platform).where(
+            Account.case_id == case_id
+        )
+    )
+    return {
+        account_id: AccountProfile(
+            account_id,
+            handle or platform_id,
+            int(created.timestamp()) if created is not None else None,
+            location.get(account_id),
+            tuple(history.get(account_id, ())),
+        )
+        for account_id, handle, platform_id, created in accounts
+    }
+
+
+def coordinated_groups(session: Session, case_id: int) -> dict[str, list[int]]:
+    """Accounts of each stored coordinated-group finding, by the finding's title."""
+    rows = session.execute(
+        select(Finding.id, Finding.title, FindingEvidence.account_id)
+        .join(FindingEvidence, FindingEvidence.finding_id == Finding.id)
+        .where(Finding.case_id == case_id, Finding.kind == "coordinated_group")
+        .where(FindingEvidence.account_id.is_not(None))
+    )
+    groups: dict[str, list[int]] = defaultdict(list)
+    for _, title, account_id in rows:
+        if account_id is not None:
+            groups[title.split(":")[0]].append(int(account_id))
+    return dict(groups)
+
+
+def analyze_timeline(
+    store: Store, case_name: str, progress: Progress | None = None
+) -> TimelineReport:
+    """Compute every account's timeline signals and store the strong ones as findings."""
+    started = time.perf_counter()
+    with store.session() as session:
+        case = get_case(session, case_name)
+        posts = _post_times(session, case.id)
+        profiles = _profiles(session, case.id)
+        empty = np.empty(0, dtype=np.int64)
+        timelines = [
+            AccountTimeline.build(profile, *posts.get(account_id, (empty, empty)))
+            for account_id, profile in profiles.items()
+        ]
+        drafts = timeline_findings(timelines, coordinated_groups(session, case.id))
+        replace_findings(session, case.id, ANALYSIS, drafts)
+    by_kind: dict[str, int] = defaultdict(int)
+    per_account: dict[int, list[str]] = defaultdict(list)
+    for draft in drafts:
+        by_kind[draft.kind] += 1
+        for account in draft.accounts:
+            per_account[account].append(draft.kind)
+    ranked = sorted(per_account.items(), key=lambda item: -len(item[1]))[:10]
+    return TimelineReport(
+        case=case_name,
+        accounts=len(timelines),
+        posts=sum(len(ids) for ids, _ in posts.values()),
+        findings=len(drafts),
+        by_kind=dict(by_kind),
+        top_accounts=[(profiles[a].handle, kinds) for a, kinds in ranked if a in profiles],
+        seconds=time.perf_counter() - started,
+    )
+
+
+def account_signal_summary(session: Session, case_id: int) -> dict[int, str]:
+    """``kind:score`` of each account's stored timeline findings, for network exports."""
+    rows = session.execute(
+        select(FindingEvidence.account_id, Finding.kind, Finding.score)
+        .join(Finding, Finding.id == FindingEvidence.finding_id)
+        .where(Finding.case_id == case_id, FindingEvidence.account_id.is_not(None))
+    )
+    signals: dict[int, list[str]] = defaultdict(list)
+    for account_id, kind, score in rows:
+        if account_id is not None:
+            signals[int(account_id)].append(f"{kind}:{score:.2f}")
+    return {account: ",".join(sorted(set(kinds))) for account, kinds in signals.items()}

@@ -1,0 +1,91 @@
+"""Content keys: URL and text normalisation, near-identical text clusters."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzers.text import (
+    MinHashConfig,
+    TextInputError,
+    near_duplicate_clusters,
+    normalize_hashtag,
+    normalize_text,
+    normalize_url,
+    word_shingles,
+)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.Example.com/news/story/?utm_source=tw&utm_medium=social",
+        "HTTP://example.COM/news/story?fbclid=IwAR0abc",
+        "https://example.com:443/news/story/#comments",
+        "example.com/news/story?gclid=123&utm_campaign=x",
+    ],
+)
+def test_shares_of_one_link_get_one_key(url: str) -> None:
+    assert normalize_url(url) == "https://example.com/news/story"
+
+
+def test_meaningful_query_parameters_are_kept_and_sorted() -> None:
+    assert normalize_url("https://example.com/watch?v=abc&t=10&utm_source=x") == (
+        "https://example.com/watch?t=10&v=abc"
+    )
+    assert normalize_url("https://example.com/a?b=2&a=1") == normalize_url(
+        "https://example.com/a?a=1&b=2"
+    )
+    assert normalize_url("https://example.com:8080/a") == "https://example.com:8080/a"
+    assert normalize_url("http://example.com/a", unify_scheme=False) == "http://example.com/a"
+    assert normalize_url("https://example.com/a") != normalize_url("https://example.com/b")
+
+
+def test_unusable_urls_raise_clear_errors() -> None:
+    with pytest.raises(TextInputError, match="empty URL"):
+        normalize_url("   ")
+    with pytest.raises(TextInputError, match="no host"):
+        normalize_url("https:///path-only")
+
+
+def test_text_normalisation_strips_case_space_mentions_links() -> None:
+    a = normalize_text("RT @bot_12: Vote   NOW for Dia Diarra! https://t.co/AbC123 @friend")
+    b = normalize_text("vote now for DIA DIARRA!\n\nwww.example.com/x")
+    assert a == b == "vote now for dia diarra!"
+    assert normalize_text("@someone https://t.co/x") == ""
+    assert normalize_hashtag("#Vote2022") == normalize_hashtag("vote2022") == "vote2022"
+
+
+def test_word_shingles() -> None:
+    assert word_shingles("one two three four", 3) == {"one two three", "two three four"}
+    assert word_shingles("short text", 3) == {"short text"}
+    assert word_shingles("", 3) == set()
+
+
+def test_near_identical_texts_cluster_and_different_texts_do_not() -> None:
+    base = (
+        "the people of mali stand with their army against foreign interference in our affairs today"
+    )
+    texts = [
+        base,
+        base.replace("today", "now"),  # one word changed: Jaccard of 3-shingles 13/15
+        "RT @x: " + base.upper() + " https://t.co/abc",  # same after normalisation
+        "weather in bamako is hot and dry this week, stay hydrated and look after the elderly",
+        "football: the eagles won the match against the lions two goals to one last night",
+        "",
+    ]
+    labels = near_duplicate_clusters(texts).tolist()
+    assert labels[0] == labels[1] == labels[2] == 0
+    assert len({labels[0], labels[3], labels[4]}) == 3
+    assert labels[5] == -1
+
+
+def test_cluster_threshold_is_respected() -> None:
+    words = [f"w{i}" for i in range(20)]
+    original = " ".join(words)
+    half_changed = " ".join(words[:10] + [f"x{i}" for i in range(10)])  # Jaccard ~0.3
+    labels = near_duplicate_clusters([original, half_changed], MinHashConfig(threshold=0.8))
+    assert labels[0] != labels[1]
+    loose = near_duplicate_clusters([original, half_changed], MinHashConfig(threshold=0.2))
+    assert loose[0] == loose[1]
+    with pytest.raises(TextInputError):
+        MinHashConfig(threshold=1.5)
