@@ -190,7 +190,7 @@ def _add_source(sc: _Builder) -> str:
         3,
     )
     for day in range(15, 25):  # ordinary-looking filler, on Moscow hours
-        for _ in range(rng.randint(1, 2)):
+        for _ in range(rng.randint(4, 7)):
             when = _human_time(rng, datetime(2022, 4, day, tzinfo=UTC), 3)
             if abs((when - EVENT).total_seconds()) > 3600:
                 sc.message(
@@ -277,42 +277,30 @@ def _add_amplifiers(sc: _Builder) -> list[str]:
                         ]
                     ),
                 )
-        delay = timedelta(minutes=rng.randint(1, 9), seconds=rng.randint(0, 59))
-        role = i % 3
-        if role == 0:
-            sc.message(key, EVENT + delay, "", kind="repost", target=first)
-            sc.message(
-                key,
-                EVENT + timedelta(minutes=17) + delay,
-                "",
-                kind="repost",
-                target=second,
-            )
-        elif role == 1:
-            sc.message(
-                key,
-                EVENT + delay,
-                AMPLIFIER_TEXTS[i % 4],
-                kind="quote",
-                target=first,
-                links=[f"{ARTICLE}?utm_source=x&utm_campaign=sahel{i}"],
-            )
-        else:
-            copy = f"grave_1_copy_{i}"
-            sc.message(
-                key,
-                EVENT + delay,
-                AMPLIFIER_TEXTS[i % 4],
-                images=[copy],
-                links=[f"{ARTICLE}/?fbclid=IwAR{i}x"],
-            )
-            copy3 = f"grave_3_copy_{i}"
-            sc.message(
-                key,
-                EVENT + timedelta(minutes=17) + delay,
-                AMPLIFIER_TEXTS[(i + 1) % 4],
-                images=[copy3],
-            )
+        # Each amplifier pushes both "grave" posts, mixing the moves real networks use:
+        # a plain repost, a quote with the article link, or a re-upload of the pictures.
+        for n, (target, picture) in enumerate(((first, "grave_1"), (second, "grave_3"))):
+            when = EVENT + timedelta(minutes=17 * n + rng.randint(1, 9), seconds=rng.randint(0, 59))
+            move = (i + n) % 3
+            if move == 0:
+                sc.message(key, when, "", kind="repost", target=target)
+            elif move == 1:
+                sc.message(
+                    key,
+                    when,
+                    AMPLIFIER_TEXTS[(i + n) % 4],
+                    kind="quote",
+                    target=target,
+                    links=[f"{ARTICLE}?utm_source=x&utm_campaign=sahel{i}"],
+                )
+            else:
+                sc.message(
+                    key,
+                    when,
+                    AMPLIFIER_TEXTS[(i + n) % 4],
+                    images=[f"{picture}_copy_{i}"],
+                    links=[f"{ARTICLE}/?fbclid=IwAR{i}x"],
+                )
     return keys
 
 
