@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from analyzers.findings import FindingDraft
@@ -50,7 +50,7 @@ def replace_findings(
         ]
         if rows:
             session.execute(
-                FindingEvidence.__table__.insert(),
+                insert(FindingEvidence),
                 [{"account_id": None, "post_id": None, "media_id": None, **r} for r in rows],
             )
     return ids

@@ -62,7 +62,7 @@ def _similar_texts(session: Session, case_id: int, first_id: int, derived: Deriv
         return first_id
     if not rows:
         return first_id
-    labels = near_duplicate_clusters([text for *_, text in rows])
+    labels = near_duplicate_clusters([text or "" for *_, text in rows])
     members = np.bincount(labels[labels >= 0], minlength=len(rows))
     keep = np.flatnonzero((labels >= 0) & (members[np.maximum(labels, 0)] >= 2))
     if keep.size == 0:

@@ -142,7 +142,10 @@ def recompress(data: bytes, quality: int = 40) -> bytes:
 
 def resize(data: bytes, factor: float = 0.5) -> bytes:
     img = _open(data)
-    return _jpeg(img.resize((int(img.width * factor), int(img.height * factor)), Image.LANCZOS), 80)
+    return _jpeg(
+        img.resize((int(img.width * factor), int(img.height * factor)), Image.Resampling.LANCZOS),
+        80,
+    )
 
 
 def crop(data: bytes, fraction: float = 0.1) -> bytes:

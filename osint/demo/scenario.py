@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 
 from osint.demo import imagery
 
@@ -470,28 +470,32 @@ class _Builder:
         return self._by_author[author]
 
 
+def _derived(original: Callable[[], bytes], transform: Callable[[bytes], bytes]) -> bytes:
+    return transform(original())
+
+
 def _image_makers(
     sc: _Builder, seed: int
 ) -> tuple[dict[str, Callable[[], bytes]], dict[str, list[str]]]:
     makers: dict[str, Callable[[], bytes]] = {}
     for n in range(1, 5):
-        makers[f"grave_{n}"] = lambda n=n: imagery.scene(seed * 10 + n)
+        makers[f"grave_{n}"] = partial(imagery.scene, seed * 10 + n)
     copies: dict[str, list[str]] = {f"grave_{n}": [] for n in range(1, 5)}
-    transforms = [
+    transforms: list[Callable[[bytes], bytes]] = [
         imagery.recompress,
         imagery.resize,
-        lambda b: imagery.crop(b, 0.1),
-        lambda b: imagery.caption(b, "GOSSI : LA VÉRITÉ"),
+        partial(imagery.crop, fraction=0.1),
+        partial(imagery.caption, text="GOSSI : LA VÉRITÉ"),
     ]
     for msg in sc.messages:
         for key in msg.images:
             if "_copy_" in key and key not in makers:
                 original = key.split("_copy_")[0]
                 transform = transforms[len(copies[original]) % len(transforms)]
-                makers[key] = lambda o=original, t=transform: t(makers[o]())
+                makers[key] = partial(_derived, makers[original], transform)
                 copies[original].append(key)
             elif key.startswith("snap_") and key not in makers:
-                makers[key] = lambda k=key: imagery.snapshot(zlib.crc32(k.encode()) + seed)
+                makers[key] = partial(imagery.snapshot, zlib.crc32(key.encode()) + seed)
     makers["avatar_stock"] = lambda: imagery.portrait(seed + 1)
     makers["avatar_stock_tint"] = lambda: imagery.tint(makers["avatar_stock"]())
     makers["avatar_stock_tint2"] = lambda: imagery.tint(makers["avatar_stock"](), 0.8)
@@ -500,8 +504,8 @@ def _image_makers(
     makers["avatar_stock_recompressed"] = lambda: imagery.recompress(makers["avatar_stock"](), 35)
     for persona in sc.personas.values():
         if persona.avatar not in makers:
-            makers[persona.avatar] = lambda k=persona.avatar: imagery.portrait(
-                zlib.crc32(k.encode()) + seed
+            makers[persona.avatar] = partial(
+                imagery.portrait, zlib.crc32(persona.avatar.encode()) + seed
             )
     return makers, copies
 
