@@ -13,13 +13,24 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import ClassVar
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 from collectors.http import HttpClient
 from osint.config import Secret, Settings
 from osint.errors import AuthError, InputError
 from storage.records import CaptureRecord, PostRecord, ProfileRecord
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time from a platform's JSON as aware UTC (naive means UTC); None if absent."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass

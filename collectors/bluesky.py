@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from collectors.base import Collector, PageQuery, PostLookup, PostPage, ProfileResult
+from collectors.base import Collector, PageQuery, PostLookup, PostPage, ProfileResult, parse_time
 from collectors.http import Response
 from osint.errors import AccountNotFound, AccountUnavailable, CollectError
 from storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
@@ -43,16 +43,6 @@ _TARGET = re.compile(r"^(?:https?://)?(?:www\.)?bsky\.app/profile/([^/?#]+)", re
 
 
 # == normaliser =============================================================================
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def tid_micros(tid: str) -> int | None:
     """Microseconds since the epoch a TID record key encodes (None if it is not a TID)."""
     if len(tid) != 13 or any(c not in TID_ALPHABET for c in tid):

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from collectors.base import Collector, PageQuery, PostLookup, PostPage, ProfileResult
+from collectors.base import Collector, PageQuery, PostLookup, PostPage, ProfileResult, parse_time
 from collectors.htmltext import anchors, html_to_text, parse_fragment
 from collectors.http import HttpClient, Response
 from osint.config import Settings
@@ -45,16 +45,6 @@ _KINDS = {"image": "photo", "gifv": "gif", "video": "video", "audio": "other"}
 
 
 # == normaliser =============================================================================
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def id_time(status_id: str) -> datetime | None:
     """The time a Mastodon snowflake id encodes (milliseconds in the bits above 16)."""
     if not status_id.isdigit() or int(status_id) < 1 << 40:

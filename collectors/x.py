@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from collectors.base import Collector, PageQuery, PostLookup, PostPage, ProfileResult
+from collectors.base import Collector, PageQuery, PostLookup, PostPage, ProfileResult, parse_time
 from collectors.http import HttpClient, Response
 from osint.config import Settings
 from osint.errors import AccountNotFound, AccountUnavailable, AuthError, CollectError
@@ -47,16 +47,6 @@ _OWN_MEDIA_LINK = re.compile(r"^https?://(x|twitter)\.com/[^/]+/status/\d+/(phot
 
 
 # == normaliser =============================================================================
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def snowflake_time(tweet_id: str) -> datetime | None:
     """The creation time an X id encodes (ids after late 2010 are snowflakes)."""
     if not tweet_id.isdigit() or int(tweet_id) < 1 << 32:
