@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,9 +88,43 @@ def test_demo_writes_a_report_and_a_bundle_that_verifies(demo_run) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_readme_first_command_installs_and_runs_the_demo() -> None:
+def _checkout_copy(dest: Path) -> None:
+    """The project's files as a fresh clone would hold them (tracked and new, not ignored)."""
+    listed = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def test_readme_first_command_installs_and_runs_the_demo(tmp_path: Path) -> None:
+    """The README's first line, verbatim, in a copy of the project: a new venv, the install from
+    PyPI, then ``osint demo`` on the SQLite default with no OSINT_ setting inherited."""
     install, _ = readme_commands()
     assert "pip install" in install and install.endswith("osint demo")
+    project = tmp_path / "osint"
+    _checkout_copy(project)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSINT_") and k != "VIRTUAL_ENV"}
+    result = subprocess.run(
+        ["bash", "-c", install],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (project / ".venv" / "bin" / "osint").is_file()
+    assert "dia_diarra" in result.stdout
+    assert (project / "osint-demo" / "home" / "osint.db").is_file()
+    assert (project / "osint-demo" / "report.html").is_file()
+    assert (project / "osint-demo" / "demo-bundle.zip").is_file()
 
 
 def test_readme_test_command_is_what_ci_runs() -> None:
