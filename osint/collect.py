@@ -253,7 +253,8 @@ def _unavailable_status(exc: Exception) -> str:
 
 
 # -- runs: start, resume, finish -----------------------------------------------------------
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine with this id exists (signal 0 probes, sends nothing)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -287,7 +288,7 @@ def _start_or_resume(
         st = prev.state or {}
         if prev.status == "running" and st.get("host") == settings.hostname:
             pid = int(st.get("pid") or 0)
-            if pid and pid != os.getpid() and _pid_alive(pid):
+            if pid and pid != os.getpid() and pid_alive(pid):
                 raise CollectError(
                     f"another osint process (pid {pid}) is collecting "
                     f"{collector_cls.platform}:{target} into this case",

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Result, and_, case, func, or_, select, upd
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from osint.collect import pid_alive
 from osint.monitor.options import JobOptions
 from osint.monitor.schedule import Schedule
 from storage.db import Store
@@ -76,23 +77,13 @@ def _due(due_by: datetime, case_id: int | None) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _orphaned(owner: str, hostname: str) -> bool:
     """Held by a process of this machine that no longer exists."""
     parts = owner.rsplit(":", 2)
     if len(parts) != 3 or parts[0] != hostname or not parts[1].isdigit():
         return False
     pid = int(parts[1])
-    return pid != os.getpid() and not _pid_alive(pid)
+    return pid != os.getpid() and not pid_alive(pid)
 
 
 def claim_due_job(
