@@ -247,7 +247,7 @@ class BlueskyApp(PlatformApp):
         item: dict[str, Any] = {"post": self.post_view(post, request)}
         if post.reply_to:
             parent = self._view_or_gone(post.reply_to, request)
-            root_id = self._root(post)
+            root_id = self.world.thread_root(self.name, post)
             item["reply"] = {"root": self._view_or_gone(root_id, request), "parent": parent}
         return item
 
@@ -256,15 +256,6 @@ class BlueskyApp(PlatformApp):
         if target is None or target.deleted:
             return {"$type": "app.bsky.feed.defs#notFoundPost", "uri": post_id, "notFound": True}
         return {"$type": "app.bsky.feed.defs#postView", **self.post_view(target, request)}
-
-    def _root(self, post: WorldPost) -> str:
-        seen = {post.id}
-        while post.reply_to and (parent := self.world.post(self.name, post.reply_to)):
-            if parent.id in seen:
-                break
-            seen.add(parent.id)
-            post = parent
-        return post.reply_to or post.id
 
     def get_posts(self, request: ReplayRequest) -> Reply:
         uris = [v for k, v in request.query_items if k == "uris"]
@@ -312,7 +303,7 @@ class BlueskyApp(PlatformApp):
         if facets:
             record["facets"] = facets
         if post.reply_to:
-            root = self._root(post)
+            root = self.world.thread_root(self.name, post)
             record["reply"] = {
                 "root": {"uri": root, "cid": cid(root)},
                 "parent": {"uri": post.reply_to, "cid": cid(post.reply_to)},

@@ -277,6 +277,17 @@ class World:
         with self.lock:
             return self.posts.get((platform, post_id))
 
+    def thread_root(self, platform: str, post: WorldPost) -> str:
+        """The id of the post that starts ``post``'s reply thread (X's conversation_id, Bluesky's
+        reply root); the parent's id when the thread's start is not in the world."""
+        seen = {post.id}
+        while post.reply_to and (parent := self.post(platform, post.reply_to)):
+            if parent.id in seen:
+                break
+            seen.add(parent.id)
+            post = parent
+        return post.reply_to or post.id
+
     def timeline(self, account: WorldAccount) -> list[WorldPost]:
         """The account's visible posts, newest first."""
         with self.lock:

@@ -553,7 +553,7 @@ class XApp(PlatformApp):
             "edit_history_tweet_ids": [post.id],
             "author_id": post.account_id,
             "created_at": x_time(post.created_at),
-            "conversation_id": self._conversation(post),
+            "conversation_id": self.world.thread_root(self.name, post),
             "lang": post.lang,
             "possibly_sensitive": False,
             "reply_settings": "everyone",
@@ -580,15 +580,6 @@ class XApp(PlatformApp):
         wanted |= {"attachments"} if "attachments.media_keys" in expansions else set()
         wanted |= {"referenced_tweets"} if "referenced_tweets.id" in expansions else set()
         return {k: v for k, v in full.items() if k in wanted}
-
-    def _conversation(self, post: WorldPost) -> str:
-        seen = {post.id}
-        while post.reply_to and (parent := self.world.post(self.name, post.reply_to)):
-            if parent.id in seen:
-                break
-            seen.add(parent.id)
-            post = parent
-        return post.reply_to or post.id
 
     def _media_key(self, media_id: str) -> str:
         media = self.world.media.get(media_id)
