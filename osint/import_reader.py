@@ -62,6 +62,28 @@ def worth_reading_ahead(path: Path) -> bool:
     return big and (os.cpu_count() or 1) > 1
 
 
+def read_keyed(source: str, path: Path, *, in_child: bool) -> Iterator[PostRecord | ImportProblem]:
+    """The items of ``READERS[source]`` over ``path``, records with their content keys added.
+
+    Read in a child process when ``in_child`` (:func:`read_ahead`), here otherwise, and here too
+    when no child could start (no usable interpreter, as in a frozen build): before the first
+    item, switching changes nothing of what the importer sees.
+    """
+    if in_child:
+        started = False
+        try:
+            for item in read_ahead(source, path):
+                started = True
+                yield item
+            return
+        except ReaderFailed:
+            if started:
+                raise
+    with open_text(path) as stream:
+        for item in READERS[source](stream):
+            yield item if isinstance(item, ImportProblem) else add_content_keys(item)
+
+
 def read_ahead(source: str, path: Path) -> Iterator[PostRecord | ImportProblem]:
     """The items of ``READERS[source]`` over ``path``, read and keyed in a child process.
 

@@ -25,11 +25,10 @@ from pathlib import Path
 from collectors.importers import ImportFormatError, ImportProblem
 from collectors.importers.shares import read_shares
 from collectors.importers.telegram_export import locate_export, read_export
-from collectors.importers.twarc import read_twarc
 from osint.cases import get_case
 from osint.config import Settings
 from osint.errors import InputError
-from osint.import_reader import open_text, read_ahead, worth_reading_ahead
+from osint.import_reader import open_text, read_keyed, worth_reading_ahead
 from osint.keys import add_content_keys
 from osint.mediafacts import MediaFacts, store_local_file
 from osint.progress import NullProgress, Progress
@@ -326,16 +325,8 @@ def import_twarc(
     A big file is read in a child process while this one writes (:mod:`osint.import_reader`);
     ``read_in_child`` forces the choice either way.
     """
-
     path = Path(path)
     ahead = worth_reading_ahead(path) if read_in_child is None else read_in_child
-
-    def records() -> Iterator[PostRecord | ImportProblem]:
-        if ahead:
-            yield from read_ahead("twarc", path)
-            return
-        with open_text(path) as fh:
-            yield from read_twarc(fh)
 
     return run_import(
         store,
@@ -343,9 +334,9 @@ def import_twarc(
         case=case,
         source="twarc",
         path=path,
-        records=records,
+        records=lambda: read_keyed("twarc", path, in_child=ahead),
         progress=progress,
-        keyed=ahead,
+        keyed=True,
     )
 
 

@@ -129,3 +129,14 @@ def test_import_twarc_stores_the_same_either_way(
     count = len(serial["posts"])  # type: ignore[arg-type]
     assert count == 2_503 if not tail else 2_500 <= count <= 2_503
     assert ahead == serial
+
+
+def test_import_twarc_reads_here_when_no_child_starts(
+    store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = twarc_file(tmp_path)
+    monkeypatch.setattr(import_reader.sys, "executable", "/bin/false")
+    create_case(store, "c")
+    summary = imports.import_twarc(store, settings, case="c", path=path, read_in_child=True)
+    assert summary.rows == 2_504 and summary.posts_new == 2_503 and summary.problem_count == 3
+    assert len(stored(store, "c")["keys"]) > 2_503  # type: ignore[arg-type]
