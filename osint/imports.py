@@ -9,7 +9,9 @@ break is stored.
 Records go to the store in batches of :data:`BATCH`, one transaction each. On PostgreSQL the next
 batch is read and prepared while the server stores the previous one (a writer thread): the
 server's per-row work (constraint checks, indexes) then runs beside the parsing instead of after
-it. SQLite runs in this process, so there the batches are simply written in turn.
+it. SQLite runs in this process, so there the batches are simply written in turn. A big twarc2
+file is read, normalised and keyed in a child process (:mod:`osint.import_reader`), so that on
+either store the reading runs on a second core beside the writing.
 """
 
 from __future__ import annotations
