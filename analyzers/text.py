@@ -56,6 +56,12 @@ TRACKING_PARAMS = frozenset(
 )
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
+# An http(s) URL with a lower-case host (not www.), no user, port, query or fragment, no empty
+# path segment and no trailing slash; ASCII only. Most shared links look like this, and
+# normalize_url returns them unchanged but for the scheme, without parsing them.
+_PLAIN_URL_RE = re.compile(
+    r"(https?)://((?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)*)((?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*)"
+)
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION_RE = re.compile(r"(?<![\w@])@[\w.]+", re.UNICODE)
 _RETWEET_PREFIX_RE = re.compile(r"^\s*rt\s*:?\s*", re.IGNORECASE)
@@ -80,6 +86,14 @@ def normalize_url(url: str, *, unify_scheme: bool = True) -> str:
     remaining query parameters. ``http`` and ``https`` are one scheme unless
     ``unify_scheme`` is False. A URL without a scheme (``example.com/a``) is read as http.
     """
+    plain = _PLAIN_URL_RE.fullmatch(url)
+    if plain is not None:  # already canonical but for the scheme: the general steps change nothing
+        scheme = "https" if unify_scheme else plain.group(1)
+        return f"{scheme}://{plain.group(2)}{plain.group(3)}"
+    return _normalize_url(url, unify_scheme)
+
+
+def _normalize_url(url: str, unify_scheme: bool) -> str:
     text = url.strip()
     if not text:
         raise TextInputError(

@@ -9,7 +9,9 @@ break is stored.
 Records go to the store in batches of :data:`BATCH`, one transaction each. On PostgreSQL the next
 batch is read and prepared while the server stores the previous one (a writer thread): the
 server's per-row work (constraint checks, indexes) then runs beside the parsing instead of after
-it. SQLite runs in this process, so there the batches are simply written in turn.
+it. SQLite runs in this process, so there the batches are simply written in turn. A big twarc2
+file is read, normalised and keyed in a child process (:mod:`osint.import_reader`), so that on
+either store the reading runs on a second core beside the writing.
 """
 
 from __future__ import annotations
@@ -21,15 +23,14 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 from collectors.importers import ImportFormatError, ImportProblem
 from collectors.importers.shares import read_shares
 from collectors.importers.telegram_export import locate_export, read_export
-from collectors.importers.twarc import read_twarc
 from osint.cases import get_case
 from osint.config import Settings
 from osint.errors import InputError
+from osint.import_reader import open_text, read_keyed, worth_reading_ahead
 from osint.keys import add_content_keys
 from osint.mediafacts import MediaFacts, store_local_file
 from osint.progress import NullProgress, Progress
@@ -67,13 +68,6 @@ class _Batch:
     media: list[MediaFacts]
 
 
-def _open_text(path: Path) -> TextIO:
-    try:
-        return path.open(newline="", encoding="utf-8-sig", errors="strict")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-
-
 def _file_capture(store: Store, path: Path) -> CaptureRecord:
     """Keep the imported file in the media store and describe it as a capture."""
     try:
@@ -101,8 +95,12 @@ def run_import(
     records: Callable[[], Iterable[PostRecord | ImportProblem]],
     params: dict[str, object] | None = None,
     progress: Progress | None = None,
+    keyed: bool = False,
 ) -> ImportSummary:
-    """Stream ``records()`` into the case in batches, one transaction per batch."""
+    """Stream ``records()`` into the case in batches, one transaction per batch.
+
+    ``keyed``: the records come with their content keys already added (read ahead in a child).
+    """
     progress = progress or NullProgress()
     path = Path(path)
     if not path.is_file():
@@ -125,7 +123,7 @@ def run_import(
     status = "failed"
     try:
         with store.pinned() as pinned, fewer_gc_pauses():
-            importer = _Importer(pinned, writer, capture_id, summary, progress)
+            importer = _Importer(pinned, writer, capture_id, summary, progress, keyed=keyed)
             importer.run(records())
         status = "completed"
     except (ImportFormatError, UnicodeDecodeError) as exc:
@@ -178,8 +176,11 @@ class _Importer:
         capture_id: int,
         summary: ImportSummary,
         progress: Progress,
+        *,
+        keyed: bool = False,
     ) -> None:
         self.store = store
+        self.keyed = keyed
         self.writer = writer
         self.capture_id = capture_id
         self.summary = summary
@@ -215,7 +216,8 @@ class _Importer:
                     continue
                 self.summary.rows += 1
                 item.capture_id = self.capture_id
-                add_content_keys(item)
+                if not self.keyed:
+                    add_content_keys(item)
                 media.extend(self._store_files(item))
                 batch.append(item)
                 if len(batch) >= BATCH:
@@ -296,7 +298,7 @@ def import_shares(
     progress: Progress | None = None,
 ) -> ImportSummary:
     def records() -> Iterator[PostRecord | ImportProblem]:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             yield from read_shares(fh, platform=platform, modality=modality)
 
     return run_import(
@@ -318,15 +320,25 @@ def import_twarc(
     case: str,
     path: Path,
     progress: Progress | None = None,
+    read_in_child: bool | None = None,
 ) -> ImportSummary:
-    """Import twarc2 JSONL (API pages or ``twarc2 flatten`` output) through the X normaliser."""
+    """Import twarc2 JSONL (API pages or ``twarc2 flatten`` output) through the X normaliser.
 
-    def records() -> Iterator[PostRecord | ImportProblem]:
-        with _open_text(path) as fh:
-            yield from read_twarc(fh)
+    A big file is read in a child process while this one writes (:mod:`osint.import_reader`);
+    ``read_in_child`` forces the choice either way.
+    """
+    path = Path(path)
+    ahead = worth_reading_ahead(path) if read_in_child is None else read_in_child
 
     return run_import(
-        store, settings, case=case, source="twarc", path=path, records=records, progress=progress
+        store,
+        settings,
+        case=case,
+        source="twarc",
+        path=path,
+        records=lambda: read_keyed("twarc", path, in_child=ahead),
+        progress=progress,
+        keyed=True,
     )
 
 

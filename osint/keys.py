@@ -7,6 +7,7 @@ each hashtag, and the normalised text of an authored post. Imported shares bring
 from __future__ import annotations
 
 import functools
+import re
 from urllib.parse import urlsplit
 
 from analyzers import text as text_keys
@@ -22,6 +23,15 @@ def normalize_url(url: str) -> str | None:
         return text_keys.normalize_url(url)
     except text_keys.TextInputError:
         return None
+
+
+def url_domain(url: str) -> str | None:
+    """The host of a normalised URL (``urlsplit(url).hostname``, read directly when plain)."""
+    plain = _PLAIN_HOST_RE.match(url)
+    return plain.group(1) if plain is not None else urlsplit(url).hostname
+
+
+_PLAIN_HOST_RE = re.compile(r"[a-z]+://([a-z0-9.-]+)(?=[/?#]|$)")
 
 
 @functools.lru_cache(maxsize=50_000)
@@ -43,7 +53,7 @@ def add_content_keys(rec: PostRecord) -> PostRecord:
         if url is None:
             continue
         keys.append(("url", url))
-        domain = urlsplit(url).hostname
+        domain = url_domain(url)
         if domain:
             keys.append(("domain", domain))
     if rec.hashtags:

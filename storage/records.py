@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +121,101 @@ def text_sha256(text: str | None, html: str | None = None) -> str:
 
 _json_string = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses
 _EMPTY_TEXT_SHA256 = hashlib.sha256(b'["", ""]').hexdigest()
+
+
+# -- compact form: records as plain tuples, cheap to pickle between processes ----------------
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _time_to_wire(value: datetime | None) -> datetime | int | None:
+    # A UTC time travels as whole microseconds since the epoch (exact, and far cheaper to pickle
+    # than a datetime); any other time travels as itself.
+    if value is not None and value.tzinfo is UTC:
+        return (value - _EPOCH) // _MICROSECOND
+    return value
+
+
+def _time_from_wire(value: datetime | int | None) -> datetime | None:
+    return _EPOCH + timedelta(microseconds=value) if isinstance(value, int) else value
+
+
+def post_to_tuple(rec: PostRecord) -> tuple[Any, ...]:
+    """The record as a tuple of plain values; :func:`post_from_tuple` gives it back, equal."""
+    acc = rec.account
+    media = [
+        (
+            m.source_url,
+            m.position,
+            m.kind,
+            m.preview_url,
+            m.alt_text,
+            m.platform_key,
+            m.sha256,
+            m.error,
+            None if m.local_path is None else str(m.local_path),
+        )
+        for m in rec.media
+    ]
+    return (
+        rec.platform,
+        rec.platform_id,
+        (
+            acc.platform,
+            acc.platform_id,
+            acc.handle,
+            acc.display_name,
+            _time_to_wire(acc.created_at),
+            acc.status,
+        ),
+        _time_to_wire(rec.created_at),
+        rec.kind,
+        rec.text,
+        rec.text_html,
+        rec.url,
+        rec.lang,
+        rec.repost_of,
+        rec.reply_to,
+        rec.quote_of,
+        rec.links,
+        rec.hashtags,
+        rec.mentions,
+        rec.metrics,
+        rec.extra,
+        media,
+        rec.objects,
+        rec.capture_id,
+    )
+
+
+def post_from_tuple(row: tuple[Any, ...]) -> PostRecord:
+    (platform, platform_id, acc, created_at, kind, text, text_html, url, lang) = row[:9]
+    (repost_of, reply_to, quote_of, links, hashtags, mentions, metrics, extra) = row[9:17]
+    media, objects, capture_id = row[17:]
+    return PostRecord(
+        platform,
+        platform_id,
+        AccountRecord(acc[0], acc[1], acc[2], acc[3], _time_from_wire(acc[4]), acc[5]),
+        _time_from_wire(created_at),  # type: ignore[arg-type]
+        kind,
+        text,
+        text_html,
+        url,
+        lang,
+        repost_of,
+        reply_to,
+        quote_of,
+        links,
+        hashtags,
+        mentions,
+        metrics,
+        extra,
+        [
+            MediaRef(*m[:8], local_path=None if m[8] is None else Path(m[8]))  # type: ignore[misc]
+            for m in media
+        ]
+        if media
+        else [],
+        objects,
+        capture_id,
+    )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from analyzers.text import (
+    _PLAIN_URL_RE,
     MinHashConfig,
     TextInputError,
+    _normalize_url,
     near_duplicate_clusters,
     normalize_hashtag,
     normalize_text,
@@ -89,3 +93,63 @@ def test_cluster_threshold_is_respected() -> None:
     assert loose[0] == loose[1]
     with pytest.raises(TextInputError):
         MinHashConfig(threshold=1.5)
+
+
+TRICKY_URLS = [
+    "https://news21.example.com/a/1103",
+    "http://news21.example.com/a/1103",
+    "HTTPS://example.com/a",
+    "http://Example.com/a",
+    "https://www.example.com/a/",
+    "https://www/a",
+    "https://wwwexample.com/a",
+    "https://example.com//a//b/",
+    "https://example.com/a/",
+    "https://example.com:443/a",
+    "https://example.com:8080/a",
+    "https://user:pw@example.com/a",
+    "https://example.com/a?utm_source=x&b=2&a=1",
+    "https://example.com/a?",
+    "https://example.com/a#frag",
+    "https://example.com#frag",
+    "https://example.com.",
+    "https://example..com/a",
+    "https://example.com",
+    "https://-.com",
+    "https://[::1]/a",
+    "https://[::1]:8443/a",
+    "https://127.0.0.1/a",
+    "https://example.com/%7Ea%2F",
+    "https://ex-ample.co.uk/a;b=c/d:e@f",
+    "https://example.com/a b",
+    " https://example.com/a",
+    "https://example.com/a\t",
+    "https://exa\nmple.com/a",
+    "\x00https://example.com/a",
+    "https://exämple.com/a",
+    "https://example.com/é",
+    "example.com/a",
+    "//example.com/a",
+    "ftp://example.com/a",
+    "https:///a",
+]
+
+
+@pytest.mark.parametrize("url", TRICKY_URLS)
+@pytest.mark.parametrize("unify", [True, False])
+def test_plain_url_shortcut_gives_what_the_full_normalisation_gives(url: str, unify: bool) -> None:
+    def outcome(normalise: Callable[[], str]) -> str:
+        try:
+            return normalise()
+        except TextInputError as exc:
+            return f"error: {exc}"
+
+    assert outcome(lambda: normalize_url(url, unify_scheme=unify)) == outcome(
+        lambda: _normalize_url(url, unify)
+    )
+
+
+def test_plain_url_shortcut_is_taken_for_clean_links_only() -> None:
+    assert _PLAIN_URL_RE.fullmatch("https://news21.example.com/a/1103")
+    for url in ("https://www.example.com/a", "https://Example.com/a", "https://example.com/a/"):
+        assert not _PLAIN_URL_RE.fullmatch(url)

@@ -1,0 +1,74 @@
+"""Records as plain tuples (for another process) come back equal, field for field."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from storage.records import (
+    AccountRecord,
+    MediaRef,
+    PostRecord,
+    post_from_tuple,
+    post_to_tuple,
+)
+
+
+def full_post() -> PostRecord:
+    """Every field set to something other than its default."""
+    return PostRecord(
+        platform="x",
+        platform_id="15",
+        account=AccountRecord(
+            "x", "9", "dia", "Dia", datetime(2020, 1, 2, 3, 4, 5, 678901, UTC), "suspended"
+        ),
+        created_at=datetime(2022, 4, 21, 9, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2))),
+        kind="quote",
+        text="texte",
+        text_html="<p>texte</p>",
+        url="https://x.com/dia/status/15",
+        lang="fr",
+        repost_of="1",
+        reply_to="2",
+        quote_of="3",
+        links=["https://example.com/a"],
+        hashtags=["Mali"],
+        mentions=["sahel"],
+        metrics={"like_count": 3},
+        extra={"twarc": {"version": "2.14.0"}, "n": [1, 2]},
+        media=[
+            MediaRef("https://pbs.twimg.com/a.jpg", 0, "photo", "p", "alt", "3_5", "ab" * 32, None),
+            MediaRef(None, 1, "video", error="no URL", local_path=Path("/tmp/v.mp4")),
+        ],
+        objects=[("url", "https://example.com/a"), ("hashtag", "mali")],
+        capture_id=7,
+    )
+
+
+def test_post_tuples_round_trip_every_field() -> None:
+    post = full_post()
+    back = post_from_tuple(pickle.loads(pickle.dumps(post_to_tuple(post))))
+    assert back == post
+    assert [f.name for f in dataclasses.fields(back)] == [f.name for f in dataclasses.fields(post)]
+    assert back.account.created_at is not None and back.account.created_at.tzinfo is UTC
+    assert back.media[1].local_path == Path("/tmp/v.mp4")
+
+
+def test_post_tuples_cover_every_field_of_the_records() -> None:
+    # A field added to a record must be added to the tuple too (this counts them).
+    post = full_post()
+    row = post_to_tuple(post)
+    assert len(row) == len(dataclasses.fields(PostRecord))
+    assert len(row[2]) == len(dataclasses.fields(AccountRecord))
+    assert len(row[17][0]) == len(dataclasses.fields(MediaRef))
+
+
+def test_post_tuples_keep_naive_and_missing_times() -> None:
+    post = dataclasses.replace(
+        full_post(), created_at=datetime(2022, 4, 21), account=AccountRecord("x", "9")
+    )
+    back = post_from_tuple(post_to_tuple(post))
+    assert back.created_at == datetime(2022, 4, 21) and back.created_at.tzinfo is None
+    assert back.account.created_at is None and back == post

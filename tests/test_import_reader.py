@@ -1,0 +1,142 @@
+"""Reading an import file in a child process: the same stream as the serial reader, errors too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bench.imports import write_twarc_jsonl
+from collectors.importers import ImportProblem
+from collectors.importers.twarc import read_twarc
+from osint import import_reader, imports
+from osint.cases import create_case
+from osint.config import Settings
+from osint.errors import InputError
+from osint.import_reader import ReaderFailed, open_text, read_ahead
+from osint.keys import add_content_keys
+from storage.db import Store
+from storage.models import Account, Case, CollectionRun, Post, PostObject, SharedObject
+from storage.records import PostRecord
+from tests.collectors.importers.test_twarc import sample
+
+
+def serial_items(path: Path) -> tuple[list[PostRecord | ImportProblem], BaseException | None]:
+    """What the serial reader yields (keyed, as the importer keys them), and how it stops."""
+    items: list[PostRecord | ImportProblem] = []
+    try:
+        with open_text(path) as fh:
+            for item in read_twarc(fh):
+                items.append(item if isinstance(item, ImportProblem) else add_content_keys(item))
+    except Exception as exc:
+        return items, exc
+    return items, None
+
+
+def ahead_items(path: Path) -> tuple[list[PostRecord | ImportProblem], BaseException | None]:
+    items: list[PostRecord | ImportProblem] = []
+    try:
+        items.extend(read_ahead("twarc", path))
+    except Exception as exc:
+        return items, exc
+    return items, None
+
+
+def twarc_file(tmp_path: Path, tail: bytes = b"") -> Path:
+    """Several reader messages' worth of pages, the sample's odd lines, then ``tail``."""
+    path = tmp_path / "big.jsonl"
+    write_twarc_jsonl(path, 2_500)
+    with path.open("ab") as fh:
+        fh.write(sample().encode())
+        fh.write(tail)
+    return path
+
+
+def test_read_ahead_yields_the_serial_stream_with_a_truncated_last_line(tmp_path: Path) -> None:
+    path = twarc_file(tmp_path, tail=b'{"data": [{"id": "1", "text": "cut off')
+    serial, stopped = serial_items(path)
+    ahead, ahead_stopped = ahead_items(path)
+    assert stopped is None and ahead_stopped is None
+    problems = [i for i in serial if isinstance(i, ImportProblem)]
+    assert len(serial) > 2 * import_reader.CHUNK and problems[-1].message.startswith("not JSON")
+    assert ahead == serial
+    assert all(isinstance(a, PostRecord) and a.objects for a in ahead[:10])
+
+
+def test_read_ahead_stops_where_the_serial_reader_stops(tmp_path: Path) -> None:
+    path = twarc_file(tmp_path, tail=b'{"data": [], "note": "bad \xff byte"}\n' + sample().encode())
+    serial, stopped = serial_items(path)
+    ahead, ahead_stopped = ahead_items(path)
+    assert isinstance(stopped, UnicodeDecodeError) and isinstance(ahead_stopped, UnicodeDecodeError)
+    assert str(ahead_stopped) == str(stopped)
+    assert len(serial) > 2_000 and ahead == serial
+
+
+def test_read_ahead_reports_a_child_that_dies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = twarc_file(tmp_path)
+    monkeypatch.setattr(import_reader.sys, "executable", "/bin/false")
+    with pytest.raises(ReaderFailed, match="exit code 1"):
+        list(read_ahead("twarc", path))
+
+
+def stored(store: Store, case: str) -> dict[str, object]:
+    case_id = select(Case.id).where(Case.name == case).scalar_subquery()
+    with store.reader() as s:
+        posts = s.execute(
+            select(Post.platform_id, Post.kind, Post.text, Post.links, Post.extra, Account.handle)
+            .join(Account, Account.id == Post.account_id)
+            .where(Post.case_id == case_id)
+            .order_by(Post.platform_id)
+        ).all()
+        keys = s.execute(
+            select(Post.platform_id, SharedObject.modality, SharedObject.key)
+            .join(PostObject, PostObject.post_id == Post.id)
+            .join(SharedObject, SharedObject.id == PostObject.object_id)
+            .where(Post.case_id == case_id)
+            .order_by(Post.platform_id, SharedObject.modality, SharedObject.key)
+        ).all()
+        runs = s.execute(
+            select(CollectionRun.status, CollectionRun.errors, CollectionRun.counts)
+            .where(CollectionRun.case_id == case_id)
+            .order_by(CollectionRun.id)
+        ).all()
+    return {"posts": posts, "keys": keys, "runs": runs}
+
+
+@pytest.mark.parametrize("tail", [b"", b"\n\xff broken\n"], ids=["whole", "bad-utf8"])
+def test_import_twarc_stores_the_same_either_way(
+    store: Store, settings: Settings, tmp_path: Path, tail: bytes
+) -> None:
+    path = twarc_file(tmp_path, tail=tail)
+    for case, in_child in (("serial", False), ("ahead", True)):
+        create_case(store, case)
+        for _ in range(2):  # the second import finds every post known
+            if tail:
+                with pytest.raises(InputError, match="can't decode"):
+                    imports.import_twarc(
+                        store, settings, case=case, path=path, read_in_child=in_child
+                    )
+            else:
+                summary = imports.import_twarc(
+                    store, settings, case=case, path=path, read_in_child=in_child
+                )
+                assert summary.rows == 2_504 and summary.problem_count == 3
+    serial, ahead = stored(store, "serial"), stored(store, "ahead")
+    # after a break, what came before it is stored (how much: up to the decoder's last chunk)
+    count = len(serial["posts"])  # type: ignore[arg-type]
+    assert count == 2_503 if not tail else 2_500 <= count <= 2_503
+    assert ahead == serial
+
+
+def test_import_twarc_reads_here_when_no_child_starts(
+    store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = twarc_file(tmp_path)
+    monkeypatch.setattr(import_reader.sys, "executable", "/bin/false")
+    create_case(store, "c")
+    summary = imports.import_twarc(store, settings, case="c", path=path, read_in_child=True)
+    assert summary.rows == 2_504 and summary.posts_new == 2_503 and summary.problem_count == 3
+    assert len(stored(store, "c")["keys"]) > 2_503  # type: ignore[arg-type]
