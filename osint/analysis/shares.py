@@ -160,14 +160,25 @@ def _object_ids(session: Session, case_id: int, modality: str) -> np.ndarray:
 def _modality_codes(
     session: Session, case_id: int, object_ids: np.ndarray
 ) -> tuple[np.ndarray, list[str]]:
-    """Modality code of each share's object, and the modality names the codes index."""
-    names = sorted(
-        session.scalars(
-            select(SharedObject.modality).where(SharedObject.case_id == case_id).distinct()
-        )
+    """Modality code of each share's object, and the modality names the codes index.
+
+    The lookup starts filled with the code of the modality with the most objects, so only
+    the other modalities' ids are read (none when the case has one modality).
+    """
+    counts = dict(
+        session.execute(
+            select(SharedObject.modality, func.count())
+            .where(SharedObject.case_id == case_id)
+            .group_by(SharedObject.modality)
+        ).all()
     )
-    lookup = np.zeros(int(object_ids.max(initial=0)) + 1, dtype=np.int8)
+    names = sorted(counts)
+    commonest = max(names, key=lambda name: counts[name], default=None)
+    fill = names.index(commonest) if commonest is not None else 0
+    lookup = np.full(int(object_ids.max(initial=0)) + 1, fill, dtype=np.int8)
     for code, name in enumerate(names):
+        if name == commonest:
+            continue
         ids = _object_ids(session, case_id, name)
         lookup[ids[ids < lookup.size]] = code
     return lookup[object_ids], names or ["object"]
