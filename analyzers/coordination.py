@@ -216,6 +216,22 @@ def _first_row_of_account(accounts: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return first
 
 
+def _sorted_by_key(rows: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` and ``keys`` (>= 0) ordered by key, ties in any order. Key and position packed
+    in one uint64 sort in place (SIMD, several times faster than argsort) when they fit."""
+    position_bits = max(1, (rows.size - 1).bit_length())
+    if int(keys.max(initial=0)).bit_length() + position_bits > 64:
+        order = np.argsort(keys)
+        return rows[order], keys[order]
+    packed = keys.astype(np.uint64)
+    packed <<= np.uint64(position_bits)
+    packed |= np.arange(rows.size, dtype=np.uint64)
+    packed.sort()
+    order = (packed & np.uint64((1 << position_bits) - 1)).astype(np.int64)
+    packed >>= np.uint64(position_bits)
+    return rows[order], packed.view(np.int64)
+
+
 def _sort_by_object_time(
     table: ShareTable, rows: np.ndarray, window: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -233,8 +249,7 @@ def _sort_by_object_time(
             "to index: give times in epoch seconds (not milliseconds) or split the data by period"
         )
     keys = table.object_code[rows] * stride + (times - t_min)
-    order = np.argsort(keys)
-    sorted_rows, sorted_keys = rows[order], keys[order]
+    sorted_rows, sorted_keys = _sorted_by_key(rows, keys)
     ties = sorted_keys[1:] == sorted_keys[:-1]
     if ties.any():
         # Equal (object, time): CooRTweet pairs them in the order of its account-grouped table
