@@ -216,6 +216,22 @@ def _first_row_of_account(accounts: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return first
 
 
+def _sorted_by_key(rows: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` and ``keys`` (>= 0) ordered by key, ties in any order. Key and position packed
+    in one uint64 sort in place (SIMD, several times faster than argsort) when they fit."""
+    position_bits = max(1, (rows.size - 1).bit_length())
+    if int(keys.max(initial=0)).bit_length() + position_bits > 64:
+        order = np.argsort(keys)
+        return rows[order], keys[order]
+    packed = keys.astype(np.uint64)
+    packed <<= np.uint64(position_bits)
+    packed |= np.arange(rows.size, dtype=np.uint64)
+    packed.sort()
+    order = (packed & np.uint64((1 << position_bits) - 1)).astype(np.int64)
+    packed >>= np.uint64(position_bits)
+    return rows[order], packed.view(np.int64)
+
+
 def _sort_by_object_time(
     table: ShareTable, rows: np.ndarray, window: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -233,8 +249,7 @@ def _sort_by_object_time(
             "to index: give times in epoch seconds (not milliseconds) or split the data by period"
         )
     keys = table.object_code[rows] * stride + (times - t_min)
-    order = np.argsort(keys)
-    sorted_rows, sorted_keys = rows[order], keys[order]
+    sorted_rows, sorted_keys = _sorted_by_key(rows, keys)
     ties = sorted_keys[1:] == sorted_keys[:-1]
     if ties.any():
         # Equal (object, time): CooRTweet pairs them in the order of its account-grouped table
@@ -381,7 +396,8 @@ def _detect_in_rows(
             keep &= ~(self_share[position_x] | self_share[position_y])
         position_x, position_y = position_x[keep], position_y[keep]
         content_x, content_y = content_x[keep], content_y[keep]
-    if min_participation >= 1 and position_x.size:
+    # At 1 the filter keeps every pair (each post is in a pair and is its account's own row).
+    if min_participation > 1 and position_x.size:
         keep = _participation_mask(
             contents, accounts, content_x, content_y, min_participation, table.n_contents
         )
@@ -419,6 +435,7 @@ def detect_groups(
     index_type = np.int32 if len(shares) < 2**31 else np.int64
     parts = shares.rows_by_modality() if by_modality else [np.arange(len(shares), dtype=index_type)]
     orders, xs, ys, capped, offset = [], [], [], [], 0
+    kinds: list[np.ndarray] = []  # modality code of each part's pairs
     for rows in parts:
         sorted_rows, position_x, position_y, notes = _detect_in_rows(
             shares,
@@ -434,12 +451,12 @@ def detect_groups(
         ys.append((position_y + offset).astype(index_type, copy=False))
         offset += sorted_rows.size
         capped.extend(notes)
+        if by_modality or shares.modality_code is None:  # one modality per part
+            kinds.append(np.full(position_x.size, len(kinds), dtype=np.int8))
+        else:
+            kinds.append(shares.modality_code[sorted_rows[position_x]])
     order, position_x, position_y = _concat(orders), _concat(xs), _concat(ys)
-    modality = (
-        np.zeros(position_x.size, dtype=np.int8)
-        if shares.modality_code is None
-        else shares.modality_code[order[position_x]]
-    )
+    modality = _concat(kinds)
     if not by_modality and position_x.size and modality.min() != modality.max():
         regroup = np.argsort(modality, kind="stable")  # pairs are kept modality by modality
         position_x, position_y, modality = (

@@ -121,100 +121,136 @@ def _packed_sort(
     return keys, shift
 
 
-def _fitting(
+def _sort_by_edge(
     edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray
-) -> tuple[np.ndarray, int] | None:
-    """Packed sort of the payload, densely re-ranked first if its values are too wide (for
-    counting distinct values, where ranks serve as well as values)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edge keys and payload values, both in (edge, payload) order.
+
+    One packed sort when they fit in 64 bits, after ranking the payload densely when its
+    values are too wide (the ranks are mapped back); a lexsort otherwise.
+    """
     packed = _packed_sort(edge_keys, edge_bits, payload)
+    values_of_rank = None
     if packed is None and payload.size:
-        ranks, _ = _dense_ranks((payload,), int(payload.max()) + 1)
+        ranks, values_of_rank = _dense_ranks((payload,), int(payload.max()) + 1)
         packed = _packed_sort(edge_keys, edge_bits, ranks[payload])
-    return packed
+    if packed is None:  # edge keys too wide to share 64 bits with anything
+        order = np.lexsort((payload, edge_keys))
+        return edge_keys[order], payload[order]
+    keys, shift = packed
+    values = keys & np.uint64((1 << shift) - 1)
+    keys >>= np.uint64(shift)  # the keys are now the edges, in place
+    return keys, values if values_of_rank is None else values_of_rank[values]
+
+
+def _runs_of(edges: np.ndarray) -> _EdgeRuns:
+    starts = np.concatenate(([0], np.flatnonzero(edges[1:] != edges[:-1]) + 1))
+    return _EdgeRuns(starts, edges[starts], np.diff(starts, append=edges.size))
+
+
+def _repeated(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Positions of sorted (edge, value) rows that repeat the previous row."""
+    same = edges[1:] == edges[:-1]
+    same &= values[1:] == values[:-1]
+    return np.flatnonzero(same) + 1
 
 
 def _edge_runs(
     edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray
 ) -> tuple[_EdgeRuns, np.ndarray]:
-    """The first sort: each edge's run, and positions that repeat the previous (edge, payload)."""
-    packed = _fitting(edge_keys, edge_bits, payload)
-    if packed is not None:
-        keys, shift = packed
-        repeated = keys[1:] == keys[:-1]
-        keys >>= np.uint64(shift)  # the keys are now the edges, in place
-        changed = keys[1:] != keys[:-1]
-    else:  # lexsort: slower, for edge keys too wide to share 64 bits with anything
-        order = np.lexsort((payload, edge_keys))
-        keys, values = edge_keys[order], payload[order]
-        changed = keys[1:] != keys[:-1]
-        repeated = ~changed & (values[1:] == values[:-1])
-    starts = np.concatenate(([0], np.flatnonzero(changed) + 1))
-    runs = _EdgeRuns(starts, keys[starts], np.diff(starts, append=edge_keys.size))
-    return runs, np.flatnonzero(repeated) + 1
+    """Each edge's run, and positions that repeat the previous (edge, payload)."""
+    edges, values = _sort_by_edge(edge_keys, edge_bits, payload)
+    return _runs_of(edges), _repeated(edges, values)
 
 
 def _repeats(edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray) -> np.ndarray:
     """Positions, in (edge, payload) order, that repeat the previous (edge, payload)."""
-    packed = _fitting(edge_keys, edge_bits, payload)
-    if packed is not None:
-        keys, _ = packed
-        return np.flatnonzero(keys[1:] == keys[:-1]) + 1
-    order = np.lexsort((payload, edge_keys))
-    edges, values = edge_keys[order], payload[order]
-    return np.flatnonzero((edges[1:] == edges[:-1]) & (values[1:] == values[:-1])) + 1
+    return _repeated(*_sort_by_edge(edge_keys, edge_bits, payload))
 
 
 def _sorted_values(edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray) -> np.ndarray:
     """The payload's values in (edge, payload) order (exact values: for sums and masks)."""
-    packed = _packed_sort(edge_keys, edge_bits, payload)
-    if packed is None:
-        return payload[np.lexsort((payload, edge_keys))].astype(np.uint64)
-    keys, shift = packed
-    keys &= np.uint64((1 << shift) - 1)
-    return keys
+    return _sort_by_edge(edge_keys, edge_bits, payload)[1]
+
+
+def _time_of_content(table: ShareTable) -> np.ndarray | None:
+    """Seconds since the earliest share of each post, when every row of a post has the
+    post's time (always so for stored posts); None when some post's rows disagree."""
+    times = table.timestamp - table.timestamp.min(initial=0)
+    by_content = np.zeros(table.n_contents, dtype=np.int64)
+    by_content[table.content_code] = times
+    return by_content if np.array_equal(by_content[table.content_code], times) else None
+
+
+def _edge_keys(pairs: CoSharePairs) -> tuple[np.ndarray, int, int, np.ndarray | None]:
+    """Key of each pair's undirected edge, ``low << shift | high`` (accounts ordered); its
+    bit width, the shift, and the account code of each rank when accounts were ranked.
+
+    Account codes are used as they are when two fit in 40 bits (a million accounts), leaving
+    room for a post code beside them; otherwise ranked among the accounts in pairs.
+    """
+    low, high = pairs.account_x, pairs.account_y
+    np.minimum(low, high, out=low)
+    np.maximum(pairs.account_x, high, out=high)
+    shift = max(1, (pairs.shares.n_accounts - 1).bit_length())
+    account_of_rank = None
+    if 2 * shift > 40:
+        rank, account_of_rank = _dense_ranks((low, high), pairs.shares.n_accounts)
+        shift = max(1, (account_of_rank.size - 1).bit_length())
+        low, high = rank[low], rank[high]
+    edge_keys = low.astype(np.uint64)
+    edge_keys <<= np.uint64(shift)
+    edge_keys |= high.astype(np.uint64)
+    return edge_keys, 2 * shift, shift, account_of_rank
 
 
 def _aggregate_edges(pairs: CoSharePairs) -> dict[str, np.ndarray]:
     """Per undirected account pair: weight, mean delta, distinct posts on each side, modalities.
 
-    Independent sorts run two at a time on threads (numpy releases the GIL while sorting);
-    each allocates one pair-sized buffer, the memory traffic being the cost on this hardware.
+    Sorting (edge, older post) gives the edges' runs and the distinct older posts; (edge,
+    newer post), sorted on a second thread (numpy releases the GIL while sorting), the newer
+    ones. The sum of time deltas of a run is then the sum of its newer posts' times minus its
+    older posts', read off the two sorts, when each post has one time (else a third sort).
     """
     table = pairs.shares
-    low, high = pairs.account_x, pairs.account_y
-    np.minimum(low, high, out=low)
-    np.maximum(pairs.account_x, high, out=high)
-    rank, used_accounts = _dense_ranks((low, high), table.n_accounts)
-    count = int(used_accounts.size)
-    rank_keys = rank.astype(np.uint64)
-    edge_keys = rank_keys[low]
-    edge_keys *= np.uint64(count)
-    edge_keys += rank_keys[high]
-    del low, high, rank, rank_keys
-    bits = max(1, (count * count).bit_length())
+    edge_keys, bits, shift, account_of_rank = _edge_keys(pairs)
     modality = pairs.modality
     mixed = bool(modality.size and modality.min() != modality.max())
     with ThreadPoolExecutor(max_workers=2) as pool:
-        newer = pool.submit(_repeats, edge_keys, bits, pairs.content_y)
-        runs, older_repeats = _edge_runs(edge_keys, bits, pairs.content_x)
-        deltas = pool.submit(_sorted_values, edge_keys, bits, pairs.time_delta)
+        newer = pool.submit(_sort_by_edge, edge_keys, bits, pairs.content_y)
+        edges, older_posts = _sort_by_edge(edge_keys, bits, pairs.content_x)
+        runs = _runs_of(edges)
+        lengths = runs.lengths
         columns = {
-            "weight": _narrow(runs.lengths),
-            "n_content_id": _narrow(runs.lengths - runs.count_in_runs(older_repeats)),
-            "n_content_id_y": _narrow(runs.lengths - runs.count_in_runs(newer.result())),
+            "weight": _narrow(lengths),
+            "n_content_id": _narrow(lengths - runs.count_in_runs(_repeated(edges, older_posts))),
         }
-        sums = np.add.reduceat(deltas.result(), runs.starts).astype(np.int64)
-        columns["avg_time_delta"] = sums / runs.lengths
-        del sums
-        if mixed:
-            kinds = _sorted_values(edge_keys, bits, modality.astype(np.int64))
-            masks = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), kinds), runs.starts)
-            columns["modalities"] = masks.astype(np.int32)
+        del edges
+        newer_edges, newer_posts = newer.result()
+        columns["n_content_id_y"] = _narrow(
+            lengths - runs.count_in_runs(_repeated(newer_edges, newer_posts))
+        )
+        del newer_edges
+        time_of_content = _time_of_content(table)
+        if time_of_content is not None:
+            sums = np.add.reduceat(time_of_content[newer_posts], runs.starts)
+            sums -= np.add.reduceat(time_of_content[older_posts], runs.starts)
         else:
-            columns["modalities"] = np.full(runs.starts.size, 1 << int(modality[0]), dtype=np.int32)
-    edges = runs.run_edges
-    columns["account_a"] = _narrow(used_accounts[edges // np.uint64(count)])
-    columns["account_b"] = _narrow(used_accounts[edges % np.uint64(count)])
+            deltas = _sorted_values(edge_keys, bits, pairs.time_delta)
+            sums = np.add.reduceat(deltas, runs.starts).astype(np.int64)
+        columns["avg_time_delta"] = sums / lengths
+        del sums, older_posts, newer_posts
+    if mixed:
+        kinds = _sorted_values(edge_keys, bits, modality.astype(np.int64))
+        masks = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), kinds), runs.starts)
+        columns["modalities"] = masks.astype(np.int32)
+    else:
+        columns["modalities"] = np.full(runs.starts.size, 1 << int(modality[0]), dtype=np.int32)
+    low = runs.run_edges >> np.uint64(shift)
+    high = runs.run_edges & np.uint64((1 << shift) - 1)
+    if account_of_rank is not None:
+        low, high = account_of_rank[low], account_of_rank[high]
+    columns["account_a"], columns["account_b"] = _narrow(low), _narrow(high)
     return columns
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import random
 from collections import Counter, defaultdict
@@ -11,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analyzers import coordination_network
 from analyzers.coordination import (
     CoordinationInputError,
     InvalidParameterError,
     ShareTable,
+    _sorted_by_key,
     detect_groups,
     generate_coordinated_network,
 )
@@ -306,3 +309,64 @@ def test_no_pairs_gives_an_empty_network() -> None:
     table = ShareTable.from_columns(["o", "p"], ["a", "b"], ["1", "2"], [0, 0])
     network = generate_coordinated_network(detect_groups(table, 10, 1))
     assert network.n_edges == 0 and network.accounts().size == 0
+
+
+def _network_columns(table: ShareTable, network) -> dict[str, list]:
+    columns = ("weight", "avg_time_delta", "n_content_id", "n_content_id_y", "modalities")
+    return {
+        "account_a": table.account_labels_of(network.account_a).tolist(),
+        "account_b": table.account_labels_of(network.account_b).tolist(),
+        **{name: getattr(network, name).tolist() for name in columns},
+    }
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_network_shortcuts_agree_with_the_general_paths(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Times read per post (each post has one) or per pair; account codes as they are or
+    ranked (more than a million accounts): the same network."""
+    table = ShareTable.from_columns(*zip(*_random_rows(seed), strict=True))
+    assert coordination_network._time_of_content(table) is not None
+    shortcut = _network_columns(table, generate_coordinated_network(detect_groups(table, 30, 1)))
+    assert len(shortcut["weight"]) > 10
+    spread = table.account_code * 150_000 + 1  # 12 accounts among 2**21 codes
+    labels = np.empty(2**21, dtype=object)
+    labels[spread] = table.account_labels_of(table.account_code)
+    wide = dataclasses.replace(table, account_code=spread, account_labels=labels)
+    assert _network_columns(wide, generate_coordinated_network(detect_groups(wide, 30, 1))) == (
+        shortcut
+    )
+    monkeypatch.setattr(coordination_network, "_time_of_content", lambda shares: None)
+    general = _network_columns(table, generate_coordinated_network(detect_groups(table, 30, 1)))
+    assert general == shortcut
+
+
+def test_posts_with_two_times_get_each_pairs_own_delta() -> None:
+    rows = [*_random_rows(0), ("o1", "a3", "c5", 59), ("o4", "a7", "c8", 2)]
+    table = ShareTable.from_columns(*zip(*rows, strict=True))
+    assert coordination_network._time_of_content(table) is None
+    pairs = detect_groups(table, 30, 1)
+    network = generate_coordinated_network(pairs)
+    deltas: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for r in pairs.iter_records():
+        deltas[tuple(sorted((r["account_id"], r["account_id_y"])))].append(r["time_delta"])
+    labels_a = table.account_labels_of(network.account_a).tolist()
+    labels_b = table.account_labels_of(network.account_b).tolist()
+    got = {
+        tuple(sorted((a, b))): delta
+        for a, b, delta in zip(labels_a, labels_b, network.avg_time_delta.tolist(), strict=True)
+    }
+    assert got == pytest.approx({key: sum(v) / len(v) for key, v in deltas.items()})
+
+
+@pytest.mark.parametrize("shift", [0, 54])  # packed with positions in one uint64; argsort
+def test_rows_sorted_by_key(shift: int) -> None:
+    rng = np.random.default_rng(4)
+    rows = rng.permutation(1_000)
+    keys = rng.integers(0, 300, rows.size) << shift  # many ties
+    sorted_rows, sorted_keys = _sorted_by_key(rows, keys)
+    assert np.array_equal(sorted_keys, np.sort(keys))
+    key_of_row = dict(zip(rows.tolist(), keys.tolist(), strict=True))
+    assert sorted(sorted_rows.tolist()) == sorted(rows.tolist())
+    assert [key_of_row[r] for r in sorted_rows.tolist()] == sorted_keys.tolist()
