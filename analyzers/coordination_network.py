@@ -174,9 +174,9 @@ def _sorted_values(edge_keys: np.ndarray, edge_bits: int, payload: np.ndarray) -
 
 
 def _time_of_content(table: ShareTable) -> np.ndarray | None:
-    """Seconds since the earliest share of each post, when every row of a post has the
-    post's time (always so for stored posts); None when some post's rows disagree."""
-    times = table.timestamp - table.timestamp.min(initial=0)
+    """Each post's time (epoch seconds), when every row of a post has the post's time (always
+    so for stored posts); None when some post's rows disagree."""
+    times = table.timestamp
     by_content = np.zeros(table.n_contents, dtype=np.int64)
     by_content[table.content_code] = times
     return by_content if np.array_equal(by_content[table.content_code], times) else None

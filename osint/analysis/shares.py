@@ -3,7 +3,7 @@
 Millions of rows must reach numpy without becoming millions of Python objects: on PostgreSQL
 the rows come through ``COPY ... TO STDOUT (FORMAT BINARY)`` and are parsed with one
 ``np.frombuffer``; on SQLite each column comes as one ``group_concat`` text parsed by
-``np.fromstring``; elsewhere the raw DB-API cursor is read in large batches. Everything is
+``np.fromstring``. Everything is
 SQLAlchemy Core or the driver underneath it, never the ORM.
 """
 
@@ -60,20 +60,6 @@ def _copy_binary(session: Session, query: Select) -> list[np.ndarray]:
     )
     records = np.frombuffer(body, dtype=row)
     return [records[f"c{i}"]["value"].astype(np.int64) for i in range(4)]
-
-
-def _fetch_batches(session: Session, query: Select) -> list[np.ndarray]:
-    """Rows through the DB-API cursor in large batches (backends other than SQLite)."""
-    bind = session.get_bind()
-    sql = str(query.compile(bind, compile_kwargs={"literal_binds": True}))
-    cursor = session.connection().exec_driver_sql(sql).cursor
-    assert cursor is not None
-    batches = []
-    while rows := cursor.fetchmany(FETCH_BATCH):
-        batches.append(np.array(rows, dtype=np.int64))
-    cursor.close()
-    table = np.concatenate(batches) if batches else np.empty((0, 4), dtype=np.int64)
-    return [table[:, i].copy() for i in range(4)]
 
 
 def _sqlite_columns(session: Session, query: Select) -> list[np.ndarray]:
@@ -193,10 +179,8 @@ def load_share_table(
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         columns = _copy_binary(session, query)
-    elif dialect == "sqlite":
+    else:  # the store runs on SQLite or PostgreSQL only (osint.config refuses others)
         columns = _sqlite_columns(session, query)
-    else:
-        columns = _fetch_batches(session, query)
     object_ids, account_ids, times, post_ids = columns
     modality_code, names = _modality_codes(session, case_id, object_ids)
     derived = derived_shares(session, case_id, None if modalities is None else list(modalities))
