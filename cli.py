@@ -35,8 +35,8 @@ from osint.config import Settings, load_settings
 from osint.errors import CollectError, OsintError, VerifyError
 from osint.export import FORMATS, export_posts
 from osint.report import ReportLimits, write_report
+from osint.storage.db import Store
 from osint.store import open_store
-from storage.db import Store
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -26,12 +26,12 @@ from functools import cached_property
 
 import numpy as np
 
-from analyzers.coordination_network import (
+from osint.analyzers.coordination_network import (
     CoordinationNetwork,
     generate_coordinated_network,
     r_quantile,
 )
-from analyzers.share_table import CoordinationInputError, InvalidParameterError, ShareTable
+from osint.analyzers.share_table import CoordinationInputError, InvalidParameterError, ShareTable
 
 __all__ = [
     "DEFAULT_MAX_PAIRS",

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 import networkx as nx
 import numpy as np
 
-from analyzers.coordination import CoordinationNetwork, CoSharePairs, InvalidParameterError
-from analyzers.findings import FindingDraft
-from analyzers.timeline import AccountProfile, creation_burst, format_day, format_duration
+from osint.analyzers.coordination import CoordinationNetwork, CoSharePairs, InvalidParameterError
+from osint.analyzers.findings import FindingDraft
+from osint.analyzers.timeline import AccountProfile, creation_burst, format_day, format_duration
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analyzers.share_table import InvalidParameterError, ShareTable
+from osint.analyzers.share_table import InvalidParameterError, ShareTable
 
 if TYPE_CHECKING:
-    from analyzers.coordination import CoSharePairs
+    from osint.analyzers.coordination import CoSharePairs
 
 
 @dataclass(frozen=True)

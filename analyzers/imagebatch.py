@@ -20,7 +20,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from analyzers.images import HashRecord, hash_image
+from osint.analyzers.images import HashRecord, hash_image
 
 Item = tuple[Any, str | Path]  # (caller's key, file path)
 
@@ -51,7 +51,7 @@ class BatchHasher:
     def __enter__(self) -> BatchHasher:
         if self.workers > 1:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["analyzers.images"])  # import numpy/Pillow once
+            context.set_forkserver_preload(["osint.analyzers.images"])  # import numpy/Pillow once
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=context, initializer=_single_threaded_blas
             )

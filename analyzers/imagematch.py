@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzers import neardup
-from analyzers.perceptual import GRID_ANCHORS, GRID_SCALES, GRID_VARIANT, hamming
+from osint.analyzers import neardup
+from osint.analyzers.perceptual import GRID_ANCHORS, GRID_SCALES, GRID_VARIANT, hamming
 
 WHOLE_MAX_PHASH = 12
 WHOLE_MAX_SUM = 20

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from analyzers.findings import FindingDraft
-from analyzers.imagematch import (
+from osint.analyzers.findings import FindingDraft
+from osint.analyzers.imagematch import (
     DEFAULT_RADIUS,
     ImageFingerprint,
     ImageMatch,

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from analyzers import perceptual
-from analyzers.imagemeta import exif_summary
+from osint.analyzers import perceptual
+from osint.analyzers.imagemeta import exif_summary
 
 try:  # optional: pip install 'osint[pdq]'
     import pdqhash

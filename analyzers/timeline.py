@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from analyzers.findings import FindingDraft
-from analyzers.places import claimed_offset
+from osint.analyzers.findings import FindingDraft
+from osint.analyzers.places import claimed_offset
 
 HOUR, DAY = 3_600, 86_400
 MIN_POSTS_FOR_RHYTHM = 24

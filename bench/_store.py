@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, select
 
-from analyzers.share_table import ShareTable
+from osint.analyzers.share_table import ShareTable
 from osint.cases import create_case
 from osint.config import load_settings
+from osint.storage.db import Store
+from osint.storage.ingest import object_key_hash
+from osint.storage.models import Account, Post, SharedObject
 from osint.store import open_store
-from storage.db import Store
-from storage.ingest import object_key_hash
-from storage.models import Account, Post, SharedObject
 
 CHUNK = 500_000
 NOW = datetime.now(UTC).isoformat()

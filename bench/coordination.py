@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzers.coordination import ShareTable, detect_groups, generate_coordinated_network
 from bench._store import bulk_load, open_bench_store
 from osint.analysis.shares import load_share_table
+from osint.analyzers.coordination import ShareTable, detect_groups, generate_coordinated_network
 from tests.scenarios import generate_share_arrays
 
 WINDOW = 60

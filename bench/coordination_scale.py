@@ -31,8 +31,8 @@ from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
 from bench._store import bulk_load, open_bench_store
-from storage.db import Store
-from storage.models import Case, PostObject
+from osint.storage.db import Store
+from osint.storage.models import Case, PostObject
 from tests.scenarios import generate_share_arrays
 
 BUDGET_SECONDS = 30.0
@@ -44,7 +44,7 @@ DATA_VERSION = "v1"  # bump when generate_share_arrays changes
 _CHILD = """
 import json, logging, resource, sys, time
 from pathlib import Path
-from analyzers.coordination import detect_groups, generate_coordinated_network
+from osint.analyzers.coordination import detect_groups, generate_coordinated_network
 from bench._store import open_bench_store
 from osint.analysis.shares import load_share_table
 logging.disable(logging.WARNING)

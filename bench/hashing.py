@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image, ImageEnhance
 from threadpoolctl import threadpool_limits
 
-from analyzers.imagebatch import BatchHasher
-from analyzers.images import HashRecord, hash_image
+from osint.analyzers.imagebatch import BatchHasher
+from osint.analyzers.images import HashRecord, hash_image
 from tests.analyzers import photos
 
 IMAGES_PER_PHOTO = 12

@@ -34,8 +34,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from collectors.importers.shares import read_shares
-from collectors.importers.twarc import read_twarc
+from osint.collectors.importers.shares import read_shares
+from osint.collectors.importers.twarc import read_twarc
 from osint.imports import fewer_gc_pauses
 
 POSTS = int(os.environ.get("OSINT_BENCH_POSTS", "1000000"))

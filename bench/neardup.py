@@ -19,7 +19,7 @@ import numpy as np
 import pybktree
 from PIL import Image
 
-from analyzers import neardup, perceptual
+from osint.analyzers import neardup, perceptual
 from tests.analyzers import photos
 
 N = 1_000_000

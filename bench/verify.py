@@ -18,11 +18,11 @@ from pathlib import Path
 from osint.bundle import export_bundle
 from osint.cases import create_case
 from osint.config import load_settings
+from osint.storage.ingest import CaseWriter
+from osint.storage.records import AccountRecord, MediaRef, PostRecord
+from osint.storage.types import utcnow
 from osint.store import open_store
 from osint.verify import verify_bundle
-from storage.ingest import CaseWriter
-from storage.records import AccountRecord, MediaRef, PostRecord
-from storage.types import utcnow
 
 FILES = 16
 FILE_BYTES = 64 * 1024 * 1024

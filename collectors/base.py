@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from collectors.http import HttpClient
+from osint.collectors.http import HttpClient
 from osint.config import Secret, Settings
 from osint.errors import AuthError, InputError
-from storage.records import CaptureRecord, PostRecord, ProfileRecord
+from osint.storage.records import CaptureRecord, PostRecord, ProfileRecord
 
 
 def parse_time(value: Any) -> datetime | None:

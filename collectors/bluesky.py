@@ -26,10 +26,17 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from collectors.base import Collector, PageQuery, PostLookup, PostPage, ProfileResult, parse_time
-from collectors.http import Response
+from osint.collectors.base import (
+    Collector,
+    PageQuery,
+    PostLookup,
+    PostPage,
+    ProfileResult,
+    parse_time,
+)
+from osint.collectors.http import Response
 from osint.errors import AccountNotFound, AccountUnavailable, CollectError
-from storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
+from osint.storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
 
 PLATFORM = "bluesky"
 WEB = "https://bsky.app"

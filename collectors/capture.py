@@ -27,8 +27,8 @@ from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
 import osint
-from collectors.http import Exchange, capture_record
-from storage.records import CaptureRecord
+from osint.collectors.http import Exchange, capture_record
+from osint.storage.records import CaptureRecord
 
 _HOP_BY_HOP = frozenset({"transfer-encoding", "connection", "keep-alive"})
 

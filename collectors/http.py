@@ -34,11 +34,11 @@ import certifi
 import httpx
 
 import osint
-from collectors.ratelimit import RateBudget, RateInfo, parse_rate_limit
-from collectors.redact import SECRET_HEADERS, redact_headers, redact_url, scrub
+from osint.collectors.ratelimit import RateBudget, RateInfo, parse_rate_limit
+from osint.collectors.redact import SECRET_HEADERS, redact_headers, redact_url, scrub
 from osint.config import Settings
 from osint.errors import CollectError, RateLimited
-from storage.records import CaptureRecord
+from osint.storage.records import CaptureRecord
 
 log = logging.getLogger("osint.http")
 

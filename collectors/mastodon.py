@@ -28,12 +28,19 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from collectors.base import Collector, PageQuery, PostLookup, PostPage, ProfileResult, parse_time
-from collectors.htmltext import anchors, html_to_text, parse_fragment
-from collectors.http import HttpClient, Response
+from osint.collectors.base import (
+    Collector,
+    PageQuery,
+    PostLookup,
+    PostPage,
+    ProfileResult,
+    parse_time,
+)
+from osint.collectors.htmltext import anchors, html_to_text, parse_fragment
+from osint.collectors.http import HttpClient, Response
 from osint.config import Settings
 from osint.errors import AccountNotFound, AccountUnavailable, CollectError, InputError
-from storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
+from osint.storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
 
 PLATFORM = "mastodon"
 PAGE_SIZE = 40

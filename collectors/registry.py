@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collectors.base import Collector
-from collectors.bluesky import BlueskyCollector
-from collectors.mastodon import MastodonCollector
-from collectors.telegram import TelegramCollector
-from collectors.x import XCollector
+from osint.collectors.base import Collector
+from osint.collectors.bluesky import BlueskyCollector
+from osint.collectors.mastodon import MastodonCollector
+from osint.collectors.telegram import TelegramCollector
+from osint.collectors.x import XCollector
 from osint.errors import InputError
 
 COLLECTORS: list[type[Collector]] = [

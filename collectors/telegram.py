@@ -33,11 +33,11 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from collectors.base import Collector, PageQuery, PostLookup, PostPage, ProfileResult
-from collectors.htmltext import anchors, node_text
-from collectors.http import Response
+from osint.collectors.base import Collector, PageQuery, PostLookup, PostPage, ProfileResult
+from osint.collectors.htmltext import anchors, node_text
+from osint.collectors.http import Response
 from osint.errors import AccountNotFound, AccountUnavailable, CollectError, InputError
-from storage.records import AccountRecord, CaptureRecord, MediaRef, PostRecord, ProfileRecord
+from osint.storage.records import AccountRecord, CaptureRecord, MediaRef, PostRecord, ProfileRecord
 
 PLATFORM = "telegram"
 WEB = "https://t.me"

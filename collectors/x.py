@@ -19,11 +19,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from collectors.base import Collector, PageQuery, PostLookup, PostPage, ProfileResult, parse_time
-from collectors.http import HttpClient, Response
+from osint.collectors.base import (
+    Collector,
+    PageQuery,
+    PostLookup,
+    PostPage,
+    ProfileResult,
+    parse_time,
+)
+from osint.collectors.http import HttpClient, Response
 from osint.config import Settings
 from osint.errors import AccountNotFound, AccountUnavailable, AuthError, CollectError
-from storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
+from osint.storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
 
 PLATFORM = "x"
 WEB = "https://x.com"

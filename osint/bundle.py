@@ -33,6 +33,9 @@ from osint.hashzip import HashingZip, MemberDigest
 from osint.progress import NullProgress, Progress
 from osint.report import ReportLimits, build_report, write_html
 from osint.report.data import load_runs
+from osint.storage.db import Store
+from osint.storage.models import Capture, Media
+from osint.storage.types import utcnow
 from osint.tables import (
     EXPORT_TABLES,
     CsvWriter,
@@ -42,9 +45,6 @@ from osint.tables import (
     jsonl_line,
 )
 from osint.timestamp import request_timestamp
-from storage.db import Store
-from storage.models import Capture, Media
-from storage.types import utcnow
 
 MANIFEST = "manifest.json"
 TIMESTAMP = "manifest.json.tsr"

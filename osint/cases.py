@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from osint.errors import CaseExists, CaseNotFound, InputError
-from storage.db import Store
-from storage.models import Account, AccountSnapshot, Case, Finding, Post, PostMedia
+from osint.storage.db import Store
+from osint.storage.models import Account, AccountSnapshot, Case, Finding, Post, PostMedia
 
 MAX_NAME = 200
 

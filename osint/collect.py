@@ -24,13 +24,13 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from collectors.base import Collector, PageQuery, PostPage
-from collectors.capture import WarcRecorder
-from collectors.http import HttpClient
-from collectors.ratelimit import RateBudget
-from collectors.registry import get_collector
 from osint.cases import get_case
 from osint.collect_media import MediaFetcher, NewMedia
+from osint.collectors.base import Collector, PageQuery, PostPage
+from osint.collectors.capture import WarcRecorder
+from osint.collectors.http import HttpClient
+from osint.collectors.ratelimit import RateBudget
+from osint.collectors.registry import get_collector
 from osint.config import Settings
 from osint.errors import (
     AccountNotFound,
@@ -42,11 +42,11 @@ from osint.errors import (
 from osint.keys import add_content_keys
 from osint.progress import NullProgress, Progress
 from osint.runs import finish_run, start_run
-from storage.db import Store
-from storage.ingest import CaseWriter, EditedPost
-from storage.models import Account, CollectionRun
-from storage.records import CaptureRecord, MediaRef, PostRecord, ProfileRecord
-from storage.types import utcnow
+from osint.storage.db import Store
+from osint.storage.ingest import CaseWriter, EditedPost
+from osint.storage.models import Account, CollectionRun
+from osint.storage.records import CaptureRecord, MediaRef, PostRecord, ProfileRecord
+from osint.storage.types import utcnow
 
 RECENT_RUNS = 200  # completed runs scanned for the newest post already collected
 

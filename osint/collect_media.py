@@ -16,15 +16,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collectors.http import HttpClient
-from collectors.media import ImageInfo, inspect_image
+from osint.collectors.http import HttpClient
+from osint.collectors.media import ImageInfo, inspect_image
 from osint.config import Settings
 from osint.errors import CollectError
 from osint.progress import Progress
-from storage.db import Store
-from storage.ingest import CaseWriter
-from storage.models import Account, AccountSnapshot, Media, Post, PostMedia
-from storage.records import MediaRef
+from osint.storage.db import Store
+from osint.storage.ingest import CaseWriter
+from osint.storage.models import Account, AccountSnapshot, Media, Post, PostMedia
+from osint.storage.records import MediaRef
 
 IN_CHUNK = 500
 

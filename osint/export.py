@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from osint.cases import get_case
 from osint.errors import InputError
-from storage.db import Store
-from storage.models import Account, Capture, Media, Post, PostMedia
+from osint.storage.db import Store
+from osint.storage.models import Account, Capture, Media, Post, PostMedia
 
 FORMATS = ("jsonl", "csv")
 PAGE = 2000

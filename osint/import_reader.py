@@ -26,11 +26,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from collectors.importers import ImportProblem
-from collectors.importers.twarc import read_twarc
+from osint.collectors.importers import ImportProblem
+from osint.collectors.importers.twarc import read_twarc
 from osint.errors import InputError
 from osint.keys import add_content_keys
-from storage.records import PostRecord, post_from_tuple, post_to_tuple
+from osint.storage.records import PostRecord, post_from_tuple, post_to_tuple
 
 Reader = Callable[[TextIO], Iterator[PostRecord | ImportProblem]]
 READERS: dict[str, Reader] = {"twarc": read_twarc}  # file readers that may run in a child

@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collectors.importers import ImportFormatError, ImportProblem
-from collectors.importers.shares import read_shares
-from collectors.importers.telegram_export import locate_export, read_export
 from osint.cases import get_case
+from osint.collectors.importers import ImportFormatError, ImportProblem
+from osint.collectors.importers.shares import read_shares
+from osint.collectors.importers.telegram_export import locate_export, read_export
 from osint.config import Settings
 from osint.errors import InputError
 from osint.import_reader import open_text, read_keyed, worth_reading_ahead
@@ -35,10 +35,10 @@ from osint.keys import add_content_keys
 from osint.mediafacts import MediaFacts, store_local_file
 from osint.progress import NullProgress, Progress
 from osint.runs import finish_run, start_run
-from storage.db import Store
-from storage.ingest import CaseWriter
-from storage.records import CaptureRecord, PostRecord
-from storage.types import utcnow
+from osint.storage.db import Store
+from osint.storage.ingest import CaseWriter
+from osint.storage.records import CaptureRecord, PostRecord
+from osint.storage.types import utcnow
 
 BATCH = 20_000  # posts per transaction: fewer, larger commits rewrite fewer index pages
 MAX_REPORTED_PROBLEMS = 50

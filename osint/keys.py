@@ -10,8 +10,8 @@ import functools
 import re
 from urllib.parse import urlsplit
 
-from analyzers import text as text_keys
-from storage.records import PostRecord
+from osint.analyzers import text as text_keys
+from osint.storage.records import PostRecord
 
 MIN_TEXT_KEY_CHARS = 16
 

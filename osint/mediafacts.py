@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from storage.media import FileMediaStore
+from osint.storage.media import FileMediaStore
 
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 import osint
 from osint.config import Settings
-from storage.models import CollectionRun
-from storage.types import utcnow
+from osint.storage.models import CollectionRun
+from osint.storage.types import utcnow
 
 MAX_STORED_ERRORS = 1000
 

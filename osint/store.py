@@ -9,8 +9,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from osint.config import Settings
 from osint.errors import ConfigError, StoreError
-from storage.db import SchemaTooNew, Store, create_store_engine, upgrade
-from storage.media import FileMediaStore
+from osint.storage.db import SchemaTooNew, Store, create_store_engine, upgrade
+from osint.storage.media import FileMediaStore
 
 
 def ensure_home(home: Path) -> Path:

@@ -18,7 +18,7 @@ from typing import IO, Any
 from sqlalchemy import JSON, Boolean, Select, String, Table, select, union
 from sqlalchemy.orm import Session
 
-from storage.models import (
+from osint.storage.models import (
     Account,
     AccountSnapshot,
     Capture,
@@ -34,7 +34,7 @@ from storage.models import (
     PostMedia,
     PostVersion,
 )
-from storage.types import UTCDateTime
+from osint.storage.types import UTCDateTime
 
 BATCH = 2000
 

@@ -31,9 +31,9 @@ from osint.cases import get_case
 from osint.config import Settings
 from osint.errors import ExportError, InputError
 from osint.hashzip import HashingZip
-from storage.db import Store
-from storage.models import Capture
-from storage.types import utcnow
+from osint.storage.db import Store
+from osint.storage.models import Capture
+from osint.storage.types import utcnow
 
 WACZ_VERSION = "1.1.1"
 INDEXED_TYPES = ("response", "resource", "revisit")

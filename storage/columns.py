@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.records import MediaRef
+from osint.storage.records import MediaRef
 
 
 def media_link_row(

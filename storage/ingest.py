@@ -20,8 +20,8 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.bulk import BulkRows
-from storage.columns import (
+from osint.storage.bulk import BulkRows
+from osint.storage.columns import (
     ACCOUNT_COLUMNS,
     MEDIA_LINK_COLUMNS,
     OBJECT_COLUMNS,
@@ -30,7 +30,7 @@ from storage.columns import (
     VERSION_COLUMNS,
     media_link_row,
 )
-from storage.models import (
+from osint.storage.models import (
     Account,
     AccountSnapshot,
     Capture,
@@ -39,14 +39,14 @@ from storage.models import (
     PostMedia,
     PostVersion,
 )
-from storage.records import (
+from osint.storage.records import (
     AccountRecord,
     CaptureRecord,
     PostRecord,
     ProfileRecord,
     text_sha256,
 )
-from storage.types import utcnow
+from osint.storage.types import utcnow
 
 _IN_CHUNK = 500  # ids per IN (...) clause
 _CACHE_LIMIT = 200_000  # ids kept in memory per cache (accounts, media, objects)

@@ -26,7 +26,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.types import BigId, UTCDateTime, intpk, json_dict, json_list, sha256_hex, utc, utcnow
+from osint.storage.types import (
+    BigId,
+    UTCDateTime,
+    intpk,
+    json_dict,
+    json_list,
+    sha256_hex,
+    utc,
+    utcnow,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

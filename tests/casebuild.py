@@ -22,10 +22,10 @@ from warcio.warcwriter import WARCWriter
 from osint.cases import create_case
 from osint.config import Settings
 from osint.runs import finish_run, start_run
-from storage.db import Store
-from storage.ingest import CaseWriter
-from storage.models import Event, Finding, FindingEvidence, ImageClusterMember, ImageHash
-from storage.records import CaptureRecord
+from osint.storage.db import Store
+from osint.storage.ingest import CaseWriter
+from osint.storage.models import Event, Finding, FindingEvidence, ImageClusterMember, ImageHash
+from osint.storage.records import CaptureRecord
 from tests.factories import make_account, make_media_ref, make_post, make_profile
 
 T0 = datetime(2022, 4, 21, 9, 0, tzinfo=UTC)

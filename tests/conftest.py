@@ -19,11 +19,11 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from cli import cli
+from osint.cli import cli
 from osint.config import Settings, load_settings
+from osint.storage.db import Store, create_store_engine, upgrade
+from osint.storage.models import Base
 from osint.store import open_store
-from storage.db import Store, create_store_engine, upgrade
-from storage.models import Base
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("OSINT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -138,7 +138,7 @@ class CliRun:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, input: str | None = None, expect: int | None = 0) -> Result:
-        from cli import main
+        from osint.cli import main
 
         argv = ["--home", str(self.home), "--db", self.db_url, *args]
         result = self.runner.invoke(_MainCommand(main), argv, input=input, catch_exceptions=False)

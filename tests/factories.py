@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
+from osint.storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
 
 _ids = itertools.count(1)
 T0 = datetime(2022, 4, 21, 9, 0, tzinfo=UTC)

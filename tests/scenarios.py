@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from analyzers.share_table import ShareTable
-from analyzers.timeline import AccountProfile, AccountTimeline, NameObservation
+from osint.analyzers.share_table import ShareTable
+from osint.analyzers.timeline import AccountProfile, AccountTimeline, NameObservation
 
 DAY = 86_400
 HOUR = 3_600

@@ -14,9 +14,9 @@ from osint.bundle import export_bundle
 from osint.cases import create_case
 from osint.config import Settings, load_settings
 from osint.errors import ExportError, MediaError
+from osint.storage.db import Store
+from osint.storage.ingest import CaseWriter
 from osint.store import open_store
-from storage.db import Store
-from storage.ingest import CaseWriter
 from tests.casebuild import T0, BuiltCase, WarcSink, build_case
 from tests.conftest import CliRun
 from tests.factories import make_post

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pytest
 
-from cli import cli
+from osint.cli import cli
 from tests.conftest import CliRun
 
 

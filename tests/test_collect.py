@@ -20,8 +20,8 @@ from osint.errors import (
 )
 from osint.progress import NullProgress
 from osint.replay import ReplayServer
-from storage.db import Store
-from storage.models import (
+from osint.storage.db import Store
+from osint.storage.models import (
     Account,
     AccountSnapshot,
     Capture,

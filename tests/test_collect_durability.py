@@ -24,8 +24,8 @@ from osint.collect import collect_account
 from osint.config import Secret, Settings
 from osint.errors import AuthError
 from osint.replay import ReplayServer
-from storage.db import Store
-from storage.models import (
+from osint.storage.db import Store
+from osint.storage.models import (
     Account,
     AccountSnapshot,
     Base,
@@ -136,7 +136,7 @@ def _spawn(case: str, replay: ReplayServer, home: Path, db_url: str) -> subproce
         "OSINT_HTTP_BACKOFF": "0.01",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "cli", "collect", "x", "dia_diarra", "--case", case],
+        [sys.executable, "-m", "osint", "collect", "x", "dia_diarra", "--case", case],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -26,8 +26,8 @@ from osint.collect import CollectSummary, collect_account
 from osint.config import Settings
 from osint.errors import AccountNotFound, AccountUnavailable
 from osint.replay import ReplayServer
-from storage.db import Store
-from storage.models import Account, AccountSnapshot, Capture, CollectionRun, Post
+from osint.storage.db import Store
+from osint.storage.models import Account, AccountSnapshot, Capture, CollectionRun, Post
 from tests.conftest import REPO, CliRun
 from tests.replay.worlds import dia_world
 from tests.test_collect_durability import _kill_at_request, case_contents, check_captures_in_warc
@@ -340,7 +340,7 @@ def _spawn(
     for setting, url in replay.settings_overrides().items():
         env[f"OSINT_{setting.upper()}"] = url
     return subprocess.Popen(
-        [sys.executable, "-m", "cli", "collect", platform.name, platform.target, "--case", case],
+        [sys.executable, "-m", "osint", "collect", platform.name, platform.target, "--case", case],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

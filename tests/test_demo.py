@@ -16,8 +16,8 @@ from osint.config import load_settings
 from osint.demo.run import demo_platforms
 from osint.demo.scenario import build_scenario
 from osint.demo.world import platform_handle
+from osint.storage.models import Account, Post
 from osint.store import open_store
-from storage.models import Account, Post
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -97,9 +97,11 @@ def _checkout_copy(dest: Path) -> None:
     ).stdout.decode()
     for name in filter(None, listed.split("\0")):
         source = REPO / name
-        if source.is_file():
-            target = dest / name
-            target.parent.mkdir(parents=True, exist_ok=True)
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():  # osint/collectors -> ../collectors and the like, as git keeps them
+            target.symlink_to(os.readlink(source))
+        elif source.is_file():
             shutil.copy2(source, target)
 
 

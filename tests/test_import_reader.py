@@ -8,17 +8,17 @@ import pytest
 from sqlalchemy import select
 
 from bench.imports import write_twarc_jsonl
-from collectors.importers import ImportProblem
-from collectors.importers.twarc import read_twarc
 from osint import import_reader, imports
 from osint.cases import create_case
+from osint.collectors.importers import ImportProblem
+from osint.collectors.importers.twarc import read_twarc
 from osint.config import Settings
 from osint.errors import InputError
 from osint.import_reader import ReaderFailed, open_text, read_ahead
 from osint.keys import add_content_keys
-from storage.db import Store
-from storage.models import Account, Case, CollectionRun, Post, PostObject, SharedObject
-from storage.records import PostRecord
+from osint.storage.db import Store
+from osint.storage.models import Account, Case, CollectionRun, Post, PostObject, SharedObject
+from osint.storage.records import PostRecord
 from tests.collectors.importers.test_twarc import sample
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from storage.models import CollectionRun, Media, Post, PostMedia, PostObject, SharedObject
+from osint.storage.models import CollectionRun, Media, Post, PostMedia, PostObject, SharedObject
 from tests.collectors.importers.telegram_fixture import (
     export_messages,
     photo_with_exif,

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from analyzers.text import normalize_url
+from osint.analyzers.text import normalize_url
 from osint.keys import add_content_keys, url_domain
-from storage.records import AccountRecord, PostRecord
+from osint.storage.records import AccountRecord, PostRecord
 from tests.analyzers.test_text import TRICKY_URLS
 
 

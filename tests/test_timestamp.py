@@ -15,6 +15,7 @@ from asn1crypto import tsp
 from osint.bundle import export_bundle
 from osint.config import Settings, load_settings
 from osint.errors import InputError, TimestampError
+from osint.storage.db import Store
 from osint.store import open_store
 from osint.timestamp import (
     check_response,
@@ -23,7 +24,6 @@ from osint.timestamp import (
     verify_signature,
 )
 from osint.verify import verify_bundle
-from storage.db import Store
 from tests.casebuild import build_case
 from tests.conftest import CliRun
 from tests.test_verify import rewrite

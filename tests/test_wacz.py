@@ -13,9 +13,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from osint.config import Settings
 from osint.errors import ExportError
+from osint.storage.db import Store
+from osint.storage.models import Capture
 from osint.wacz import export_wacz, surt
-from storage.db import Store
-from storage.models import Capture
 from tests.casebuild import BuiltCase, build_case
 from tests.conftest import CliRun
 

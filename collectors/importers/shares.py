@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
-from collectors.importers import ImportFormatError, ImportProblem
-from storage.records import AccountRecord, PostRecord
+from osint.collectors.importers import ImportFormatError, ImportProblem
+from osint.storage.records import AccountRecord, PostRecord
 
 ACCOUNT_COLUMNS = ("account_id",)
 POST_COLUMNS = ("content_id", "post_id")

@@ -37,8 +37,8 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from collectors.importers import ImportFormatError, ImportProblem
-from storage.records import AccountRecord, MediaRef, PostRecord
+from osint.collectors.importers import ImportFormatError, ImportProblem
+from osint.storage.records import AccountRecord, MediaRef, PostRecord
 
 PLATFORM = "telegram"
 RESULT_FILE = "result.json"

@@ -19,9 +19,9 @@ from typing import Any, TextIO
 
 import orjson
 
-from collectors.importers import ImportProblem
-from collectors.x import page_from_flat_tweet, posts_from_page
-from storage.records import PostRecord
+from osint.collectors.importers import ImportProblem
+from osint.collectors.x import page_from_flat_tweet, posts_from_page
+from osint.storage.records import PostRecord
 
 PROVENANCE_KEYS = ("url", "version", "retrieved_at")
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from analyzers.findings import FindingDraft
-from storage.models import Finding, FindingEvidence
+from osint.analyzers.findings import FindingDraft
+from osint.storage.models import Finding, FindingEvidence
 
 
 def replace_findings(

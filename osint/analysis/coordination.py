@@ -18,7 +18,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analyzers.coordination import (
+from osint.analysis import replace_findings
+from osint.analysis.shares import load_share_table
+from osint.analyzers.coordination import (
     DEFAULT_MAX_PAIRS,
     DEFAULT_MAX_PAIRS_PER_OBJECT,
     CoordinationInputError,
@@ -29,22 +31,20 @@ from analyzers.coordination import (
     detect_groups,
     generate_coordinated_network,
 )
-from analyzers.coordination_groups import (
+from osint.analyzers.coordination_groups import (
     CandidateGroup,
     GroupSettings,
     find_candidate_groups,
     group_findings,
 )
-from analyzers.findings import FindingDraft
-from analyzers.share_table import ShareTable
-from analyzers.timeline import AccountProfile
-from osint.analysis import replace_findings
-from osint.analysis.shares import load_share_table
+from osint.analyzers.findings import FindingDraft
+from osint.analyzers.share_table import ShareTable
+from osint.analyzers.timeline import AccountProfile
 from osint.cases import get_case
 from osint.errors import InputError
 from osint.progress import Progress
-from storage.db import Store
-from storage.models import Account, SharedObject
+from osint.storage.db import Store
+from osint.storage.models import Account, SharedObject
 
 ANALYSIS = "coordination"
 MAX_LISTED_OBJECTS = 200  # objects named in a finding's details; the posts are all cited

@@ -19,8 +19,8 @@ from sqlalchemy import BigInteger, Integer, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from analyzers.text import near_duplicate_clusters
-from storage.models import ImageClusterMember, Post, PostMedia, PostObject, SharedObject
+from osint.analyzers.text import near_duplicate_clusters
+from osint.storage.models import ImageClusterMember, Post, PostMedia, PostObject, SharedObject
 
 SIMILAR_TEXT = "similar_text"
 IMAGE = "image"

@@ -28,8 +28,8 @@ from osint.analysis.coordination import (
 from osint.analysis.timeline import account_signal_summary
 from osint.cases import get_case
 from osint.errors import InputError
-from storage.db import Store
-from storage.models import Account, Finding, FindingEvidence, Media, Post, SharedObject
+from osint.storage.db import Store
+from osint.storage.models import Account, Finding, FindingEvidence, Media, Post, SharedObject
 
 NETWORK_FORMATS = ("graphml", "gexf", "csv")
 PAIR_COLUMNS = (

@@ -22,18 +22,18 @@ from typing import Any, TextIO
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from analyzers.imagebatch import hash_files
-from analyzers.imagematch import DEFAULT_RADIUS, ImageFingerprint
-from analyzers.imagemeta import exif_notes
-from analyzers.imagereuse import ImageCluster, ImageUsage, cluster_images, image_findings
-from analyzers.images import PDQ_AVAILABLE, HashRecord, ImageStatus
-from analyzers.perceptual import GRID_VARIANT
 from osint.analysis import replace_findings
+from osint.analyzers.imagebatch import hash_files
+from osint.analyzers.imagematch import DEFAULT_RADIUS, ImageFingerprint
+from osint.analyzers.imagemeta import exif_notes
+from osint.analyzers.imagereuse import ImageCluster, ImageUsage, cluster_images, image_findings
+from osint.analyzers.images import PDQ_AVAILABLE, HashRecord, ImageStatus
+from osint.analyzers.perceptual import GRID_VARIANT
 from osint.cases import get_case
 from osint.errors import InputError
 from osint.progress import NullProgress, Progress
-from storage.db import Store
-from storage.models import (
+from osint.storage.db import Store
+from osint.storage.models import (
     Account,
     AccountSnapshot,
     ImageClusterMember,

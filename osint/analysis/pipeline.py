@@ -18,7 +18,7 @@ from osint.analysis.coordination import (
 from osint.analysis.timeline import TimelineReport, analyze_timeline
 from osint.config import Settings
 from osint.progress import Progress
-from storage.db import Store
+from osint.storage.db import Store
 
 
 @dataclass

@@ -19,9 +19,9 @@ from sqlalchemy import Select, and_, func, literal_column, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from analyzers.share_table import ShareTable
 from osint.analysis.derived import derived_shares
-from storage.models import Account, Post, PostObject, SharedObject
+from osint.analyzers.share_table import ShareTable
+from osint.storage.models import Account, Post, PostObject, SharedObject
 
 FETCH_BATCH = 250_000
 SQLITE_ROWID_CHUNK = 8_000_000  # rows of one group_concat: ~120 MB of text per column

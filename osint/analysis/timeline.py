@@ -18,12 +18,17 @@ from sqlalchemy import BigInteger, Integer, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from analyzers.timeline import AccountProfile, AccountTimeline, NameObservation, timeline_findings
 from osint.analysis import replace_findings
+from osint.analyzers.timeline import (
+    AccountProfile,
+    AccountTimeline,
+    NameObservation,
+    timeline_findings,
+)
 from osint.cases import get_case
 from osint.progress import Progress
-from storage.db import Store
-from storage.models import Account, AccountSnapshot, Finding, FindingEvidence, Post
+from osint.storage.db import Store
+from osint.storage.models import Account, AccountSnapshot, Finding, FindingEvidence, Post
 
 ANALYSIS = "timeline"
 

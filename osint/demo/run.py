@@ -13,17 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collectors.registry import COLLECTORS
 from osint.bundle import export_bundle
 from osint.cases import CaseSummary, case_summary, ensure_case
 from osint.collect import collect_account
+from osint.collectors.registry import COLLECTORS
 from osint.config import Secret, Settings
 from osint.demo.scenario import Scenario, build_scenario
 from osint.demo.world import build_world, platform_handle
 from osint.progress import NullProgress, Progress
 from osint.replay import PLATFORM_APPS, ReplayServer
 from osint.report import write_report
-from storage.db import Store
+from osint.storage.db import Store
 
 CASE = "demo"
 DEMO_TOKEN = "demo-token-not-a-secret"  # noqa: S105 (the loopback server accepts any token)

@@ -26,7 +26,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
-from storage.models import Account, AccountSnapshot, Capture, Event, Media, Post, PostVersion
+from osint.storage.models import Account, AccountSnapshot, Capture, Event, Media, Post, PostVersion
 
 PROFILE_FIELDS = ("handle", "display_name", "bio", "location", "url", "avatar_sha256")
 COUNT_FIELDS = ("followers_count", "following_count")

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, aliased
 from osint.cases import get_case
 from osint.errors import InputError
 from osint.monitor.changes import iso
-from storage.db import Store
-from storage.models import Account, Capture, Case, Event, Post
+from osint.storage.db import Store
+from osint.storage.models import Account, Capture, Case, Event, Post
 
 FORMATS = ("jsonl", "csv")
 PAGE = 2000

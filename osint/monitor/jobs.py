@@ -16,15 +16,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from collectors.registry import get_collector
 from osint.cases import get_case
+from osint.collectors.registry import get_collector
 from osint.errors import InputError
 from osint.monitor.changes import initial_state
 from osint.monitor.options import JobOptions
 from osint.monitor.schedule import Schedule
-from storage.db import Store
-from storage.models import Case, MonitorJob
-from storage.types import utcnow
+from osint.storage.db import Store
+from osint.storage.models import Case, MonitorJob
+from osint.storage.types import utcnow
 
 
 @dataclass(frozen=True)

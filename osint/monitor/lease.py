@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from osint.collect import pid_alive
 from osint.monitor.options import JobOptions
 from osint.monitor.schedule import Schedule
-from storage.db import Store
-from storage.models import Case, MonitorJob
-from storage.types import utcnow
+from osint.storage.db import Store
+from osint.storage.models import Case, MonitorJob
+from osint.storage.types import utcnow
 
 ORPHAN_CANDIDATES = 50  # leases of this machine's processes checked per claim
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from collectors.http import USER_AGENT
+from osint.collectors.http import USER_AGENT
 from osint.errors import InputError
 
 MAX_QUEUED = 10_000

@@ -18,19 +18,19 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from collectors.base import Collector, PostLookup
-from collectors.capture import WarcRecorder
-from collectors.http import HttpClient
-from collectors.ratelimit import RateBudget
-from collectors.registry import get_collector
+from osint.collectors.base import Collector, PostLookup
+from osint.collectors.capture import WarcRecorder
+from osint.collectors.http import HttpClient
+from osint.collectors.ratelimit import RateBudget
+from osint.collectors.registry import get_collector
 from osint.config import Settings
 from osint.monitor.changes import EventDraft, iso, store_events
 from osint.monitor.lease import ClaimedJob
-from storage.db import Store
-from storage.ingest import CaseWriter
-from storage.models import MonitorJob, Post
-from storage.records import CaptureRecord, PostRecord
-from storage.types import utcnow
+from osint.storage.db import Store
+from osint.storage.ingest import CaseWriter
+from osint.storage.models import MonitorJob, Post
+from osint.storage.records import CaptureRecord, PostRecord
+from osint.storage.types import utcnow
 
 LOOKUP_BATCH = 100  # ids per look-up call (X's limit; one request per call on X)
 

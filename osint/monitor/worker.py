@@ -27,9 +27,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from collectors.ratelimit import RateBudget
 from osint.cases import get_case
 from osint.collect import CollectSummary, collect_account
+from osint.collectors.ratelimit import RateBudget
 from osint.config import Settings
 from osint.errors import AccountNotFound, AccountUnavailable, OsintError
 from osint.monitor.changes import detect_changes, find_account, store_events
@@ -44,9 +44,9 @@ from osint.monitor.lease import (
 )
 from osint.monitor.options import parse_threshold
 from osint.monitor.recheck import recheck_posts
-from storage.db import Store
-from storage.models import CollectionRun, MonitorJob
-from storage.types import utcnow
+from osint.storage.db import Store
+from osint.storage.models import CollectionRun, MonitorJob
+from osint.storage.types import utcnow
 
 EventHandler = Callable[[dict[str, Any]], None]
 

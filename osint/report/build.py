@@ -41,8 +41,8 @@ from osint.report.evidence import (
 )
 from osint.report.safe import make_environment
 from osint.report.thumbs import Thumbnailer
-from storage.db import Store
-from storage.models import (
+from osint.storage.db import Store
+from osint.storage.models import (
     Account,
     Capture,
     Case,
@@ -53,7 +53,7 @@ from storage.models import (
     Post,
     PostMedia,
 )
-from storage.types import utcnow
+from osint.storage.types import utcnow
 
 MAX_GROUP_ROWS = 8
 

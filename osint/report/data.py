@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from storage.models import (
+from osint.storage.models import (
     Account,
     AccountSnapshot,
     Capture,
@@ -24,7 +24,7 @@ from storage.models import (
     Post,
     PostVersion,
 )
-from storage.records import text_sha256
+from osint.storage.records import text_sha256
 
 T = TypeVar("T")
 _IN_CHUNK = 500

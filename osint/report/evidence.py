@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from osint.report.data import PostView, chunked, load_account_labels, load_posts_by_id
 from osint.report.thumbs import Thumbnailer
-from storage.models import (
+from osint.storage.models import (
     Finding,
     FindingEvidence,
     ImageClusterMember,

@@ -13,7 +13,7 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
-from storage.media import MediaIntegrityError, MediaStore
+from osint.storage.media import MediaIntegrityError, MediaStore
 
 THUMB_SIZE = (160, 160)
 MAX_SOURCE_BYTES = 40 * 1024 * 1024

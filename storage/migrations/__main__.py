@@ -1,6 +1,6 @@
 """Write a new migration from the difference between the models and the current migrations.
 
-    python -m storage.migrations "add monitor jobs"
+    python -m osint.storage.migrations "add monitor jobs"
 
 Autogenerates against a scratch SQLite database upgraded to the current head, then numbers the
 revision after the last one. Read the generated file before committing it.
@@ -17,7 +17,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
-from storage.db import MIGRATIONS_DIR, _alembic_config
+from osint.storage.db import MIGRATIONS_DIR, _alembic_config
 
 
 def main(argv: list[str]) -> int:

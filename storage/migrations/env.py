@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from storage.models import Base
+from osint.storage.models import Base
 
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:  # pragma: no cover - osint always passes its connection
-    raise RuntimeError("run migrations through 'osint db upgrade' (storage.db.upgrade)")
+    raise RuntimeError("run migrations through 'osint db upgrade' (osint.storage.db.upgrade)")
 
 context.configure(
     connection=connection,

@@ -10,9 +10,9 @@ import networkx as nx
 
 from osint.cases import create_case
 from osint.cases import get_case as find_case
-from storage.db import Store
-from storage.ingest import CaseWriter
-from storage.records import AccountRecord, PostRecord, ProfileRecord
+from osint.storage.db import Store
+from osint.storage.ingest import CaseWriter
+from osint.storage.records import AccountRecord, PostRecord, ProfileRecord
 from tests.conftest import CliRun
 from tests.scenarios import Scenario, ScenarioConfig, generate_scenario
 

@@ -11,7 +11,7 @@ from osint.analysis.pipeline import analyze_for_demo
 from osint.config import Settings
 from osint.demo.run import CASE, run_demo
 from osint.demo.scenario import build_scenario
-from storage.db import Store
+from osint.storage.db import Store
 
 
 def test_demo_analysis_finds_the_amplifiers_not_the_late_sharers(

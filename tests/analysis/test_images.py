@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from osint.analysis.images import analyze_images, export_images
 from osint.cases import create_case
-from storage.db import Store
-from storage.ingest import CaseWriter
-from storage.models import Finding, FindingEvidence, ImageClusterMember, ImageHash, Media
+from osint.storage.db import Store
+from osint.storage.ingest import CaseWriter
+from osint.storage.models import Finding, FindingEvidence, ImageClusterMember, ImageHash, Media
 from tests.analyzers import photos
 from tests.factories import make_account, make_media_ref, make_post, make_profile
 
@@ -147,7 +147,7 @@ def test_cli_analyze_and_export(run_cli, store: Store, case: dict[str, int]) -> 
 
 
 def test_pdq_flag(store: Store, case: dict[str, int]) -> None:
-    from analyzers.images import PDQ_AVAILABLE
+    from osint.analyzers.images import PDQ_AVAILABLE
     from osint.errors import InputError
 
     if not PDQ_AVAILABLE:
@@ -168,7 +168,7 @@ def test_missing_grid_is_recomputed_without_duplicates(store: Store, case: dict[
     """A grid layout change renames the variant: images lacking it are hashed again."""
     from sqlalchemy import delete
 
-    from analyzers.perceptual import GRID_VARIANT
+    from osint.analyzers.perceptual import GRID_VARIANT
 
     analyze_images(store, case="c1", workers=1)
     total = count(store, ImageHash)

@@ -8,7 +8,7 @@ import pytest
 from bench._store import bulk_load
 from osint.analysis import shares
 from osint.analysis.shares import load_share_table
-from storage.db import Store
+from osint.storage.db import Store
 from tests.scenarios import generate_share_arrays
 
 

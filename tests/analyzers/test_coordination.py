@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analyzers import coordination_network
-from analyzers.coordination import (
+from osint.analyzers import coordination_network
+from osint.analyzers.coordination import (
     CoordinationInputError,
     InvalidParameterError,
     ShareTable,
@@ -21,8 +21,8 @@ from analyzers.coordination import (
     detect_groups,
     generate_coordinated_network,
 )
-from analyzers.coordination_network import _edge_runs, _repeats, _sorted_values
-from analyzers.share_table import InvalidSharesError
+from osint.analyzers.coordination_network import _edge_runs, _repeats, _sorted_values
+from osint.analyzers.share_table import InvalidSharesError
 
 
 @pytest.fixture(scope="module")

@@ -7,16 +7,16 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from analyzers.coordination import detect_groups, generate_coordinated_network
-from analyzers.coordination_groups import (
+from osint.analysis.coordination import CoordinationOptions
+from osint.analyzers.coordination import detect_groups, generate_coordinated_network
+from osint.analyzers.coordination_groups import (
     FINDING_KIND,
     find_candidate_groups,
     group_findings,
     group_score,
 )
-from analyzers.findings import FindingDraft
-from analyzers.timeline import timeline_findings
-from osint.analysis.coordination import CoordinationOptions
+from osint.analyzers.findings import FindingDraft
+from osint.analyzers.timeline import timeline_findings
 from tests.scenarios import Scenario, ScenarioConfig, generate_scenario
 
 DEFAULTS = CoordinationOptions()  # the settings `osint analyze` runs with

@@ -13,8 +13,8 @@ from collections import defaultdict
 
 import pytest
 
-from analyzers.imagematch import ImageFingerprint, compare, find_matches
-from analyzers.images import hash_image
+from osint.analyzers.imagematch import ImageFingerprint, compare, find_matches
+from osint.analyzers.images import hash_image
 from tests.analyzers import photos
 
 MUST_BE_PERFECT = ("recompress_q30", "resize_25", "resize_50", "caption", "mirror", "letterbox_15")

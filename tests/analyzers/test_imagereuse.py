@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analyzers.imagematch import ImageFingerprint
-from analyzers.imagereuse import ImageUsage, cluster_images, image_findings
-from analyzers.images import hash_image
+from osint.analyzers.imagematch import ImageFingerprint
+from osint.analyzers.imagereuse import ImageUsage, cluster_images, image_findings
+from osint.analyzers.images import hash_image
 from tests.analyzers import photos
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
-from analyzers.imagematch import ImageFingerprint
-from analyzers.imagereuse import ImageUsage, cluster_images, image_findings
-from analyzers.images import hash_image
+from osint.analyzers.imagematch import ImageFingerprint
+from osint.analyzers.imagereuse import ImageUsage, cluster_images, image_findings
+from osint.analyzers.images import hash_image
 from osint.demo.scenario import EVENT, build_scenario
 
 

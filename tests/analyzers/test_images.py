@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analyzers import images
-from analyzers.imagebatch import hash_files
-from analyzers.imagemeta import exif_notes
-from analyzers.images import ImageStatus, hash_image
-from analyzers.perceptual import GRID_SIZE, GRID_VARIANT, hamming
+from osint.analyzers import images
+from osint.analyzers.imagebatch import hash_files
+from osint.analyzers.imagemeta import exif_notes
+from osint.analyzers.images import ImageStatus, hash_image
+from osint.analyzers.perceptual import GRID_SIZE, GRID_VARIANT, hamming
 from tests.analyzers import photos
 
 

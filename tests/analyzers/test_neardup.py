@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analyzers import neardup
-from analyzers.neardup import HashIndex, naive_pairs, near_duplicate_pairs, pairs_between
+from osint.analyzers import neardup
+from osint.analyzers.neardup import HashIndex, naive_pairs, near_duplicate_pairs, pairs_between
 
 
 def clustered_hashes(seed: int, families: int = 150) -> np.ndarray:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from analyzers.text import (
+from osint.analyzers.text import (
     _PLAIN_URL_RE,
     MinHashConfig,
     TextInputError,

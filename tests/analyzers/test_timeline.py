@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from analyzers.timeline import (
+from osint.analyzers.timeline import (
     AccountProfile,
     AccountTimeline,
     NameObservation,

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from collectors.base import PageQuery
-from collectors.bluesky import (
+from osint.collectors.base import PageQuery
+from osint.collectors.bluesky import (
     BlueskyCollector,
     facet_entities,
     posts_from_feed,
@@ -18,7 +18,7 @@ from collectors.bluesky import (
     tid_micros,
     uri_time,
 )
-from collectors.http import HttpClient
+from osint.collectors.http import HttpClient
 from osint.config import Settings
 from osint.errors import AccountNotFound, AccountUnavailable, CollectError, InputError
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from collectors.capture import WarcRecorder, warc_sha256
-from collectors.http import HttpClient
+from osint.collectors.capture import WarcRecorder, warc_sha256
+from osint.collectors.http import HttpClient
 from osint.config import Settings
 from osint.replay import ReplayServer
 from tests.conftest import X_TOKEN

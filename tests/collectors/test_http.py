@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from collectors.http import Exchange, HttpClient, capture_record
-from collectors.ratelimit import RateBudget, parse_rate_limit, parse_reset
-from collectors.redact import REDACTED, redact_headers, redact_url
+from osint.collectors.http import Exchange, HttpClient, capture_record
+from osint.collectors.ratelimit import RateBudget, parse_rate_limit, parse_reset
+from osint.collectors.redact import REDACTED, redact_headers, redact_url
 from osint.config import Settings
 from osint.errors import CollectError, RateLimited
 from osint.replay import ReplayServer

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from collectors.base import PageQuery
-from collectors.htmltext import html_to_text
-from collectors.http import HttpClient
-from collectors.mastodon import (
+from osint.collectors.base import PageQuery
+from osint.collectors.htmltext import html_to_text
+from osint.collectors.http import HttpClient
+from osint.collectors.mastodon import (
     MastodonCollector,
     id_time,
     next_max_id,

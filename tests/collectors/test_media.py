@@ -9,7 +9,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from collectors.media import inspect_image
+from osint.collectors.media import inspect_image
 
 
 def jpeg(width: int = 120, height: int = 80, **save: object) -> bytes:

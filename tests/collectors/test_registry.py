@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from cli import cli
-from collectors.base import Collector
-from collectors.registry import COLLECTORS, get_collector
+from osint.cli import cli
+from osint.collectors.base import Collector
+from osint.collectors.registry import COLLECTORS, get_collector
 from osint.config import Settings
 from osint.errors import InputError
 from osint.replay import PLATFORM_APPS

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from collectors.http import HttpClient
-from collectors.telegram import (
+from osint.collectors.http import HttpClient
+from osint.collectors.telegram import (
     TelegramCollector,
     channel_profile,
     parse_count,

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from collectors.base import PageQuery
-from collectors.http import HttpClient
-from collectors.x import (
+from osint.collectors.base import PageQuery
+from osint.collectors.http import HttpClient
+from osint.collectors.x import (
     XCollector,
     avatar_original,
     page_from_flat_tweet,
@@ -21,7 +21,7 @@ from collectors.x import (
 )
 from osint.config import Secret, Settings
 from osint.errors import AccountNotFound, AccountUnavailable, AuthError, InputError
-from storage.records import AccountRecord
+from osint.storage.records import AccountRecord
 
 USER = {
     "id": "2244994945",

@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 from osint.cases import create_case
 from osint.config import Settings
 from osint.monitor import MonitorWorker, WorkerOptions, WorkerReport
-from storage.db import Store
-from storage.models import Event, MonitorJob
-from storage.types import utcnow
+from osint.storage.db import Store
+from osint.storage.models import Event, MonitorJob
+from osint.storage.types import utcnow
 
 
 @pytest.fixture

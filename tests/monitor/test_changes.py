@@ -19,9 +19,9 @@ from osint.collect import collect_account
 from osint.config import Settings
 from osint.monitor import JobOptions, add_job
 from osint.replay import ReplayServer, WorldAccount
-from storage.db import Store
-from storage.models import Capture, MonitorJob, Post, PostVersion
-from storage.types import utcnow
+from osint.storage.db import Store
+from osint.storage.models import Capture, MonitorJob, Post, PostVersion
+from osint.storage.types import utcnow
 from tests.monitor.conftest import events, make_due, run_once
 from tests.replay.worlds import dia_world
 

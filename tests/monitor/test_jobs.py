@@ -16,9 +16,9 @@ from sqlalchemy import select
 from osint.config import Settings
 from osint.monitor import list_jobs
 from osint.replay import ReplayServer
-from storage.db import Store
-from storage.models import MonitorJob
-from storage.types import utcnow
+from osint.storage.db import Store
+from osint.storage.models import MonitorJob
+from osint.storage.types import utcnow
 from tests.conftest import X_TOKEN, CliRun
 from tests.monitor.conftest import make_due, run_once
 from tests.replay.worlds import dia_world

@@ -10,7 +10,7 @@ import pytest
 from osint.config import Settings
 from osint.monitor import JobOptions, add_job
 from osint.replay import ReplayServer
-from storage.db import Store
+from osint.storage.db import Store
 from tests.monitor.conftest import make_due, run_once
 from tests.monitor.test_changes import capture_body
 from tests.replay.worlds import dia_world

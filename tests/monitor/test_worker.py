@@ -24,9 +24,9 @@ from osint.monitor import MonitorWorker, add_job, list_jobs, remove_job
 from osint.monitor.events import iter_event_records
 from osint.monitor.lease import claim_due_job, next_due
 from osint.replay import ReplayServer, World, WorldAccount
-from storage.db import Store
-from storage.models import CollectionRun, MonitorJob, Post
-from storage.types import utcnow
+from osint.storage.db import Store
+from osint.storage.models import CollectionRun, MonitorJob, Post
+from osint.storage.types import utcnow
 from tests.conftest import REPO, X_TOKEN
 from tests.monitor.conftest import make_due, run_once
 from tests.replay.worlds import dia_world
@@ -51,7 +51,7 @@ def spawn_worker(
         "OSINT_MONITOR_POLL": "0.2",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "cli", "monitor", "run", *args],
+        [sys.executable, "-m", "osint", "monitor", "run", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -84,7 +84,7 @@ def change_the_world(world: World, dia: WorldAccount) -> None:
 
 def deleted_posts(store: Store, case: str) -> set[str]:
     with store.reader() as s:
-        from storage.models import Case
+        from osint.storage.models import Case
 
         case_id = s.execute(select(Case.id).where(Case.name == case)).scalar_one()
         return set(

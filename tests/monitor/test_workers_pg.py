@@ -14,9 +14,9 @@ from osint.cases import create_case
 from osint.config import load_settings
 from osint.monitor import add_job, list_jobs
 from osint.replay import LoggedRequest, ReplayServer
+from osint.storage.db import Store
+from osint.storage.models import CollectionRun, Event
 from osint.store import open_store
-from storage.db import Store
-from storage.models import CollectionRun, Event
 from tests.monitor.conftest import make_due
 from tests.monitor.test_worker import spawn_worker
 

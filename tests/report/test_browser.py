@@ -14,7 +14,7 @@ import pytest
 
 from osint.config import Settings
 from osint.report import write_report
-from storage.db import Store
+from osint.storage.db import Store
 from tests.casebuild import build_case
 from tests.report.browser import HeadlessChromium, find_chromium
 

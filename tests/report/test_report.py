@@ -10,7 +10,7 @@ from osint.cases import create_case
 from osint.config import Settings
 from osint.report import ReportLimits, build_report, write_report
 from osint.report.safe import CSP
-from storage.db import Store
+from osint.storage.db import Store
 from tests.casebuild import BuiltCase, build_case
 from tests.conftest import CliRun
 

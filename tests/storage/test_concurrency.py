@@ -11,17 +11,17 @@ from sqlalchemy.engine import make_url
 
 from osint.cases import create_case
 from osint.config import load_settings
+from osint.storage.db import create_store_engine, current_revision, head_revision
 from osint.store import open_store
-from storage.db import create_store_engine, current_revision, head_revision
 
 WRITER = r"""
 import sys
 from datetime import UTC, datetime, timedelta
 from osint.config import load_settings
 from osint.store import open_store
-from storage.db import create_store_engine, current_revision, head_revision
-from storage.ingest import CaseWriter
-from storage.records import AccountRecord, PostRecord
+from osint.storage.db import create_store_engine, current_revision, head_revision
+from osint.storage.ingest import CaseWriter
+from osint.storage.records import AccountRecord, PostRecord
 home, db, tag = sys.argv[1], sys.argv[2], sys.argv[3]
 store = open_store(load_settings(home=home, db=db, environ={}))
 acc = AccountRecord(platform="x", platform_id="acc-" + tag)

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 from osint.cases import create_case
-from storage.db import Store
-from storage.ingest import CaseWriter
-from storage.models import (
+from osint.storage.db import Store
+from osint.storage.ingest import CaseWriter
+from osint.storage.models import (
     Account,
     AccountSnapshot,
     Post,
@@ -18,7 +18,7 @@ from storage.models import (
     PostVersion,
     SharedObject,
 )
-from storage.records import text_sha256
+from osint.storage.records import text_sha256
 from tests.factories import make_account, make_media_ref, make_post, make_profile
 
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from osint.cases import create_case
-from storage.db import Store
-from storage.ingest import CaseWriter
-from storage.models import Capture, Media
-from storage.records import CaptureRecord
+from osint.storage.db import Store
+from osint.storage.ingest import CaseWriter
+from osint.storage.models import Capture, Media
+from osint.storage.records import CaptureRecord
 
 
 def test_captures_come_back_in_order(store: Store) -> None:

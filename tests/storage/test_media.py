@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.media import FileMediaStore, MediaIntegrityError, MediaTooLarge
+from osint.storage.media import FileMediaStore, MediaIntegrityError, MediaTooLarge
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from storage.db import create_store_engine, current_revision, head_revision, upgrade
-from storage.models import Base
+from osint.storage.db import create_store_engine, current_revision, head_revision, upgrade
+from osint.storage.models import Base
 
 
 def _diff(url: str) -> list:

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from osint.cases import create_case
-from storage import db
-from storage.db import Store
-from storage.models import Case
+from osint.storage import db
+from osint.storage.db import Store
+from osint.storage.models import Case
 
 
 def test_pinned_sessions_commit_and_the_wal_is_checkpointed_behind(

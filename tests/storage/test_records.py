@@ -7,7 +7,7 @@ import pickle
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from storage.records import (
+from osint.storage.records import (
     AccountRecord,
     MediaRef,
     PostRecord,

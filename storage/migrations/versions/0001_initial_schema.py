@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import storage.types
+import osint.storage.types
 from sqlalchemy import Text  # noqa: F401  (used by rendered JSONB types)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("title", sa.String(length=500), nullable=True),
         sa.Column("description", sa.Text(), nullable=True),
-        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
         sa.UniqueConstraint("name", name=op.f("uq_cases_name")),
     )
@@ -61,7 +61,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("source_url", sa.Text(), nullable=True),
-        sa.Column("first_seen", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("first_seen", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_media")),
         sa.UniqueConstraint("sha256", name=op.f("uq_media_sha256")),
     )
@@ -92,8 +92,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("started_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", osint.storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "counts",
             sa.JSON()
@@ -147,7 +147,7 @@ def upgrade() -> None:
             .with_variant(sqlite.JSON(), "sqlite"),
             nullable=False,
         ),
-        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_findings_case_id_cases"), ondelete="CASCADE"
         ),
@@ -212,7 +212,7 @@ def upgrade() -> None:
         sa.Column("algorithm", sa.String(length=20), nullable=False),
         sa.Column("variant", sa.String(length=20), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
-        sa.Column("computed_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("computed_at", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["media_id"],
             ["media.id"],
@@ -254,14 +254,16 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("next_run_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_run_at", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_run_at", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_run_at", osint.storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_status", sa.String(length=20), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
         sa.Column("lease_owner", sa.String(length=255), nullable=True),
-        sa.Column("lease_expires_at", storage.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "lease_expires_at", osint.storage.types.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("created_at", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],
@@ -316,7 +318,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("method", sa.String(length=10), nullable=False),
-        sa.Column("fetched_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("fetched_at", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("content_type", sa.String(length=255), nullable=True),
         sa.Column("size", sa.BigInteger(), nullable=False),
@@ -356,9 +358,11 @@ def upgrade() -> None:
         sa.Column("handle", sa.String(length=255), nullable=True),
         sa.Column("display_name", sa.Text(), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("created_at_platform", storage.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("first_seen", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at_platform", osint.storage.types.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("first_seen", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "capture_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
@@ -395,7 +399,7 @@ def upgrade() -> None:
         sa.Column(
             "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column("captured_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("captured_at", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "capture_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
@@ -416,7 +420,9 @@ def upgrade() -> None:
         sa.Column("listed_count", sa.BigInteger(), nullable=True),
         sa.Column("verified", sa.Boolean(), nullable=True),
         sa.Column("protected", sa.Boolean(), nullable=True),
-        sa.Column("created_at_platform", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at_platform", osint.storage.types.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column(
             "extra",
             sa.JSON()
@@ -465,7 +471,7 @@ def upgrade() -> None:
         ),
         sa.Column("platform", sa.String(length=40), nullable=False),
         sa.Column("platform_id", sa.String(length=255), nullable=False),
-        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(length=10), nullable=False),
         sa.Column("text", sa.Text(), nullable=True),
         sa.Column("text_html", sa.Text(), nullable=True),
@@ -510,9 +516,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("source", sa.String(length=40), nullable=False),
-        sa.Column("first_seen", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("deleted_at", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("first_seen", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", osint.storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "capture_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
@@ -561,7 +567,7 @@ def upgrade() -> None:
             "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column("post_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("detected_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("detected_at", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "before",
             sa.JSON()
@@ -757,7 +763,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=True),
         sa.Column("text_html", sa.Text(), nullable=True),
         sa.Column("text_sha256", sa.String(length=64), nullable=False),
-        sa.Column("captured_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("captured_at", osint.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "capture_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),

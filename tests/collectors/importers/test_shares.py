@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from collectors.importers import ImportProblem
-from collectors.importers.shares import SharesFormatError, read_shares
-from storage.records import PostRecord
+from osint.collectors.importers import ImportProblem
+from osint.collectors.importers.shares import SharesFormatError, read_shares
+from osint.storage.records import PostRecord
 
 
 def parse(text: str, **kw: str) -> list:

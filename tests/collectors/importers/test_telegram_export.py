@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from collectors.importers import ImportProblem
-from collectors.importers.telegram_export import (
+from osint.collectors.importers import ImportProblem
+from osint.collectors.importers.telegram_export import (
     TelegramExportError,
     locate_export,
     marked_peer_id,
     read_export,
     safe_export_path,
 )
-from storage.records import PostRecord
+from osint.storage.records import PostRecord
 from tests.collectors.importers.telegram_fixture import CHANNEL_ID, write_export
 
 PEER = f"-100{CHANNEL_ID}"

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from collectors.importers import ImportProblem
-from collectors.importers.twarc import read_twarc
-from storage.db import Store
-from storage.models import Account, CollectionRun, Post, PostMedia
-from storage.records import PostRecord
+from osint.collectors.importers import ImportProblem
+from osint.collectors.importers.twarc import read_twarc
+from osint.storage.db import Store
+from osint.storage.models import Account, CollectionRun, Post, PostMedia
+from osint.storage.records import PostRecord
 from tests.conftest import CliRun
 
 TWARC = {
