@@ -4,6 +4,7 @@ imported only as ``osint.collectors``, ``osint.analyzers``, ``osint.storage`` an
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -53,9 +54,14 @@ def test_python_dash_m_osint_runs_the_command_line() -> None:
 
 
 def test_the_wheel_installs_only_the_osint_package(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".ci-venv", "build", "*.egg-info", "__pycache__", ".pytest_cache",
+        "osint-demo", ".mypy_cache", ".ruff_cache",
+    ))  # fmt: skip
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(tmp_path), str(REPO)],
+         "-w", str(tmp_path), str(source)],
         check=True, capture_output=True,
     )  # fmt: skip
     import zipfile
