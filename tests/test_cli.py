@@ -47,6 +47,20 @@ def test_case_list_prints_the_same_on_the_light_and_the_full_path(
     assert light.index("mali-2022") < light.index("second")
 
 
+def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    import osint.cli as cli_module
+
+    screen = io.StringIO()
+    lazy = cli_module._LazyConsole(file=screen, force_terminal=True, width=80)
+    monkeypatch.setattr(cli_module, "err_console", lazy)
+    with cli_module.TerminalProgress() as progress:
+        assert progress.live
+        progress.update("posts", advance=3, total=4)
+    assert "posts" in screen.getvalue() and "3/4" in screen.getvalue()
+
+
 def test_duplicate_case_is_one_line_and_exit_2(run_cli: CliRun) -> None:
     run_cli("case", "new", "dup")
     result = run_cli("case", "new", "dup", expect=2)
