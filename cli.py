@@ -14,32 +14,63 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichBar
-from rich.table import Table
 
 import osint
-from osint import bundle, cases, imports, monitor, verify, wacz
-from osint.analysis import coordination as analysis_coordination
-from osint.analysis import export as analysis_export
-from osint.analysis import images as image_analysis
-from osint.analysis import pipeline as analysis_pipeline
-from osint.analysis import timeline as analysis_timeline
-from osint.analysis.coordination import CoordinationOptions
-from osint.collect import CollectSummary, collect_account, parse_date
-from osint.config import Settings, load_settings
+from osint import defaults
+from osint.defaults import POST_EXPORT_FORMATS as FORMATS
 from osint.errors import CollectError, OsintError, VerifyError
-from osint.export import FORMATS, export_posts
-from osint.report import ReportLimits, write_report
-from osint.storage.db import Store
-from osint.store import open_store
+from osint.monitor.options import JobOptions
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Service modules are imported inside the commands that use them, so that `osint --help` and
+# `osint case list` load only what they need (tests/test_startup.py guards it).
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress as RichBar
+    from rich.progress import TaskID
+
+    from osint import imports
+    from osint.analysis import coordination as analysis_coordination
+    from osint.analysis import images as image_analysis
+    from osint.analysis import timeline as analysis_timeline
+    from osint.analysis.coordination import CoordinationOptions
+    from osint.collect import CollectSummary
+    from osint.config import Settings
+    from osint.storage.db import Store
+
+
+class _LazyConsole:
+    """A rich Console made on first use: importing rich costs as much as click's whole start."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def _real(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    def __enter__(self) -> Console:  # rich's Live holds its console as a context manager
+        return self._real().__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._real().__exit__(*exc)
+
+
+if TYPE_CHECKING:
+    console: Console
+    err_console: Console
+else:
+    console = _LazyConsole(highlight=False, soft_wrap=True)
+    err_console = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 @dataclass
@@ -54,12 +85,16 @@ class AppContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from osint.config import load_settings
+
             self._settings = load_settings(home=self.home, db=self.db)
         return self._settings
 
     @property
     def store(self) -> Store:
         if self._store is None:
+            from osint.store import open_store
+
             self._store = open_store(self.settings)
         return self._store
 
@@ -84,6 +119,9 @@ class TerminalProgress:
 
     def __enter__(self) -> TerminalProgress:
         if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichBar
+
             self._bar = RichBar(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -153,6 +191,8 @@ def case_new(app: AppContext, name: str, title: str | None, description: str | N
 
     Example: osint case new mali-2022 --title "Gossi grave"
     """
+    from osint import cases
+
     summary = cases.create_case(app.store, name, title=title, description=description)
     console.print(f"created case {summary.name}", markup=False)
 
@@ -164,7 +204,15 @@ def case_list(app: AppContext) -> None:
 
     Example: osint case list
     """
-    rows = cases.list_cases(app.store)
+    from rich.table import Table
+
+    from osint.store import quick_case_list
+
+    rows = quick_case_list(app.settings)  # over the driver alone when the database is ready
+    if rows is None:
+        from osint import cases
+
+        rows = cases.list_cases(app.store)
     if not rows:
         console.print("no cases yet: create one with 'osint case new NAME'", markup=False)
         return
@@ -190,6 +238,8 @@ def case_show(app: AppContext, name: str) -> None:
 
     Example: osint case show mali-2022
     """
+    from osint import cases
+
     c = cases.case_summary(app.store, name)
     for label, value in (
         ("name", c.name),
@@ -270,6 +320,8 @@ def import_shares(
 
     Example: osint import shares russian_coord_tweets.csv --case ru --modality repost
     """
+    from osint import imports
+
     with TerminalProgress() as progress:
         summary = imports.import_shares(
             app.store,
@@ -295,6 +347,8 @@ def import_telegram_export(app: AppContext, export: Path, case_name: str) -> Non
 
     Example: osint import telegram-export ChatExport_2022-04-21 --case mali-2022
     """
+    from osint import imports
+
     with TerminalProgress() as progress:
         summary = imports.import_telegram_export(
             app.store, app.settings, case=case_name, path=export, progress=progress
@@ -314,6 +368,8 @@ def import_twarc(app: AppContext, file: Path, case_name: str) -> None:
 
     Example: osint import twarc timeline.jsonl --case mali-2022
     """
+    from osint import imports
+
     with TerminalProgress() as progress:
         summary = imports.import_twarc(
             app.store, app.settings, case=case_name, path=file, progress=progress
@@ -337,6 +393,8 @@ def _date(end_of_day: bool) -> Any:
     def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
         if value is None:
             return None
+        from osint.collect import parse_date
+
         try:
             return parse_date(value, end_of_day=end_of_day)
         except OsintError as exc:
@@ -373,6 +431,8 @@ def _run_collect(
     **window: Any,
 ) -> None:
     """Run the engine for one platform command (``settings`` for per-command overrides)."""
+    from osint.collect import collect_account
+
     with TerminalProgress() as progress:
         summary = collect_account(
             app.store,
@@ -502,14 +562,14 @@ def monitor_group() -> None:
 @click.option(
     "--recheck",
     type=click.IntRange(min=0),
-    default=monitor.JobOptions.recheck,
+    default=JobOptions.recheck,
     show_default=True,
     help="Known posts looked up directly each run to find deletions and edits "
     "(the newest N, and N older ones in turn); 0 turns the look-ups off.",
 )
 @click.option(
     "--follower-threshold",
-    default=monitor.JobOptions.follower_threshold,
+    default=JobOptions.follower_threshold,
     show_default=True,
     help="Follower/following count change worth an event: a share (10%) or a number (50).",
 )
@@ -528,7 +588,9 @@ def monitor_add(
 
     Example: osint monitor add x dia_diarra --case mali-2022 --every 1h
     """
-    options = monitor.JobOptions(full=full, recheck=recheck, follower_threshold=follower_threshold)
+    from osint import monitor
+
+    options = JobOptions(full=full, recheck=recheck, follower_threshold=follower_threshold)
     job = monitor.add_job(
         app.store,
         platform=platform,
@@ -556,6 +618,8 @@ def monitor_list(app: AppContext, case_name: str | None) -> None:
 
     Example: osint monitor list --case mali-2022
     """
+    from osint import monitor
+
     jobs = monitor.list_jobs(app.store, case=case_name)
     if not jobs:
         console.print("no monitoring jobs: add one with 'osint monitor add'", markup=False)
@@ -585,6 +649,8 @@ def monitor_pause(app: AppContext, job_id: int) -> None:
 
     Example: osint monitor pause 3
     """
+    from osint import monitor
+
     job = monitor.pause_job(app.store, job_id)
     console.print(f"job {job.id} ({job.platform}:{job.target}) paused", markup=False)
 
@@ -597,6 +663,8 @@ def monitor_resume(app: AppContext, job_id: int) -> None:
 
     Example: osint monitor resume 3
     """
+    from osint import monitor
+
     job = monitor.resume_job(app.store, job_id)
     console.print(
         f"job {job.id} ({job.platform}:{job.target}) active, next run {_when(job.next_run_at)} UTC",
@@ -612,6 +680,8 @@ def monitor_remove(app: AppContext, job_id: int) -> None:
 
     Example: osint monitor remove 3
     """
+    from osint import monitor
+
     job = monitor.remove_job(app.store, job_id)
     console.print(f"job {job.id} ({job.platform}:{job.target}) removed", markup=False)
 
@@ -645,6 +715,8 @@ def monitor_run(
 
     Example: osint monitor run --once --notify-url https://hooks.example.org/osint
     """
+    from osint import monitor
+
     notifier = (
         monitor.Notifier(url=notify_url, command=notify_cmd, log=_monitor_log)
         if notify_url or notify_cmd
@@ -688,6 +760,8 @@ def _analysis_options(
     modalities: tuple[str, ...] = (),
     keep_loops: bool = False,
 ) -> CoordinationOptions:
+    from osint.analysis.coordination import CoordinationOptions
+
     return CoordinationOptions(
         window=window,
         min_participation=min_participation,
@@ -707,7 +781,7 @@ def _coordination_flags(command: Any) -> Any:
         help="Shares an account needs to be considered (CooRTweet's min_participation).",
     )(command)  # fmt: skip
     return click.option(
-        "--window", type=float, default=CoordinationOptions.window, show_default=True,
+        "--window", type=float, default=defaults.COORDINATION_WINDOW, show_default=True,
         help="Seconds within which two shares of one object are a co-share.",
     )(command)  # fmt: skip
 
@@ -724,6 +798,8 @@ def _print_coordination(report: analysis_coordination.CoordinationReport) -> Non
     for warning in report.warnings:
         err_console.print(f"warning: {warning}", markup=False)
     if report.groups:
+        from rich.table import Table
+
         table = Table(title="Coordinated groups", title_justify="left")
         for column in ("#", "accounts", "score", "objects", "co-shares", "modalities", "members"):
             table.add_column(
@@ -758,6 +834,8 @@ def _print_timeline(report: analysis_timeline.TimelineReport) -> None:
         markup=False,
     )
     if report.top_accounts:
+        from rich.table import Table
+
         table = Table(title="Accounts with the most timeline signals", title_justify="left")
         table.add_column("account")
         table.add_column("signals")
@@ -791,6 +869,8 @@ def analyze(
         raise click.UsageError(
             "--case is required (or name one analysis: coordination, timeline, images)"
         )
+    from osint.analysis import pipeline as analysis_pipeline
+
     options = _analysis_options(window, min_participation, edge_weight)
     with TerminalProgress() as progress:
         result = analysis_pipeline.analyze_case(app.store, case_name, options, progress)
@@ -823,6 +903,8 @@ def analyze_coordination(
 
     Example: osint analyze coordination --case ru --window 60 --min-participation 2
     """
+    from osint.analysis import coordination as analysis_coordination
+
     options = _analysis_options(window, min_participation, edge_weight, modalities, keep_loops)
     with TerminalProgress() as progress:
         report = analysis_coordination.analyze_coordination(app.store, case_name, options, progress)
@@ -837,6 +919,8 @@ def analyze_timeline(app: AppContext, case_name: str) -> None:
 
     Example: osint analyze timeline --case mali-2022
     """
+    from osint.analysis import timeline as analysis_timeline
+
     with TerminalProgress() as progress:
         report = analysis_timeline.analyze_timeline(app.store, case_name, progress)
     _print_timeline(report)
@@ -847,7 +931,7 @@ def analyze_timeline(app: AppContext, case_name: str) -> None:
 @click.option(
     "--threshold",
     type=int,
-    default=image_analysis.DEFAULT_RADIUS,
+    default=defaults.IMAGE_RADIUS,
     show_default=True,
     help="Candidate search radius in bits of 64 (pHash, dHash); lower is stricter and faster. "
     "Candidates are then judged by two-hash rules (analyzers/imagematch.py).",
@@ -874,6 +958,8 @@ def analyze_images(
 
     Example: osint analyze images --case mali-2022 --event-start 2022-04-21
     """
+    from osint.analysis import images as image_analysis
+
     start = event_start.replace(tzinfo=UTC) if event_start else None
     with TerminalProgress() as progress:
         summary = image_analysis.analyze_images(
@@ -897,7 +983,7 @@ def analyze_images(
 @click.option(
     "--max-posts",
     type=click.IntRange(min=0),
-    default=ReportLimits.max_posts,
+    default=defaults.REPORT_MAX_POSTS,
     show_default=True,
     help="Posts listed in full (all of them are in the evidence bundle).",
 )
@@ -907,6 +993,8 @@ def report_cmd(app: AppContext, case_name: str, output: Path, max_posts: int) ->
 
     Example: osint report --case mali-2022 -o report.html
     """
+    from osint.report import ReportLimits, write_report
+
     written = write_report(
         app.store, app.settings, case_name, output, ReportLimits(max_posts=max_posts)
     )
@@ -937,6 +1025,8 @@ def export_bundle_cmd(app: AppContext, case_name: str, output: Path, tsa_url: st
 
     Example: osint export bundle --case mali-2022 -o mali-2022.zip --tsa https://freetsa.org/tsr
     """
+    from osint import bundle
+
     with TerminalProgress() as progress:
         summary = bundle.export_bundle(
             app.store, app.settings, case_name, output, tsa_url=tsa_url, progress=progress
@@ -961,6 +1051,8 @@ def export_posts_cmd(app: AppContext, case_name: str, fmt: str, output: Path | N
 
     Example: osint export posts --case mali-2022 --format jsonl -o posts.jsonl
     """
+    from osint.export import export_posts
+
     if output is None:
         count = export_posts(app.store, case_name, sys.stdout, fmt=fmt)
     else:
@@ -979,6 +1071,8 @@ def export_events_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
 
     Example: osint export events --case mali-2022 --format csv -o events.csv
     """
+    from osint import monitor
+
     if output is None:
         count = monitor.export_events(app.store, case_name, sys.stdout, fmt=fmt)
     else:
@@ -992,7 +1086,7 @@ def export_events_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(image_analysis.EXPORT_FORMATS),
+    type=click.Choice(defaults.IMAGE_EXPORT_FORMATS),
     default="csv",
     show_default=True,
 )
@@ -1005,6 +1099,8 @@ def export_images_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
 
     Example: osint export images --case mali-2022 --format jsonl -o images.jsonl
     """
+    from osint.analysis import images as image_analysis
+
     if output is None:
         count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=sys.stdout)
     else:
@@ -1024,6 +1120,8 @@ def export_wacz_cmd(app: AppContext, case_name: str, output: Path) -> None:
 
     Example: osint export wacz --case mali-2022 -o mali-2022.wacz
     """
+    from osint import wacz
+
     summary = wacz.export_wacz(app.store, app.settings, case_name, output)
     console.print(
         f"wrote {summary.path}: {summary.warc_files} WARC files, {summary.records:,} records "
@@ -1046,6 +1144,8 @@ def verify_cmd(bundle_path: Path, tsa_cert: Path | None) -> None:
 
     Example: osint verify mali-2022.zip --tsa-cert tsa-ca.pem
     """
+    from osint import verify
+
     result = verify.verify_bundle(bundle_path, tsa_cert=tsa_cert)
     console.print(
         f"{result.path}: case {result.case!r}, made {result.created_at}; checked "
@@ -1091,6 +1191,8 @@ def export_findings(app: AppContext, case_name: str, fmt: str, output: str) -> N
 
     Example: osint export findings --case mali-2022 --format jsonl -o findings.jsonl
     """
+    from osint.analysis import export as analysis_export
+
     with _output(output) as out:
         count = analysis_export.export_findings(app.store, case_name, out)
     err_console.print(f"exported {count} finding(s)", markup=False)
@@ -1119,6 +1221,8 @@ def export_coordination(
 
     Example: osint export coordination --case ru --format csv --window 60 -o pairs.csv
     """
+    from osint.analysis import export as analysis_export
+
     options = _analysis_options(window, min_participation, edge_weight)
     with _output(output) as out:
         count = analysis_export.export_pairs(app.store, case_name, options, out)
@@ -1130,7 +1234,7 @@ def export_coordination(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(list(analysis_export.NETWORK_FORMATS)),
+    type=click.Choice(list(defaults.NETWORK_FORMATS)),
     default="graphml",
     show_default=True,
 )
@@ -1152,6 +1256,8 @@ def export_network(
 
     Example: osint export network --case mali-2022 --format graphml -o network.graphml
     """
+    from osint.analysis import export as analysis_export
+
     options = _analysis_options(window, min_participation, edge_weight)
     with _output(output) as out:
         accounts, edges = analysis_export.export_network(app.store, case_name, options, fmt, out)
@@ -1178,6 +1284,7 @@ def demo(app: AppContext, out_dir: Path) -> None:
 
     Example: osint demo --out /tmp/osint-demo
     """
+    from osint.analysis import pipeline as analysis_pipeline
     from osint.demo.run import run_demo
 
     if app.home is None and app.db is None and not os.environ.get("OSINT_HOME"):

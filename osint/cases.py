@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import func, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from osint.errors import CaseExists, CaseNotFound, InputError
+from osint.storage.catalog import CaseSummary
 from osint.storage.db import Store
 from osint.storage.models import Account, AccountSnapshot, Case, Finding, Post, PostMedia
 
 MAX_NAME = 200
-
-
-@dataclass(frozen=True)
-class CaseSummary:
-    id: int
-    name: str
-    title: str | None
-    description: str | None
-    created_at: datetime
-    accounts: int = 0
-    posts: int = 0
-    media: int = 0
-    findings: int = 0
 
 
 def get_case(session: Session, name: str) -> Case:

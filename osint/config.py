@@ -17,13 +17,14 @@ import socket
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from osint.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 
 class Secret:
@@ -117,6 +118,9 @@ def default_home() -> Path:
 
 def parse_db_url(text: str) -> URL:
     """Parse and normalise a database URL; plain ``postgresql://`` uses psycopg 3."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(text)
     except ArgumentError as exc:
@@ -190,5 +194,13 @@ def load_settings(
     coerced = {k: _coerce(k, v) for k, v in values.items()}
     coerced = {k: v for k, v in coerced.items() if v is not None or k in _SECRET_KEYS}
     settings = Settings(home=home_path, config_path=config_path, **coerced)
-    parse_db_url(settings.db)  # fail early on a malformed URL
+    _check_db_url(settings.db)  # fail early on a malformed URL
     return settings
+
+
+def _check_db_url(text: str) -> None:
+    # The plain forms are known good without loading SQLAlchemy (``osint case list`` stays fast).
+    from osint.storage.catalog import plain_target
+
+    if plain_target(text) is None:
+        parse_db_url(text)

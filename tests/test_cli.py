@@ -26,6 +26,41 @@ def test_case_new_list_show(run_cli: CliRun) -> None:
     assert re.search(r"posts\s+0", shown) and "staged?" in shown
 
 
+def test_case_list_prints_the_same_on_the_light_and_the_full_path(
+    run_cli: CliRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from osint import store as store_module
+
+    run_cli("case", "new", "mali-2022", "--title", "Gossi grave")
+    run_cli("case", "new", "second")
+    light = run_cli("case", "list").stdout
+    calls: list[object] = []
+
+    def full_store_only(settings: object) -> None:
+        calls.append(settings)
+        return None
+
+    monkeypatch.setattr(store_module, "quick_case_list", full_store_only)
+    full = run_cli("case", "list").stdout
+    assert calls, "the full path did not run"
+    assert light == full
+    assert light.index("mali-2022") < light.index("second")
+
+
+def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    import osint.cli as cli_module
+
+    screen = io.StringIO()
+    lazy = cli_module._LazyConsole(file=screen, force_terminal=True, width=80)
+    monkeypatch.setattr(cli_module, "err_console", lazy)
+    with cli_module.TerminalProgress() as progress:
+        assert progress.live
+        progress.update("posts", advance=3, total=4)
+    assert "posts" in screen.getvalue() and "3/4" in screen.getvalue()
+
+
 def test_duplicate_case_is_one_line_and_exit_2(run_cli: CliRun) -> None:
     run_cli("case", "new", "dup")
     result = run_cli("case", "new", "dup", expect=2)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from osint.config import load_settings
-from osint.demo.run import demo_platforms
+from osint.config import Settings, load_settings
+from osint.demo import run as demo_module
+from osint.demo.run import demo_platforms, run_demo
 from osint.demo.scenario import build_scenario
 from osint.demo.world import platform_handle
+from osint.errors import VerifyError
+from osint.storage.db import Store
 from osint.storage.models import Account, Post
 from osint.store import open_store
 
@@ -37,6 +42,41 @@ def test_scenario_is_deterministic() -> None:
     assert [m.key for m in a.messages] == [m.key for m in b.messages]
     assert a.images["grave_1_copy_2"] == b.images["grave_1_copy_2"]
     assert sum(len(v) for v in a.images.values()) < 20 * 1024 * 1024
+
+
+def test_run_demo_times_its_parts_and_verifies_its_bundle(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    result = run_demo(store, settings, out=tmp_path / "demo", scenario=build_scenario(organic=3))
+    parts = list(result.timings)
+    assert parts[:2] == ["draw images", "build world"]
+    assert parts[-4:] == ["analyze", "report", "bundle", "verify"]
+    assert {"collect x", "collect telegram", "collect mastodon"} <= set(parts)
+    assert all(t >= 0 for t in result.timings.values())
+    assert sum(result.timings.values()) <= result.seconds
+    with zipfile.ZipFile(result.bundle) as bundle:
+        listed = json.loads(bundle.read("manifest.json"))["files"]
+    assert result.files_verified == len(listed) > 0
+
+
+def test_run_demo_refuses_a_bundle_that_does_not_verify(
+    store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_export = demo_module.export_bundle
+
+    def export_then_damage(*args: object, **kwargs: object) -> object:
+        written = real_export(*args, **kwargs)  # type: ignore[arg-type]
+        with zipfile.ZipFile(written.path) as bundle:
+            member = next(i for i in bundle.infolist() if i.compress_type == zipfile.ZIP_STORED)
+            offset = member.header_offset + 30 + len(member.filename) + len(member.extra)
+        data = bytearray(written.path.read_bytes())
+        data[offset + member.compress_size // 2] ^= 0xFF  # one bit rot inside a member
+        written.path.write_bytes(bytes(data))
+        return written
+
+    monkeypatch.setattr(demo_module, "export_bundle", export_then_damage)
+    with pytest.raises(VerifyError, match=r"the demo's own bundle .* failed verification"):
+        run_demo(store, settings, out=tmp_path / "demo", scenario=build_scenario(organic=3))
 
 
 @pytest.fixture(scope="module")

@@ -14,18 +14,53 @@
 
 from __future__ import annotations
 
-from osint.monitor.events import describe_event, event_records, export_events
-from osint.monitor.jobs import JobView, add_job, list_jobs, pause_job, remove_job, resume_job
-from osint.monitor.notify import Notifier
-from osint.monitor.options import JobOptions
-from osint.monitor.schedule import Schedule
-from osint.monitor.worker import (
-    MonitorWorker,
-    StopRequested,
-    WorkerOptions,
-    WorkerReport,
-    run_monitor,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from osint.monitor.events import describe_event, event_records, export_events
+    from osint.monitor.jobs import JobView, add_job, list_jobs, pause_job, remove_job, resume_job
+    from osint.monitor.notify import Notifier
+    from osint.monitor.options import JobOptions
+    from osint.monitor.schedule import Schedule
+    from osint.monitor.worker import (
+        MonitorWorker,
+        StopRequested,
+        WorkerOptions,
+        WorkerReport,
+        run_monitor,
+    )
+
+# Loaded on first use (``monitor.add_job``): importing the package stays cheap for the CLI.
+_EXPORTS = {
+    "describe_event": "events",
+    "event_records": "events",
+    "export_events": "events",
+    "JobView": "jobs",
+    "add_job": "jobs",
+    "list_jobs": "jobs",
+    "pause_job": "jobs",
+    "remove_job": "jobs",
+    "resume_job": "jobs",
+    "Notifier": "notify",
+    "JobOptions": "options",
+    "Schedule": "schedule",
+    "MonitorWorker": "worker",
+    "StopRequested": "worker",
+    "WorkerOptions": "worker",
+    "WorkerReport": "worker",
+    "run_monitor": "worker",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "JobOptions",

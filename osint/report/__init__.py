@@ -4,8 +4,39 @@
 that keep hostile post texts inert.
 """
 
-from osint.report.build import CaseReport, WrittenReport, build_report, write_html, write_report
-from osint.report.data import ReportLimits
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from osint.report.build import (
+        CaseReport,
+        WrittenReport,
+        build_report,
+        write_html,
+        write_report,
+    )
+    from osint.report.data import ReportLimits
+
+# Loaded on first use: the report's templates, charts and database code stay out of the CLI's
+# start-up.
+_EXPORTS = {
+    "CaseReport": "build",
+    "WrittenReport": "build",
+    "build_report": "build",
+    "write_html": "build",
+    "write_report": "build",
+    "ReportLimits": "data",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CaseReport",
