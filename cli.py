@@ -961,11 +961,10 @@ def export_posts_cmd(app: AppContext, case_name: str, fmt: str, output: Path | N
 
     Example: osint export posts --case mali-2022 --format jsonl -o posts.jsonl
     """
-    if output is None:
-        count = export_posts(app.store, case_name, sys.stdout, fmt=fmt)
-    else:
-        with output.open("w", encoding="utf-8", newline="") as fh:
-            count = export_posts(app.store, case_name, fh, fmt=fmt)
+    from osint.writers import text_output
+
+    with text_output(output) as out:
+        count = export_posts(app.store, case_name, out, fmt=fmt)
     err_console.print(f"exported {count:,} posts of case {case_name}", markup=False)
 
 
@@ -979,11 +978,10 @@ def export_events_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
 
     Example: osint export events --case mali-2022 --format csv -o events.csv
     """
-    if output is None:
-        count = monitor.export_events(app.store, case_name, sys.stdout, fmt=fmt)
-    else:
-        with output.open("w", encoding="utf-8", newline="") as fh:
-            count = monitor.export_events(app.store, case_name, fh, fmt=fmt)
+    from osint.writers import text_output
+
+    with text_output(output) as out:
+        count = monitor.export_events(app.store, case_name, out, fmt=fmt)
     err_console.print(f"exported {count:,} events of case {case_name}", markup=False)
 
 
@@ -1005,11 +1003,10 @@ def export_images_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
 
     Example: osint export images --case mali-2022 --format jsonl -o images.jsonl
     """
-    if output is None:
-        count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=sys.stdout)
-    else:
-        with output.open("w", encoding="utf-8", newline="") as fh:
-            count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=fh)
+    from osint.writers import text_output
+
+    with text_output(output) as out:
+        count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=out)
     err_console.print(f"exported {count:,} images of case {case_name}", markup=False)
 
 
@@ -1076,7 +1073,10 @@ def verify_cmd(bundle_path: Path, tsa_cert: Path | None) -> None:
 
 # -- export: findings, co-share pairs, networks ------------------------------------------
 def _output(path: str) -> Any:
-    return click.open_file(path, "w", encoding="utf-8", lazy=False)
+    """Where an export goes: stdout for '-', else a file that appears whole or not at all."""
+    from osint.writers import text_output
+
+    return text_output(path)
 
 
 @export.command("findings")
@@ -1222,6 +1222,9 @@ def main(argv: list[str] | None = None) -> int:
     except OsintError as exc:
         if verbose:
             traceback.print_exc()
+        from osint.writers import disk_full_error
+
+        exc = disk_full_error(exc) or exc  # an error raised from a full disk says so
         err_console.print(f"error: {exc}", markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -1230,6 +1233,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if verbose:
             traceback.print_exc()
+        from osint.writers import disk_full_error
+
+        full = disk_full_error(exc)
+        if full is not None:
+            err_console.print(f"error: {full}", markup=False)
+            return full.exit_code
         err_console.print(
             f"error: unexpected {type(exc).__name__}: {exc} (run with --verbose for details)",
             markup=False,

@@ -15,7 +15,7 @@ from osint.config import Settings
 from osint.errors import ExportError
 from osint.storage.db import Store
 from osint.storage.models import Capture
-from osint.wacz import export_wacz, surt
+from osint.wacz import export_wacz, urlkey
 from tests.casebuild import BuiltCase, build_case
 from tests.conftest import CliRun
 
@@ -25,10 +25,13 @@ def built(store: Store, settings: Settings) -> BuiltCase:
     return build_case(store, settings)
 
 
-def test_surt() -> None:
-    assert surt("https://www.Example.com/Path?b=2&a=1") == "com,example)/path?a=1&b=2"
-    assert surt("http://api.x.com:8080/users/1001") == "com,x,api:8080)/users/1001"
-    assert surt("https://example.org") == "org,example)/"
+def test_cdx_keys_are_the_surt_librarys() -> None:
+    """Commas, colons and @ in queries stay as they are (pywb looks them up this way)."""
+    assert urlkey("https://www.Example.com/Path?b=2&a=1") == "com,example)/path?a=1&b=2"
+    assert urlkey("http://api.x.com:8080/users/1001") == "com,x,api:8080)/users/1001"
+    assert urlkey("https://example.org") == "org,example)/"
+    x_url = "https://api.x.com/2/users/1/tweets?tweet.fields=created_at,lang&expansions=a:b,@c"
+    assert urlkey(x_url) == "com,x,api)/2/users/1/tweets?expansions=a:b,@c&tweet.fields=created_at,lang"
 
 
 def test_wacz_structure_and_every_index_entry_points_at_its_record(
@@ -64,9 +67,9 @@ def test_wacz_structure_and_every_index_entry_points_at_its_record(
     assert lines == sorted(lines)
     warc = files["archive/run-1.warc.gz"]
     for line in lines:
-        urlkey, timestamp, raw = line.split(" ", 2)
+        key, timestamp, raw = line.split(" ", 2)
         entry = json.loads(raw)
-        assert urlkey == surt(entry["url"]) and len(timestamp) == 14
+        assert key == urlkey(entry["url"]) and len(timestamp) == 14
         offset, length = int(entry["offset"]), int(entry["length"])
         records = list(ArchiveIterator(io.BytesIO(warc[offset : offset + length])))
         assert len(records) == 1
