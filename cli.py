@@ -1032,18 +1032,25 @@ def export_wacz_cmd(app: AppContext, case_name: str, output: Path) -> None:
 @cli.command("verify")
 @click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
 @click.option(
+    "--expect",
+    metavar="SHA256",
+    help="SHA-256 of manifest.json recorded when the bundle was made (printed by export bundle).",
+)
+@click.option(
     "--tsa-cert",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="PEM certificate of the time-stamping authority (or its root) to check the token with.",
 )
-def verify_cmd(bundle_path: Path, tsa_cert: Path | None) -> None:
+def verify_cmd(bundle_path: Path, expect: str | None, tsa_cert: Path | None) -> None:
     """Check an evidence bundle: every file's SHA-256, the manifest, the timestamp.
 
-    Exits 0 only when everything checks. Nothing is extracted.
+    Exits 0 only when everything checks, and says what was proven and what was not: without
+    --expect (or a timestamp checked with --tsa-cert) nothing shows that the manifest itself is
+    the original. Nothing is extracted.
 
-    Example: osint verify mali-2022.zip --tsa-cert tsa-ca.pem
+    Example: osint verify mali-2022.zip --expect 3b1f...e9 --tsa-cert tsa-ca.pem
     """
-    result = verify.verify_bundle(bundle_path, tsa_cert=tsa_cert)
+    result = verify.verify_bundle(bundle_path, tsa_cert=tsa_cert, expect=expect)
     console.print(
         f"{result.path}: case {result.case!r}, made {result.created_at}; checked "
         f"{result.files_checked:,} files, {result.bytes_checked:,} bytes",
@@ -1053,19 +1060,10 @@ def verify_cmd(bundle_path: Path, tsa_cert: Path | None) -> None:
         console.print(
             f"note: left out when exported: {item.get('path')} ({item.get('reason')})", markup=False
         )
-    if result.timestamp is not None:
-        checked = (
-            "signature checked against the given certificate"
-            if result.timestamp_signature_checked
-            else "signature not checked (pass --tsa-cert)"
-        )
-        console.print(
-            f"timestamp: {result.timestamp.gen_time.isoformat()} by "
-            f"{result.timestamp.tsa_name or 'unnamed TSA'}, covers manifest.json; {checked}",
-            markup=False,
-        )
     for problem in result.problems:
         console.print(str(problem), markup=False)
+    for line in verify.proof_lines(result):
+        console.print(line, markup=False)
     if not result.ok:
         raise VerifyError(f"{bundle_path} failed verification: {len(result.problems)} problem(s)")
     console.print(f"OK: manifest.json sha256 {result.manifest_sha256}", markup=False)

@@ -31,7 +31,10 @@ def test_cdx_keys_are_the_surt_librarys() -> None:
     assert urlkey("http://api.x.com:8080/users/1001") == "com,x,api:8080)/users/1001"
     assert urlkey("https://example.org") == "org,example)/"
     x_url = "https://api.x.com/2/users/1/tweets?tweet.fields=created_at,lang&expansions=a:b,@c"
-    assert urlkey(x_url) == "com,x,api)/2/users/1/tweets?expansions=a:b,@c&tweet.fields=created_at,lang"
+    assert (
+        urlkey(x_url)
+        == "com,x,api)/2/users/1/tweets?expansions=a:b,@c&tweet.fields=created_at,lang"
+    )
 
 
 def test_wacz_structure_and_every_index_entry_points_at_its_record(
