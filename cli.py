@@ -921,6 +921,9 @@ def report_cmd(app: AppContext, case_name: str, output: Path, max_posts: int) ->
 def export() -> None:
     """Export a case: posts, findings, co-share pairs, networks, evidence bundle, web archive.
 
+    Every JSONL/CSV export has times in UTC ending in Z; CSV cells a spreadsheet would run as a
+    formula start with an added ' (JSONL keeps the exact text). A file appears whole or not at all.
+
     Example: osint export bundle --case mali-2022 -o mali-2022.zip
     """
 

@@ -191,16 +191,19 @@ def test_every_export_on_a_full_disk_fails_clearly_and_leaves_nothing(
 
 
 def test_the_error_edge_names_a_full_disk_anywhere(full_disk: Path, tmp_path: Path) -> None:
-    """A store on the full disk: the command fails with the clear line, not 'unexpected'."""
-    home = full_disk.parent / "home"
-    cli = CliRun(home, f"sqlite:///{full_disk.parent}/osint.db")
-    failed = cli("case", "new", "c", expect=DiskFullError.exit_code)
+    """A store, or a data folder, on the full disk: the clear line, never 'unexpected'."""
+    store_on_full = CliRun(full_disk.parent / "home", f"sqlite:///{full_disk.parent}/osint.db")
+    failed = store_on_full("case", "new", "c", expect=DiskFullError.exit_code)
     assert failed.stderr.startswith("error: disk full: ") and "unexpected" not in failed.stderr
+    # The database elsewhere, the data folder (media store, WARC files) on the full disk: the
+    # import keeps the imported file as evidence there, and that write fails.
+    home_on_full = CliRun(full_disk / "home", f"sqlite:///{tmp_path / 'osint.db'}")
     shares = tmp_path / "shares.csv"
     shares.write_text("object_id,account_id,content_id,timestamp_share\no1,a1,c1,1650530000\n")
-    failed = cli("import", "shares", str(shares), "--case", "c", expect=None)
-    assert failed.exit_code != 0 and "unexpected" not in failed.stderr
-    assert "disk full" in failed.stderr or "no case named" in failed.stderr
+    home_on_full("case", "new", "c", expect=None)
+    failed = home_on_full("import", "shares", str(shares), "--case", "c", expect=None)
+    assert failed.exit_code == DiskFullError.exit_code, failed.stderr
+    assert failed.stderr.startswith("error: disk full: ") and "unexpected" not in failed.stderr
 
 
 def test_disk_full_csv_is_read_by_nothing_half_written(
