@@ -1009,6 +1009,9 @@ def report_cmd(app: AppContext, case_name: str, output: Path, max_posts: int) ->
 def export() -> None:
     """Export a case: posts, findings, co-share pairs, networks, evidence bundle, web archive.
 
+    Every JSONL/CSV export has times in UTC ending in Z; CSV cells a spreadsheet would run as a
+    formula start with an added ' (JSONL keeps the exact text). A file appears whole or not at all.
+
     Example: osint export bundle --case mali-2022 -o mali-2022.zip
     """
 
@@ -1052,12 +1055,10 @@ def export_posts_cmd(app: AppContext, case_name: str, fmt: str, output: Path | N
     Example: osint export posts --case mali-2022 --format jsonl -o posts.jsonl
     """
     from osint.export import export_posts
+    from osint.writers import text_output
 
-    if output is None:
-        count = export_posts(app.store, case_name, sys.stdout, fmt=fmt)
-    else:
-        with output.open("w", encoding="utf-8", newline="") as fh:
-            count = export_posts(app.store, case_name, fh, fmt=fmt)
+    with text_output(output) as out:
+        count = export_posts(app.store, case_name, out, fmt=fmt)
     err_console.print(f"exported {count:,} posts of case {case_name}", markup=False)
 
 
@@ -1072,12 +1073,10 @@ def export_events_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
     Example: osint export events --case mali-2022 --format csv -o events.csv
     """
     from osint import monitor
+    from osint.writers import text_output
 
-    if output is None:
-        count = monitor.export_events(app.store, case_name, sys.stdout, fmt=fmt)
-    else:
-        with output.open("w", encoding="utf-8", newline="") as fh:
-            count = monitor.export_events(app.store, case_name, fh, fmt=fmt)
+    with text_output(output) as out:
+        count = monitor.export_events(app.store, case_name, out, fmt=fmt)
     err_console.print(f"exported {count:,} events of case {case_name}", markup=False)
 
 
@@ -1100,12 +1099,10 @@ def export_images_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
     Example: osint export images --case mali-2022 --format jsonl -o images.jsonl
     """
     from osint.analysis import images as image_analysis
+    from osint.writers import text_output
 
-    if output is None:
-        count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=sys.stdout)
-    else:
-        with output.open("w", encoding="utf-8", newline="") as fh:
-            count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=fh)
+    with text_output(output) as out:
+        count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=out)
     err_console.print(f"exported {count:,} images of case {case_name}", markup=False)
 
 
@@ -1133,20 +1130,27 @@ def export_wacz_cmd(app: AppContext, case_name: str, output: Path) -> None:
 @cli.command("verify")
 @click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
 @click.option(
+    "--expect",
+    metavar="SHA256",
+    help="SHA-256 of manifest.json recorded when the bundle was made (printed by export bundle).",
+)
+@click.option(
     "--tsa-cert",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="PEM certificate of the time-stamping authority (or its root) to check the token with.",
 )
-def verify_cmd(bundle_path: Path, tsa_cert: Path | None) -> None:
+def verify_cmd(bundle_path: Path, expect: str | None, tsa_cert: Path | None) -> None:
     """Check an evidence bundle: every file's SHA-256, the manifest, the timestamp.
 
-    Exits 0 only when everything checks. Nothing is extracted.
+    Exits 0 only when everything checks, and says what was proven and what was not: without
+    --expect (or a timestamp checked with --tsa-cert) nothing shows that the manifest itself is
+    the original. Nothing is extracted.
 
-    Example: osint verify mali-2022.zip --tsa-cert tsa-ca.pem
+    Example: osint verify mali-2022.zip --expect 3b1f...e9 --tsa-cert tsa-ca.pem
     """
     from osint import verify
 
-    result = verify.verify_bundle(bundle_path, tsa_cert=tsa_cert)
+    result = verify.verify_bundle(bundle_path, tsa_cert=tsa_cert, expect=expect)
     console.print(
         f"{result.path}: case {result.case!r}, made {result.created_at}; checked "
         f"{result.files_checked:,} files, {result.bytes_checked:,} bytes",
@@ -1156,19 +1160,10 @@ def verify_cmd(bundle_path: Path, tsa_cert: Path | None) -> None:
         console.print(
             f"note: left out when exported: {item.get('path')} ({item.get('reason')})", markup=False
         )
-    if result.timestamp is not None:
-        checked = (
-            "signature checked against the given certificate"
-            if result.timestamp_signature_checked
-            else "signature not checked (pass --tsa-cert)"
-        )
-        console.print(
-            f"timestamp: {result.timestamp.gen_time.isoformat()} by "
-            f"{result.timestamp.tsa_name or 'unnamed TSA'}, covers manifest.json; {checked}",
-            markup=False,
-        )
     for problem in result.problems:
         console.print(str(problem), markup=False)
+    for line in verify.proof_lines(result):
+        console.print(line, markup=False)
     if not result.ok:
         raise VerifyError(f"{bundle_path} failed verification: {len(result.problems)} problem(s)")
     console.print(f"OK: manifest.json sha256 {result.manifest_sha256}", markup=False)
@@ -1176,7 +1171,10 @@ def verify_cmd(bundle_path: Path, tsa_cert: Path | None) -> None:
 
 # -- export: findings, co-share pairs, networks ------------------------------------------
 def _output(path: str) -> Any:
-    return click.open_file(path, "w", encoding="utf-8", lazy=False)
+    """Where an export goes: stdout for '-', else a file that appears whole or not at all."""
+    from osint.writers import text_output
+
+    return text_output(path)
 
 
 @export.command("findings")
@@ -1329,6 +1327,9 @@ def main(argv: list[str] | None = None) -> int:
     except OsintError as exc:
         if verbose:
             traceback.print_exc()
+        from osint.writers import disk_full_error
+
+        exc = disk_full_error(exc) or exc  # an error raised from a full disk says so
         err_console.print(f"error: {exc}", markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -1337,6 +1338,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if verbose:
             traceback.print_exc()
+        from osint.writers import disk_full_error
+
+        full = disk_full_error(exc)
+        if full is not None:
+            err_console.print(f"error: {full}", markup=False)
+            return full.exit_code
         err_console.print(
             f"error: unexpected {type(exc).__name__}: {exc} (run with --verbose for details)",
             markup=False,

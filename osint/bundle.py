@@ -4,7 +4,8 @@
 WARC files of every capture, the HTML report, the chain-of-custody log and a README on checking
 it all by hand; then ``SHA256SUMS`` and ``manifest.json`` (every file with its size and SHA-256),
 optionally with an RFC 3161 timestamp of the manifest (``manifest.json.tsr``). The zip is written
-to a temporary name and renamed when complete, so a failed export leaves no half bundle behind.
+to a temporary name and renamed when complete (:func:`osint.writers.atomic_output`), so a failed
+or killed export leaves no half bundle behind, and a full disk says so.
 Secrets are never in the store; as a second line of defence every byte written is searched for
 the configured tokens (see :mod:`osint.hashzip`).
 """
@@ -12,7 +13,6 @@ the configured tokens (see :mod:`osint.hashzip`).
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +45,7 @@ from osint.tables import (
     jsonl_line,
 )
 from osint.timestamp import request_timestamp
+from osint.writers import atomic_output, utc_iso
 
 MANIFEST = "manifest.json"
 TIMESTAMP = "manifest.json.tsr"
@@ -90,24 +91,11 @@ def export_bundle(
         case_id = case.id
     if out_path.is_dir():
         raise InputError(f"{out_path} is a folder", hint="give a file name such as case.zip")
-    try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
-        os.close(fd)
-    except OSError as exc:
-        raise InputError(f"cannot write {out_path}: {exc.strerror or exc}") from exc
-    tmp = Path(tmp_name)
-    try:
-        with ZipFile(tmp, "w", allowZip64=True) as zf:
-            bundle = HashingZip(zf, settings_secrets(settings))
-            summary = _write_bundle(
-                bundle, store, settings, case_name, case_id, tsa_url, limits, progress
-            )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_output(out_path) as out, ZipFile(out, "w", allowZip64=True) as zf:
+        bundle = HashingZip(zf, settings_secrets(settings), spool_dir=out_path.parent)
+        summary = _write_bundle(
+            bundle, store, settings, case_name, case_id, tsa_url, limits, progress
+        )
     summary.path = out_path
     summary.bytes = out_path.stat().st_size
     return summary
@@ -137,7 +125,7 @@ def _write_bundle(
     omitted = _write_media(bundle, store, case_id, progress)
     omitted += _write_warcs(bundle, store, settings, case_id, progress)
     report = build_report(store, settings, case_name, limits)
-    with bundle.open("report.html", compress=True) as member:
+    with bundle.spooled("report.html", compress=True) as member:
         write_html(report, member)
     progress.update("report", advance=1)
     sums = "".join(f"{m.sha256}  {m.path}\n" for m in bundle.members)
@@ -163,7 +151,7 @@ def _manifest_bytes(
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_FORMAT_VERSION,
         "case": case_name,
-        "created_at": created_at.isoformat(),
+        "created_at": utc_iso(created_at),
         "created_by": {
             "tool": f"osint {osint.__version__}",
             "operator": settings.operator,
@@ -208,8 +196,8 @@ def _custody_entries(
             "run_id": run.id,
             "kind": run.kind,
             "asked": {"platform": run.platform, "target": run.target, "params": run.params},
-            "started_at": run.started_at.isoformat(),
-            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+            "started_at": utc_iso(run.started_at),
+            "finished_at": utc_iso(run.finished_at),
             "status": run.status,
             "osint_version": run.osint_version,
             "hostname": run.hostname,
@@ -220,7 +208,7 @@ def _custody_entries(
         }
     yield {
         "event": "bundle_export",
-        "at": created_at.isoformat(),
+        "at": utc_iso(created_at),
         "osint_version": osint.__version__,
         "hostname": settings.hostname,
         "operator": settings.operator,

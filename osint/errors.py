@@ -87,6 +87,21 @@ class ExportError(OsintError):
     """A report, bundle or WACZ could not be written safely (e.g. a secret found in its content)."""
 
 
+class DiskFullError(OsintError):
+    """A write found no space left on the file system; nothing partial was left under its name."""
+
+    exit_code = 4
+
+    def __init__(self, path: object, needed: int | None, *, hint: str | None = None) -> None:
+        size = f"{needed:,} bytes needed" if needed is not None else "no space left"
+        super().__init__(
+            f"disk full: {size} at {path}",
+            hint=hint or "free space on that file system (or write elsewhere) and run again",
+        )
+        self.path = path
+        self.needed = needed
+
+
 class TimestampError(OsintError):
     """The time-stamping authority could not be reached, refused, or answered something invalid."""
 

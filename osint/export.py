@@ -1,7 +1,8 @@
 """``osint export posts``: every post of a case, one record each, with its media and provenance.
 
-The same fields in both formats; in CSV the lists (links, hashtags, mentions) are space-joined and
-``media`` is a JSON array. Times are ISO 8601 UTC. Each record carries the capture it was read
+The same fields in both formats, written by :class:`osint.writers.RecordWriter` (in CSV, lists
+such as links, hashtags and ``media`` are JSON text and formula-like cells are neutralised).
+Times are ISO 8601 UTC with a ``Z``. Each record carries the capture it was read
 from: when, from which URL, the SHA-256 of that response and where its raw bytes are kept (WARC
 file and record id, relative to OSINT_HOME). Posts are read in keyset pages, so a case of
 millions of posts is streamed, never held in memory.
@@ -9,8 +10,6 @@ millions of posts is streamed, never held in memory.
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TextIO
@@ -19,11 +18,11 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from osint.cases import get_case
-from osint.errors import InputError
 from osint.storage.db import Store
 from osint.storage.models import Account, Capture, Media, Post, PostMedia
+from osint.writers import FORMATS, RecordWriter, utc_iso
 
-FORMATS = ("jsonl", "csv")
+__all__ = ["FIELDS", "FORMATS", "export_posts", "iter_post_records"]
 PAGE = 2000
 FIELDS = [
     "platform",
@@ -54,8 +53,7 @@ FIELDS = [
 ]
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+_iso = utc_iso
 
 
 def _media_of(session: Session, post_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -157,20 +155,5 @@ def _record(
 
 def export_posts(store: Store, case: str, out: TextIO, *, fmt: str = "jsonl") -> int:
     """Write the case's posts to ``out`` as JSON lines or CSV; returns how many."""
-    if fmt not in FORMATS:
-        raise InputError(f"unknown export format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
-    count = 0
-    if fmt == "jsonl":
-        for record in iter_post_records(store, case):
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-        return count
-    writer = csv.DictWriter(out, fieldnames=FIELDS)
-    writer.writeheader()
-    for record in iter_post_records(store, case):
-        for name in ("links", "hashtags", "mentions"):
-            record[name] = " ".join(record[name])
-        record["media"] = json.dumps(record["media"], ensure_ascii=False)
-        writer.writerow(record)
-        count += 1
-    return count
+    writer = RecordWriter(out, fmt, FIELDS)
+    return writer.write_all(iter_post_records(store, case))

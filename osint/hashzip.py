@@ -2,7 +2,9 @@
 
 :class:`HashingZip` records each member's size and SHA-256 as it is written (for the manifest),
 never holds a whole file in memory, and stores already-compressed data (images, ``.warc.gz``)
-without recompressing it. Every byte written is also searched for the configured secrets (API
+without recompressing it. Members are written with their size known (files as they are, streams
+spooled to a temporary file first), so ZIP64 headers appear only on a member that needs them
+(over 2 GiB): ReplayWeb.page and other readers reject forced ZIP64 local headers. Every byte written is also searched for the configured secrets (API
 tokens), and gzip members are searched after decompression too: a token that slipped into a
 capture makes the export fail, naming the file, instead of leaving in a bundle.
 """
@@ -10,10 +12,14 @@ capture makes the export fail, naming the file, instead of leaving in a bundle.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import IO
 from zipfile import ZIP_DEFLATED, ZIP_STORED, ZipFile, ZipInfo
@@ -125,32 +131,55 @@ class MemberWriter:
 class HashingZip:
     """A zip being written; ``members`` lists every member written, with its size and SHA-256."""
 
-    def __init__(self, zf: ZipFile, secrets: Iterable[bytes] = ()) -> None:
+    def __init__(
+        self, zf: ZipFile, secrets: Iterable[bytes] = (), *, spool_dir: Path | None = None
+    ) -> None:
         self.zf = zf
         self.secrets = [s for s in secrets if s]
         self.members: list[MemberDigest] = []
+        self.spool_dir = spool_dir
         self._date = time.gmtime()[:6]
 
-    def open(self, path: str, *, compress: bool, gzip_inside: bool = False) -> MemberWriter:
+    def open(
+        self, path: str, *, compress: bool, size: int | None, gzip_inside: bool = False
+    ) -> MemberWriter:
+        """A member of ``size`` bytes (None: unknown, written with ZIP64 headers)."""
         info = ZipInfo(path, date_time=self._date)
         info.compress_type = ZIP_DEFLATED if compress else ZIP_STORED
         info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
-        raw = self.zf.open(info, "w", force_zip64=True)
+        if size is not None:
+            info.file_size = size  # zipfile adds ZIP64 extras only if this needs them
+        raw = self.zf.open(info, "w", force_zip64=size is None)
         return MemberWriter(self, path, raw, gzip_inside)
 
-    def write_chunks(
-        self, path: str, chunks: Iterable[bytes], *, compress: bool, gzip_inside: bool = False
-    ) -> MemberDigest:
-        with self.open(path, compress=compress, gzip_inside=gzip_inside) as member:
+    @contextmanager
+    def spooled(self, path: str, *, compress: bool) -> Iterator[IO[bytes]]:
+        """A temporary file to write a member of unknown size into; added when the block ends."""
+        with tempfile.TemporaryFile(dir=self.spool_dir) as spool:
+            yield spool
+            spool.flush()
+            spool.seek(0)
+            self.write_file(path, spool, compress=compress)
+
+    def write_chunks(self, path: str, chunks: Iterable[bytes], *, compress: bool) -> MemberDigest:
+        with self.spooled(path, compress=compress) as spool:
             for chunk in chunks:
-                member.write(chunk)
+                spool.write(chunk)
         return self.members[-1]
 
     def write_file(self, path: str, source: IO[bytes], *, compress: bool = False) -> MemberDigest:
-        gzip_inside = path.endswith(".gz")
-        return self.write_chunks(
-            path, iter(lambda: source.read(CHUNK), b""), compress=compress, gzip_inside=gzip_inside
-        )
+        try:
+            size = os.fstat(source.fileno()).st_size - source.tell()
+        except (AttributeError, OSError, ValueError):  # not a file on disk: learn its size first
+            return self.write_chunks(path, iter(lambda: source.read(CHUNK), b""), compress=compress)
+        with self.open(
+            path, compress=compress, size=size, gzip_inside=path.endswith(".gz")
+        ) as member:
+            while chunk := source.read(CHUNK):
+                member.write(chunk)
+        return self.members[-1]
 
     def write_bytes(self, path: str, data: bytes, *, compress: bool = True) -> MemberDigest:
-        return self.write_chunks(path, [data], compress=compress)
+        with self.open(path, compress=compress, size=len(data)) as member:
+            member.write(data)
+        return self.members[-1]

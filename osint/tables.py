@@ -2,14 +2,14 @@
 
 Rows stream from the database in batches (``yield_per``), so exporting 100,000 posts holds a few
 thousand in memory at a time. Values become JSON types: times ISO 8601 UTC, JSON columns as they
-are; in CSV, lists and dicts are written as JSON text.
+are; in CSV, lists and dicts are written as JSON text and formula-like text is neutralised, by
+the rules of :mod:`osint.writers` (the one writer of every export).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +35,8 @@ from osint.storage.models import (
     PostVersion,
 )
 from osint.storage.types import UTCDateTime
+from osint.writers import csv_cell, formula_safe, json_text, utc_iso
+from osint.writers import jsonl_line as record_line
 
 BATCH = 2000
 
@@ -111,23 +113,15 @@ EXPORT_TABLES: tuple[ExportTable, ...] = (
 
 
 def _iso(value: datetime) -> str:
-    return value.isoformat()
+    return utc_iso(value) or ""
 
 
-def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+_json_text = json_text
+_spreadsheet_safe = formula_safe
 
 
 def _flag(value: bool) -> str:
-    return "true" if value else "false"
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _spreadsheet_safe(value: str) -> str:
-    """Text a spreadsheet would run as a formula gets a leading ``'`` (the JSONL stays exact)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    return str(csv_cell(bool(value)))
 
 
 def _json_converters(table: ExportTable) -> list[Callable[[Any], Any] | None]:
@@ -161,7 +155,7 @@ def iter_rows(session: Session, table: ExportTable, case_id: int) -> Iterator[di
 
 
 def jsonl_line(row: dict[str, Any]) -> bytes:
-    return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+    return record_line(row).encode("utf-8")
 
 
 class CsvWriter:

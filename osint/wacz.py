@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import IO, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 from zipfile import ZipFile
 
 from sqlalchemy import select
+from surt import surt as surt_of
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.warcwriter import WARCWriter
@@ -34,24 +34,16 @@ from osint.hashzip import HashingZip
 from osint.storage.db import Store
 from osint.storage.models import Capture
 from osint.storage.types import utcnow
+from osint.writers import atomic_output
 
 WACZ_VERSION = "1.1.1"
 INDEXED_TYPES = ("response", "resource", "revisit")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+_RESOURCE_NAME = re.compile(r"[^-a-z0-9._]+")  # frictionless: ^([-a-z0-9._/])+$
 
 
-def surt(url: str) -> str:
-    """Sort-friendly URI Reordering Transform, as CDX indexes key URLs (``com,example)/path``)."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower().strip(".")
-    if host.startswith("www."):
-        host = host[4:]
-    key = ",".join(reversed(host.split("."))) if host else parts.scheme
-    if parts.port and parts.port != _DEFAULT_PORTS.get(parts.scheme.lower()):
-        key += f":{parts.port}"
-    path = parts.path or "/"
-    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
-    return (key + ")" + path + ("?" + query if query else "")).lower()
+def urlkey(url: str) -> str:
+    """The CDX key of a URL: its SURT form as the ``surt`` library (and so pywb) computes it."""
+    return str(surt_of(url))
 
 
 @dataclass(frozen=True)
@@ -93,7 +85,7 @@ def index_warc(stream: IO[bytes], filename: str) -> Iterator[CdxEntry]:
         iterator.read_to_end(record)  # the record's length is known once it is read
         fields["offset"] = str(iterator.get_record_offset())
         fields["length"] = str(iterator.get_record_length())
-        yield CdxEntry(surt(url), _warc_timestamp(date), fields)
+        yield CdxEntry(urlkey(url), _warc_timestamp(date), fields)
 
 
 def _as_gzip_warc(source: Path, tmp_dir: Path) -> Path:
@@ -119,7 +111,8 @@ class WaczSummary:
 
 
 def _archive_name(rel: str, taken: set[str]) -> str:
-    base = rel.replace("\\", "/").strip("/").replace("/", "-")
+    """A WARC file's name in ``archive/``: lower case, as datapackage resource names must be."""
+    base = _RESOURCE_NAME.sub("-", rel.replace("\\", "/").strip("/").replace("/", "-").lower())
     if not base.endswith(".gz"):
         base += ".gz"
     name, n = base, 1
@@ -164,33 +157,23 @@ def export_wacz(store: Store, settings: Settings, case_name: str, out_path: Path
     out_path = Path(out_path)
     if out_path.is_dir():
         raise InputError(f"{out_path} is a folder", hint="give a file name such as case.wacz")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
-    os.close(fd)
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="osint-wacz-") as tmp,
-            ZipFile(tmp_name, "w", allowZip64=True) as zf,
-        ):
-            wacz = HashingZip(zf, settings_secrets(settings))
-            entries = _write_archives(wacz, warcs, Path(tmp))
-            index = "".join(
-                e.line() for e in sorted(entries, key=lambda e: (e.urlkey, e.timestamp))
-            )
-            wacz.write_bytes("indexes/index.cdx", index.encode("utf-8"))
-            wacz.write_bytes("pages/pages.jsonl", _pages_jsonl(pages))
-            package = _datapackage(wacz, name, title, description, pages)
-            wacz.write_bytes("datapackage.json", package)
-            digest = {
-                "path": "datapackage.json",
-                "hash": "sha256:" + hashlib.sha256(package).hexdigest(),
-            }
-            wacz.write_bytes("datapackage-digest.json", json.dumps(digest, indent=2).encode())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with (
+        tempfile.TemporaryDirectory(prefix="osint-wacz-") as tmp,
+        atomic_output(out_path) as out,
+        ZipFile(out, "w", allowZip64=True) as zf,
+    ):
+        wacz = HashingZip(zf, settings_secrets(settings), spool_dir=out_path.parent)
+        entries = _write_archives(wacz, warcs, Path(tmp))
+        index = "".join(e.line() for e in sorted(entries, key=lambda e: (e.urlkey, e.timestamp)))
+        wacz.write_bytes("indexes/index.cdx", index.encode("utf-8"))
+        wacz.write_bytes("pages/pages.jsonl", _pages_jsonl(pages))
+        package = _datapackage(wacz, name, title, description, pages)
+        wacz.write_bytes("datapackage.json", package)
+        digest = {
+            "path": "datapackage.json",
+            "hash": "sha256:" + hashlib.sha256(package).hexdigest(),
+        }
+        wacz.write_bytes("datapackage-digest.json", json.dumps(digest, indent=2).encode())
     return WaczSummary(out_path, len(warcs), len(entries), len(pages), out_path.stat().st_size)
 
 
@@ -237,7 +220,7 @@ def _datapackage(
         "software": f"osint {osint.__version__}",
         "resources": [
             {
-                "name": PurePath(m.path).name,
+                "name": _RESOURCE_NAME.sub("-", PurePath(m.path).name.lower()),
                 "path": m.path,
                 "hash": f"sha256:{m.sha256}",
                 "bytes": m.size,

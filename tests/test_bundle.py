@@ -64,7 +64,7 @@ def test_bundle_holds_everything_and_the_manifest_lists_it(
     assert files["report.html"].startswith(b"<!DOCTYPE html>")
     sums = files["SHA256SUMS"].decode().splitlines()
     assert len(sums) == len(listed) - 1  # every file but SHA256SUMS itself
-    assert "sha256sum -c SHA256SUMS" in files["README.txt"].decode()
+    assert "sha256sum -c --strict SHA256SUMS" in files["README.txt"].decode()
     assert summary.omitted == [] and manifest["case"] == "gossi"
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -169,3 +171,66 @@ def test_cli_bundle_with_tsa_and_verify_with_certificate(
     )
     failed = run_cli("verify", str(tampered), "--tsa-cert", str(pki.ca_cert), expect=1)
     assert "TIMESTAMP manifest.json.tsr" in failed.stdout
+
+
+def readme_commands(readme: str) -> list[str]:
+    """The README's ``$`` command lines, continuation lines joined, exactly as written."""
+    commands: list[str] = []
+    lines = iter(readme.splitlines())
+    for line in lines:
+        text = line.strip()
+        if not text.startswith("$ "):
+            continue
+        command = text[2:]
+        while command.endswith("\\"):
+            command = command[:-1] + " " + next(lines).strip()
+        commands.append(command)
+    return commands
+
+
+@pytest.mark.parametrize("trusted", ["root CA", "TSA certificate"])
+def test_the_readmes_commands_work_as_written(
+    stamped: Path, pki: TsaPki, tmp_path: Path, trusted: str
+) -> None:
+    """Every command of the bundle's README, run in bash as it is printed there."""
+    with zipfile.ZipFile(stamped) as zf:
+        readme = zf.read("README.txt").decode()
+        manifest_sha = hashlib.sha256(zf.read("manifest.json")).hexdigest()
+    commands = readme_commands(readme)
+    assert len(commands) == 9 and any("openssl ts -verify" in c for c in commands)
+    work = tmp_path / "by-hand"
+    work.mkdir()
+    shutil.copyfile(stamped, work / "case.zip")
+    shutil.copyfile(pki.ca_cert if trusted == "root CA" else pki.tsa_cert, work / "tsa-ca.pem")
+    script = "set -euo pipefail\n" + "\n".join(commands) + "\n"
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=work, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"{manifest_sha}  manifest.json" in done.stdout
+    checked = [line for line in done.stdout.splitlines() if line.endswith((": OK", ": FAILED"))]
+    assert len(checked) > 30 and all(line.endswith(": OK") for line in checked)
+    assert "Verification: OK" in done.stdout
+    assert "Time stamp:" in done.stdout  # the -reply -text view
+    # The same commands fail on a changed manifest.
+    (work / "case" / "manifest.json").write_text("{}")
+    again = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + commands[-2]],
+        cwd=work / "case",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode != 0 and "Verification: OK" not in again.stdout
+
+
+def test_a_certificate_that_does_not_match_says_so_not_unchecked(
+    stamped: Path, tmp_path_factory: pytest.TempPathFactory, run_cli: CliRun
+) -> None:
+    stranger = make_tsa_pki(tmp_path_factory.mktemp("stranger-tsa"), name="stranger")
+    failed = run_cli("verify", str(stamped), "--tsa-cert", str(stranger.ca_cert), expect=1)
+    assert "not checked" not in failed.stdout
+    assert "signature does NOT verify against the given certificate" in failed.stdout
+    assert "TIMESTAMP manifest.json.tsr: the timestamp token does not verify" in failed.stdout
+    unchecked = run_cli("verify", str(stamped))
+    assert "its signature was not checked (pass --tsa-cert" in unchecked.stdout

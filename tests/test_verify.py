@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import hashlib
+import json
 import stat
+import subprocess
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -204,3 +208,159 @@ def test_verify_command_exit_codes(bundle: Path, run_cli: CliRun, tmp_path: Path
     assert "OK" not in bad.stdout.split()
     slip = rewrite(bundle, tmp_path / "s.zip", extra={"../x": b"x"})
     assert "path climbs out" in run_cli("verify", str(slip), expect=1).stderr
+
+
+# -- attacks of issue 21: each bad input is made here --------------------------------------
+def forge(source: Path, target: Path, change: Change) -> Path:
+    """A consistent forgery: members changed by ``change``, then manifest and SHA256SUMS re-hashed
+    to match (what an attacker who can rewrite the whole bundle would do)."""
+    with zipfile.ZipFile(source) as src:
+        data = {i.filename: src.read(i) for i in src.infolist()}
+        infos = {i.filename: i for i in src.infolist()}
+    for name in list(data):
+        changed = change(name, data[name])
+        if changed is None:
+            del data[name]
+        else:
+            data[name] = changed
+    manifest = json.loads(data["manifest.json"])
+    for entry in manifest["files"]:
+        if entry["path"] in data:
+            entry["sha256"] = hashlib.sha256(data[entry["path"]]).hexdigest()
+            entry["size"] = len(data[entry["path"]])
+    sums = "".join(
+        f"{e['sha256']}  {e['path']}\n" for e in manifest["files"] if e["path"] != "SHA256SUMS"
+    )
+    data["SHA256SUMS"] = sums.encode()
+    for entry in manifest["files"]:
+        if entry["path"] == "SHA256SUMS":
+            entry["sha256"] = hashlib.sha256(data["SHA256SUMS"]).hexdigest()
+            entry["size"] = len(data["SHA256SUMS"])
+    data["manifest.json"] = json.dumps(manifest, indent=1).encode()
+    with zipfile.ZipFile(target, "w") as out:
+        for name, content in data.items():
+            out.writestr(infos[name], content)
+    return target
+
+
+def _patch_declared_size(path: Path, name: str, size: int, crc: int) -> None:
+    """Make the zip declare ``size`` bytes and ``crc`` for a member (local and central headers)."""
+    raw = bytearray(path.read_bytes())
+    encoded = name.encode()
+    local = raw.find(b"PK\x03\x04")  # the first local header; walk on to ours
+    while True:
+        name_len = int.from_bytes(raw[local + 26 : local + 28], "little")
+        if raw[local + 30 : local + 30 + name_len] == encoded:
+            break
+        local = raw.find(b"PK\x03\x04", local + 4)
+    raw[local + 14 : local + 18] = crc.to_bytes(4, "little")
+    raw[local + 22 : local + 26] = size.to_bytes(4, "little")
+    central = raw.find(b"PK\x01\x02")
+    while raw[central + 46 : central + 46 + len(encoded)] != encoded:
+        central = raw.find(b"PK\x01\x02", central + 4)
+    raw[central + 16 : central + 20] = crc.to_bytes(4, "little")
+    raw[central + 24 : central + 28] = size.to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+
+
+def test_a_member_that_inflates_past_its_declared_size_is_caught(
+    bundle: Path, tmp_path: Path, run_cli: CliRun
+) -> None:
+    """Only the first bytes match the (forged) manifest; the deflate stream goes on past them."""
+    name = "data/posts.jsonl"
+    with zipfile.ZipFile(bundle) as zf:
+        full = zf.read(name)
+        assert zf.getinfo(name).compress_type == zipfile.ZIP_DEFLATED
+    head = full[: len(full) // 2]
+
+    def change(member: str, data: bytes) -> bytes:
+        if member != "manifest.json":
+            return data
+        manifest = json.loads(data)
+        for entry in manifest["files"]:
+            if entry["path"] == name:
+                entry["size"], entry["sha256"] = len(head), hashlib.sha256(head).hexdigest()
+        return json.dumps(manifest).encode()
+
+    tampered = rewrite(bundle, tmp_path / "long.zip", change)
+    _patch_declared_size(tampered, name, len(head), zlib.crc32(head))
+    unzip = subprocess.run(["unzip", "-t", str(tampered)], capture_output=True, text=True)
+    assert unzip.returncode != 0 and name in unzip.stdout  # the real tool sees it too
+    problems = verify_bundle(tampered).problems
+    assert [(p.kind, p.path) for p in problems] == [("altered", name)]
+    assert "inflates past its declared size" in problems[0].detail
+    bad = run_cli("verify", str(tampered), expect=1)
+    assert f"ALTERED {name}" in bad.stdout
+
+
+def test_a_bad_crc_and_a_cut_deflate_stream_are_caught(bundle: Path, tmp_path: Path) -> None:
+    name = "data/accounts.jsonl"
+    with zipfile.ZipFile(bundle) as zf:
+        info = zf.getinfo(name)
+        data = zf.read(name)
+    crc_path = rewrite(bundle, tmp_path / "crc.zip")
+    _patch_declared_size(crc_path, name, len(data), info.CRC ^ 0xFFFF)
+    problems = verify_bundle(crc_path).problems
+    assert [(p.kind, p.path) for p in problems] == [("altered", name)]
+    assert "bad CRC-32" in problems[0].detail
+
+    cut = tmp_path / "cut.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(cut, "w") as out:
+        for item in src.infolist():
+            content = src.read(item)
+            if item.filename == name:  # a stored copy of half the deflate stream, named deflated
+                stream = zlib.compressobj(6, zlib.DEFLATED, -15)
+                half = (stream.compress(content) + stream.flush())[:-20]
+                out.writestr(zipfile.ZipInfo(name), half)
+            else:
+                out.writestr(item, content)
+    raw = bytearray(cut.read_bytes())
+    for magic, method_at in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = raw.find(magic)
+        while at >= 0:
+            offset = 30 if magic == b"PK\x03\x04" else 46
+            if raw[at + offset : at + offset + len(name)] == name.encode():
+                raw[at + method_at : at + method_at + 2] = (8).to_bytes(2, "little")
+            at = raw.find(magic, at + 4)
+    cut.write_bytes(bytes(raw))
+    problems = verify_bundle(cut).problems
+    assert [(p.kind, p.path) for p in problems] == [("altered", name)]
+
+
+def test_a_manifest_nested_100000_levels_deep_is_refused_clearly(
+    tmp_path: Path, run_cli: CliRun
+) -> None:
+    path = tmp_path / "deep.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", '{"files": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(VerifyError, match="nested too deeply"):
+        verify_bundle(path)
+    failed = run_cli("verify", str(path), expect=1)
+    assert "nested too deeply" in failed.stderr and "unexpected" not in failed.stderr
+    omitted = tmp_path / "omitted.zip"
+    with zipfile.ZipFile(omitted, "w") as zf:
+        zf.writestr("manifest.json", '{"files": [], "omitted": [' + "[" * 500 + "]" * 500 + "]}")
+    failed = run_cli("verify", str(omitted), expect=1)
+    assert "bad list of omitted files" in failed.stderr
+
+
+def test_a_consistent_forgery_passes_only_without_expect_and_says_what_is_not_proven(
+    bundle: Path, tmp_path: Path, run_cli: CliRun
+) -> None:
+    original = hashlib.sha256(zipfile.ZipFile(bundle).read("manifest.json")).hexdigest()
+    forged = forge(
+        bundle,
+        tmp_path / "forged.zip",
+        lambda n, d: d.replace(b"gossi", b"g0ssi") if n == "data/posts.jsonl" else d,
+    )
+    plain = run_cli("verify", str(forged))  # internally consistent: exit 0 ...
+    assert "not proven: that this manifest is the original" in plain.stdout  # ... but it says so
+    assert "proven: every file is exactly as manifest.json lists it" in plain.stdout
+    caught = run_cli("verify", str(forged), "--expect", original, expect=1)
+    assert f"not the {original} you expected" in caught.stdout
+    assert "NOT proven: this manifest.json is not the one" in caught.stdout
+    good = run_cli("verify", str(bundle), "--expect", original.upper())
+    assert "proven: manifest.json is the one whose SHA-256 you expected" in good.stdout
+    assert "not proven: that this manifest is the original" not in good.stdout
+    wrong = run_cli("verify", str(bundle), "--expect", "abc", expect=2)
+    assert "is not a SHA-256" in wrong.stderr

@@ -7,12 +7,8 @@ each account's handle, community (coordinated group), creation date and timeline
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import UTC
 from typing import Any, TextIO
 
 import networkx as nx
@@ -28,8 +24,10 @@ from osint.analysis.coordination import (
 from osint.analysis.timeline import account_signal_summary
 from osint.cases import get_case
 from osint.errors import InputError
+from osint.graphfiles import write_network
 from osint.storage.db import Store
 from osint.storage.models import Account, Finding, FindingEvidence, Media, Post, SharedObject
+from osint.writers import jsonl_line, utc_iso, write_rows
 
 NETWORK_FORMATS = ("graphml", "gexf", "csv")
 PAIR_COLUMNS = (
@@ -105,9 +103,9 @@ def export_findings(store: Store, case_name: str, out: TextIO) -> int:
                 ],
                 "media": [{"sha256": media[e.media_id][0]} for e in rows if e.media_id in media],
                 "details": finding.details,
-                "created_at": finding.created_at.astimezone(UTC).isoformat(),
+                "created_at": utc_iso(finding.created_at),
             }
-            out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            out.write(jsonl_line(record))
     return len(findings)
 
 
@@ -172,12 +170,7 @@ def export_pairs(store: Store, case_name: str, options: CoordinationOptions, out
     with store.reader() as session:
         case = get_case(session, case_name)
         result = compute_coordination(session, case.id, options)
-        writer = csv.writer(out)
-        writer.writerow(PAIR_COLUMNS)
-        count = 0
-        for row in iter_pair_rows(session, result):
-            writer.writerow(row)
-            count += 1
+        count = write_rows(out, PAIR_COLUMNS, iter_pair_rows(session, result))
     return count
 
 
@@ -228,21 +221,5 @@ def export_network(
         case = get_case(session, case_name)
         result = compute_coordination(session, case.id, options)
         graph = network_graph(session, case.id, result)
-    if fmt == "csv":
-        writer = csv.writer(out)
-        writer.writerow(EDGE_COLUMNS)
-        for a, b, data in graph.edges(data=True):
-            writer.writerow(
-                [
-                    a,
-                    b,
-                    graph.nodes[a]["handle"],
-                    graph.nodes[b]["handle"],
-                    *(data[c] for c in EDGE_COLUMNS[4:]),
-                ]
-            )
-    else:
-        buffer = io.BytesIO()
-        (nx.write_graphml if fmt == "graphml" else nx.write_gexf)(graph, buffer)
-        out.write(buffer.getvalue().decode("utf-8"))
+    write_network(graph, fmt, out, EDGE_COLUMNS)
     return graph.number_of_nodes(), graph.number_of_edges()

@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +40,7 @@ from osint.storage.models import (
     Post,
     PostMedia,
 )
+from osint.writers import RecordWriter, utc_iso
 
 ANALYSIS = "images"
 # What clustering needs; an image missing any (e.g. after a grid layout change) is re-hashed.
@@ -407,7 +406,7 @@ def _image_row(
         "representative": bool(member and member.representative),
         "distance": member.distance if member else None,
         "transforms": list(member.transforms) if member else [],
-        "first_seen": first.posted_at.isoformat() if first and first.posted_at else None,
+        "first_seen": utc_iso(first.posted_at) if first else None,
         "first_account": first.account_label if first else None,
         "accounts": list(dict.fromkeys(u.account_label for u in posted)),
         "posts": sorted({u.post_id for u in posted if u.post_id is not None}),
@@ -427,21 +426,4 @@ def export_images(store: Store, *, case: str, fmt: str, out: TextIO) -> int:
     """Write the case's images (``image_rows``) as CSV or JSON lines; returns the row count."""
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"unknown export format {fmt!r}", hint="use csv or jsonl")
-    rows = image_rows(store, case=case)
-    if fmt == "jsonl":
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
-        return len(rows)
-    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: _csv_cell(value) for key, value in row.items()})
-    return len(rows)
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, list):
-        return "; ".join(str(item) for item in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
-    return "" if value is None else value
+    return RecordWriter(out, fmt, EXPORT_FIELDS).write_all(image_rows(store, case=case))

@@ -7,8 +7,6 @@ after (URL, fetch time, SHA-256 of the response, WARC file and record id under O
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -16,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from osint.cases import get_case
-from osint.errors import InputError
 from osint.monitor.changes import iso
 from osint.storage.db import Store
 from osint.storage.models import Account, Capture, Case, Event, Post
+from osint.writers import RecordWriter
 
 FORMATS = ("jsonl", "csv")
 PAGE = 2000
@@ -120,21 +118,7 @@ def iter_event_records(store: Store, case: str) -> Iterator[dict[str, Any]]:
 
 def export_events(store: Store, case: str, out: TextIO, *, fmt: str = "jsonl") -> int:
     """Write the case's events as JSON lines or CSV (before/after/captures as JSON); how many."""
-    if fmt not in FORMATS:
-        raise InputError(f"unknown export format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
-    count = 0
-    writer = csv.DictWriter(out, fieldnames=FIELDS) if fmt == "csv" else None
-    if writer is not None:
-        writer.writeheader()
-    for record in iter_event_records(store, case):
-        if writer is None:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        else:
-            for name in ("before", "after", "before_capture", "after_capture"):
-                record[name] = json.dumps(record[name], ensure_ascii=False)
-            writer.writerow(record)
-        count += 1
-    return count
+    return RecordWriter(out, fmt, FIELDS).write_all(iter_event_records(store, case))
 
 
 def _short(text: Any, width: int = 60) -> str:

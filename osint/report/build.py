@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,6 +53,7 @@ from osint.storage.models import (
     PostMedia,
 )
 from osint.storage.types import utcnow
+from osint.writers import atomic_output
 
 MAX_GROUP_ROWS = 8
 
@@ -306,11 +306,18 @@ def write_html(report: CaseReport, out: ByteSink) -> tuple[int, str]:
     """Write the report to a binary stream; returns its size and SHA-256."""
     digest = hashlib.sha256()
     size = 0
-    for piece in render_report(report):
-        data = piece.encode("utf-8")
-        digest.update(data)
-        size += len(data)
-        out.write(data)
+    pending: list[str] = []
+    held = 0
+    for piece in itertools.chain(render_report(report), [None]):
+        if piece is not None:
+            pending.append(piece)
+            held += len(piece)
+        if held >= 1 << 18 or (piece is None and pending):  # a few writes, not one per piece
+            data = "".join(pending).encode("utf-8")
+            pending, held = [], 0
+            digest.update(data)
+            size += len(data)
+            out.write(data)
     return size, digest.hexdigest()
 
 
@@ -321,22 +328,11 @@ def write_report(
     out_path: Path,
     limits: ReportLimits | None = None,
 ) -> WrittenReport:
-    """Build the report and write it atomically to ``out_path``."""
+    """Build the report and write it to ``out_path``: whole, or not at all (a full disk says so)."""
     report = build_report(store, settings, case_name, limits)
     out_path = Path(out_path)
     if out_path.is_dir():
         raise InputError(f"{out_path} is a folder", hint="give a file name such as report.html")
-    try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=".report-", suffix=".tmp")
-    except OSError as exc:
-        raise InputError(f"cannot write {out_path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as out:
-            size, sha = write_html(report, out)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_output(out_path) as out:
+        size, sha = write_html(report, out)
     return WrittenReport(out_path, size, sha, len(report.posts), report.case.posts)

@@ -7,7 +7,7 @@ into the markup; every number is formatted by us.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -119,9 +119,11 @@ def _time_axis(
         slot = round(i * (n_buckets - 1) / max(ticks - 1, 1))
         x = label_w + slot * bar_w
         label = datetime.fromtimestamp(start + slot * size, UTC).strftime(fmt)
+        # the first label starts at its tick, the last one ends there: none runs off the chart
+        anchor = "start" if i == 0 else "end" if i == ticks - 1 else "middle"
         parts.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 6}" y2="{height - 6}" stroke="#eee"/>'
-            f'<text x="{x:.1f}" y="{top - 10}" class="tick">{label}</text>'
+            f'<text x="{x:.1f}" y="{top - 10}" text-anchor="{anchor}" class="tick">{label}</text>'
         )
     return parts
 
@@ -143,6 +145,7 @@ class NetworkPicture:
     nodes: int
     edges: int
     nodes_dropped: int
+    labels_hidden: int = 0
 
 
 def network_svg(graph: nx.Graph, *, max_nodes: int = 300) -> NetworkPicture:
@@ -168,20 +171,16 @@ def network_svg(graph: nx.Graph, *, max_nodes: int = 300) -> NetworkPicture:
         for i, members in enumerate(communities)
         for node in members
     }
-    positions = nx.spring_layout(graph, seed=7, weight="weight")
-    nodes = graph.number_of_nodes()
-    size = 360 if nodes <= 12 else 560 if nodes <= 80 else 760
-    margin, label_room = 30, 170  # room on the right for the rightmost node's label
-    scale = (size - 2 * margin) / 2
-    width = size + label_room
+    placed_at, width, height = component_layout(graph)
 
     def xy(node: object) -> tuple[float, float]:
-        px, py = positions[node]
-        return margin + (px + 1) * scale, margin + (py + 1) * scale
+        return placed_at[node]
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{size}" '
-        f'viewBox="0 0 {width} {size}" role="img"><title>Coordination network</title>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width:.0f}" '
+        f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
+        'font-family="sans-serif" font-size="11">'  # the size place_labels measures with
+        "<title>Coordination network</title>"
     ]
     for a, b, attrs in graph.edges(data=True):
         (x1, y1), (x2, y2) = xy(a), xy(b)
@@ -190,18 +189,19 @@ def network_svg(graph: nx.Graph, *, max_nodes: int = 300) -> NetworkPicture:
             f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#888" '
             f'stroke-opacity="0.5" stroke-width="{stroke:.1f}"/>'
         )
-    show_labels = graph.number_of_nodes() <= 60
     for node, attrs in graph.nodes(data=True):
         x, y = xy(node)
-        label = str(attrs.get("label", node))
         parts.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{colour_of[node]}" stroke="#fff">'
-            f"<title>{_text(label)}</title></circle>"
+            f"<title>{_text(str(attrs.get('label', node)))}</title></circle>"
         )
-        if show_labels:
-            parts.append(
-                f'<text x="{x + 8:.1f}" y="{y + 4:.1f}" class="lbl">{_text(_clip(label, 24))}</text>'
-            )
+    placed = place_labels(graph, xy, width, height) if graph.number_of_nodes() <= 150 else {}
+    for node, (lx, ly, anchor) in placed.items():
+        label = _clip(str(graph.nodes[node].get("label", node)), LABEL_CHARS)
+        parts.append(
+            f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}" class="lbl">'
+            f"{_text(label)}</text>"
+        )
     parts.append("</svg>")
     labels = [
         Community(
@@ -216,4 +216,83 @@ def network_svg(graph: nx.Graph, *, max_nodes: int = 300) -> NetworkPicture:
         graph.number_of_nodes(),
         graph.number_of_edges(),
         dropped,
+        graph.number_of_nodes() - len(placed),
     )
+
+
+LABEL_CHARS = 24
+MAX_WIDTH = 1000  # px: the report's column
+_LABEL_PAD = 95  # px beside each component for the labels of its outer nodes
+_NODE_SPACE = 40  # px of radius per sqrt(node): room for a label beside every node
+
+
+def component_layout(graph: nx.Graph) -> tuple[dict[object, tuple[float, float]], float, float]:
+    """Each connected component laid out on its own (spring layout) and scaled to its size,
+    then packed in rows, largest first: small groups are not lost in the space between
+    large ones, and every component has room for its labels."""
+    components = sorted(
+        nx.connected_components(graph), key=lambda c: (-len(c), min(str(n) for n in c))
+    )
+    where: dict[object, tuple[float, float]] = {}
+    x = y = row_height = width = 0.0
+    for members in components:
+        sub = graph.subgraph(members)
+        radius = _NODE_SPACE * len(members) ** 0.5 if len(members) > 1 else 0.0
+        cell_w, cell_h = 2 * radius + 2 * _LABEL_PAD, 2 * radius + 50
+        if x > 0 and x + cell_w > MAX_WIDTH:
+            x, y, row_height = 0.0, y + row_height, 0.0
+        if len(members) > 1:
+            positions = nx.rescale_layout_dict(
+                # k above networkx's 1/sqrt(n): dense groups spread out, so labels fit
+                nx.spring_layout(
+                    sub, seed=7, weight=None, k=2.5 / len(members) ** 0.5, iterations=200
+                ),
+                scale=1.0,
+            )
+        else:
+            positions = {next(iter(members)): (0.0, 0.0)}
+        for node, (px, py) in positions.items():
+            where[node] = (x + cell_w / 2 + float(px) * radius, y + cell_h / 2 + float(py) * radius)
+        x += cell_w
+        width, row_height = max(width, x), max(row_height, cell_h)
+    return where, width, y + row_height
+
+
+_CHAR_W, _LABEL_H, _NODE_R = 6.4, 12.0, 7.0  # 11px sans-serif, generously
+Box = tuple[float, float, float, float]
+
+
+def _overlaps(box: Box, others: list[Box]) -> bool:
+    x1, y1, x2, y2 = box
+    return any(x1 < b[2] and b[0] < x2 and y1 < b[3] and b[1] < y2 for b in others)
+
+
+def place_labels(
+    graph: nx.Graph, xy: Callable[[object], tuple[float, float]], width: float, height: float
+) -> dict[object, tuple[float, float, str]]:
+    """Where each node's label goes (x, baseline y, anchor) so that no two labels overlap and
+    none covers a node; best-connected nodes first. A label with no free place is left out
+    (its node keeps the name as a tooltip, and the legend lists every account)."""
+    taken: list[Box] = []
+    for node in graph.nodes:
+        x, y = xy(node)
+        taken.append((x - _NODE_R, y - _NODE_R, x + _NODE_R, y + _NODE_R))
+    placed: dict[object, tuple[float, float, str]] = {}
+    order = sorted(graph.degree(weight="weight"), key=lambda nd: (-nd[1], str(nd[0])))
+    for node, _ in order:
+        x, y = xy(node)
+        text = _clip(str(graph.nodes[node].get("label", node)), LABEL_CHARS)
+        w = len(text) * _CHAR_W
+        candidates = (
+            ((x + 9, y - 6, x + 9 + w, y + 6), (x + 9, y + 4, "start")),
+            ((x - 9 - w, y - 6, x - 9, y + 6), (x - 9, y + 4, "end")),
+            ((x - w / 2, y - 9 - _LABEL_H, x + w / 2, y - 9), (x, y - 11, "middle")),
+            ((x - w / 2, y + 9, x + w / 2, y + 9 + _LABEL_H), (x, y + 19, "middle")),
+        )
+        for box, where in candidates:
+            inside = box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
+            if inside and not _overlaps(box, taken):
+                taken.append(box)
+                placed[node] = where
+                break
+    return placed

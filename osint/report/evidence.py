@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from osint.report.data import PostView, chunked, load_account_labels, load_posts_by_id
 from osint.report.thumbs import Thumbnailer
 from osint.storage.models import (
+    Account,
+    AccountSnapshot,
     Finding,
     FindingEvidence,
     ImageClusterMember,
@@ -194,6 +196,7 @@ class ClusterMemberView:
     first_post: PostView | None
     posts: int
     posters: list[str]
+    avatar_of: list[str] = field(default_factory=list)  # accounts showing it as their picture
 
 
 @dataclass
@@ -232,6 +235,7 @@ def load_clusters(
     media = load_media(session, media_ids, thumbs)
     hashes = _hashes(session, media_ids)
     uses = _media_uses(session, case_id, media_ids)
+    avatars = _avatar_uses(session, case_id, media_ids)
     first_ids = {posts[0][0] for posts in uses.values() if posts}
     first_posts = load_posts_by_id(session, first_ids)
     by_cluster: dict[int, ClusterView] = {
@@ -251,6 +255,7 @@ def load_clusters(
                 first_post=first,
                 posts=len(used),
                 posters=sorted({label for _, label in used}),
+                avatar_of=sorted({label for _, label in avatars.get(member.media_id, [])}),
             )
         )
         if first and (
@@ -258,8 +263,33 @@ def load_clusters(
         ):
             cluster.first_post = first
     for cluster in by_cluster.values():
-        cluster.accounts = len({p for m in cluster.members for p in m.posters})
+        # every account that used a copy: in a post, or as its profile picture
+        cluster.accounts = len(
+            {p for m in cluster.members for p in m.posters}
+            | {a for m in cluster.members for a in m.avatar_of}
+        )
     return list(by_cluster.values()), len(sizes)
+
+
+def _avatar_uses(
+    session: Session, case_id: int, media_ids: list[int]
+) -> dict[int, list[tuple[int, str]]]:
+    """Per media id, the case's accounts whose profile history shows it: (account id, label)."""
+    rows: list[Any] = []
+    for chunk in chunked(sorted(set(media_ids))):
+        rows.extend(
+            session.execute(
+                select(AccountSnapshot.avatar_media_id, AccountSnapshot.account_id)
+                .join(Account, Account.id == AccountSnapshot.account_id)
+                .where(Account.case_id == case_id, AccountSnapshot.avatar_media_id.in_(chunk))
+                .distinct()
+            ).all()
+        )
+    labels = load_account_labels(session, (r[1] for r in rows))
+    found: dict[int, list[tuple[int, str]]] = {}
+    for media_id, account_id in rows:
+        found.setdefault(media_id, []).append((account_id, labels.get(account_id, str(account_id))))
+    return found
 
 
 def _hashes(session: Session, media_ids: list[int]) -> dict[int, list[tuple[str, str]]]:

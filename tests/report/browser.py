@@ -147,6 +147,22 @@ class HeadlessChromium:
         self.send("Page.navigate", {"url": url})
         self.wait_for_event("Page.loadEventFired")
 
+    def navigate(self, url: str) -> None:
+        """Load another URL in the open page and wait for its load event."""
+        self.events = [e for e in self.events if e.get("method") != "Page.loadEventFired"]
+        self.send("Page.navigate", {"url": url})
+        self.wait_for_event("Page.loadEventFired")
+
+    def evaluate_async(self, expression: str) -> Any:
+        """The value of an expression that gives a promise, once it resolves."""
+        result = self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+        )
+        if "exceptionDetails" in result:
+            raise CdpError(f"evaluate failed: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
     def evaluate(self, expression: str) -> Any:
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
         if "exceptionDetails" in result:

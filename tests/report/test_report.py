@@ -159,3 +159,40 @@ def test_an_empty_case_still_makes_a_report(
     html = write_report(store, settings, "empty", tmp_path / "e.html").path.read_text()
     assert "No posts to chart." in html and "No coordination findings" in html
     assert "No findings: run" in html and "No image clusters" in html
+
+
+def test_a_shared_avatar_cluster_counts_the_accounts_that_show_it(
+    built: BuiltCase, store: Store, settings: Settings
+) -> None:
+    """Copies of one profile picture, used by accounts as avatars and in no post."""
+    from osint.storage.ingest import CaseWriter
+    from osint.storage.models import ImageClusterMember
+    from tests.casebuild import T0, encode, picture
+    from tests.factories import make_account, make_profile
+
+    with store.session() as session:
+        writer = CaseWriter(session, built.case_id, source="x")
+        members = []
+        for n in range(3):
+            data = encode(picture(7).resize((90 - n * 10, 70 - n * 8)))
+            sha = store.media.put(data).sha256
+            members.append(writer.media(sha256=sha, size=len(data), mime="image/jpeg"))
+        for n in range(5):
+            account = make_account(handle=f"face{n}", platform_id=f"90{n}")
+            writer.snapshot(
+                make_profile(account), captured_at=T0, capture_id=None,
+                avatar_media_id=members[n % 3],
+            )  # fmt: skip
+        for n, media_id in enumerate(members):
+            session.add(
+                ImageClusterMember(
+                    case_id=built.case_id, cluster_no=9, media_id=media_id, distance=n,
+                    transforms=[], representative=n == 0,
+                )
+            )  # fmt: skip
+    report = build_report(store, settings, built.name)
+    cluster = next(c for c in report.clusters if c.cluster_no == 9)
+    assert (len(cluster.members), cluster.accounts) == (3, 5)
+    assert sorted(a for m in cluster.members for a in m.avatar_of) == sorted(
+        f"@face{n} (x)" for n in range(5)
+    )
