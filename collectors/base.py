@@ -93,6 +93,8 @@ class Collector(ABC):
         self.settings = settings
         configured = getattr(settings, self.base_url_setting)
         self.base_url = str(configured).rstrip("/") if configured else ""
+        if self.base_url:  # the platform's own network is allowed (tests, demo, a team's LAN)
+            http.guard.allow_network_of(self.base_url)
 
     # -- settings and targets -------------------------------------------------------------
     @classmethod

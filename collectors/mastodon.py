@@ -307,7 +307,9 @@ class MastodonCollector(Collector):
 
     def instance_for(self, domain: str) -> str:
         """The base URL to read an account of ``domain`` through (the setting wins)."""
-        return self.base_url or f"https://{domain}"
+        base = self.base_url or f"https://{domain}"
+        self.http.guard.allow_network_of(base)  # the instance the user asked for
+        return base
 
     def _get(self, base: str, path: str, params: dict[str, str | int], bucket: str) -> Response:
         host = urlsplit(base).netloc
@@ -384,7 +386,7 @@ class MastodonCollector(Collector):
                 host, status_id = split_post_id(wanted)
             except ValueError as exc:
                 raise InputError(str(exc)) from exc
-            base = self.base_url or f"https://{host}"
+            base = self.instance_for(host)
             response = self._get(base, f"api/v1/statuses/{status_id}", {}, "status")
             lookup.capture = response.capture
             if response.capture is not None:

@@ -72,6 +72,7 @@ class LoggedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     at: float
+    target: str = ""  # the request target exactly as it came over the wire (path and query)
 
 
 class PlatformApp:
@@ -96,6 +97,29 @@ class PlatformApp:
 
     def error(self, request: ReplayRequest, status: int) -> Reply:
         return json_reply({"error": f"HTTP {status}"}, status)
+
+    def echo_token(self, request: ReplayRequest, status: int) -> Reply:
+        """An error that quotes the caller's credentials back (a hostile or careless server)."""
+        token = caller_token(request)
+        return json_reply(
+            {"error": f"invalid request for token {token}", "detail": f"token {token} refused"},
+            status,
+            [("X-Echo", token)],
+        )
+
+
+def caller_token(request: ReplayRequest) -> str:
+    """The bearer token (or access_token parameter) the request came with."""
+    header = request.headers.get("authorization", "")
+    return header[7:] if header.startswith("Bearer ") else request.query.get("access_token", "")
+
+
+def echo_in_media(request: ReplayRequest, url: str) -> str:
+    """A media URL with the caller's token in it, under an ``echo_token`` fault."""
+    fault = request.fault
+    if fault is None or fault.kind != "echo_token" or not caller_token(request):
+        return url
+    return f"{url}?sig={caller_token(request)}"
 
 
 class MediaApp(PlatformApp):
@@ -230,7 +254,7 @@ class ReplayServer:
             query_items=parse_qsl(split.query, keep_blank_values=True),
         )
         logged = LoggedRequest(
-            method, platform, request.path, request.query, request.headers, time.time()
+            method, platform, request.path, request.query, request.headers, time.time(), handler.path
         )
         with self._log_lock:
             self.requests.append(logged)
@@ -255,7 +279,13 @@ class ReplayServer:
             if fault is not None and fault.kind == "rate_limit":
                 return app.rate_limited(request, fault)
             if fault is not None and fault.kind == "status":
-                return app.error(request, fault.status)
+                reply = app.error(request, fault.status)
+                reply.headers.extend(fault.headers)
+                return reply
+            if fault is not None and fault.kind == "body":
+                return Reply(200, fault.body, headers=list(fault.headers))
+            if fault is not None and fault.kind == "echo_token" and fault.status >= 400:
+                return app.echo_token(request, fault.status)
             if fault is not None and fault.kind == "html":
                 return Reply(200, MAINTENANCE_HTML, "text/html; charset=utf-8")
             with self.world.lock:
@@ -265,7 +295,25 @@ class ReplayServer:
             return Reply(500, b"replay server error (see ReplayServer.errors)", "text/plain")
         if fault is not None and fault.kind == "endless":
             reply = Reply(200, _endless(), reply.content_type, length=fault.length)
+        if fault is not None and fault.kind == "duplicate_key" and isinstance(reply.body, bytes):
+            if reply.body.rstrip().endswith(b"}"):
+                empty = json.dumps({fault.key: []})[1:-1].encode()
+                reply.body = reply.body.rstrip()[:-1] + b"," + empty + b"}"
+        if fault is not None and fault.kind == "slowloris" and isinstance(reply.body, bytes):
+            reply = Reply(
+                reply.status,
+                self._trickle(reply.body, fault.delay),
+                reply.content_type,
+                reply.headers,
+                length=len(reply.body),
+            )
         return reply
+
+    def _trickle(self, body: bytes, delay: float) -> Iterator[bytes]:
+        for index in range(len(body)):
+            if self._stopping.wait(delay):
+                return
+            yield body[index : index + 1]
 
     def _send(self, handler: _Handler, reply: Reply, fault: Fault | None) -> None:
         body = reply.body

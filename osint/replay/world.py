@@ -27,7 +27,21 @@ from typing import Any
 X_EPOCH_MS = 1288834974657
 START = datetime(2022, 4, 1, 8, 0, tzinfo=UTC)
 FAULT_KINDS = frozenset(
-    {"rate_limit", "status", "drop", "slow", "truncated", "html", "endless", "missing_fields"}
+    {
+        "rate_limit",
+        "status",
+        "drop",
+        "slow",
+        "truncated",
+        "html",
+        "endless",
+        "missing_fields",
+        "slowloris",
+        "body",
+        "duplicate_key",
+        "repeat_cursor",
+        "echo_token",
+    }
 )
 
 
@@ -89,10 +103,15 @@ class Fault:
     """A misbehaviour served instead of (or on top of) the normal answer, ``times`` times.
 
     ``kind``: ``rate_limit`` (429 with reset headers; X ``shape`` ``v1`` or ``v2``), ``status``
-    (``status`` 500/503 ...), ``drop`` (connection closed mid-body), ``slow`` (``delay`` seconds
-    before answering), ``truncated`` (a complete HTTP message whose JSON is cut), ``html`` (an
-    HTML page instead of JSON or an image), ``endless`` (a body that never ends, declaring
-    ``length`` bytes or none), ``missing_fields`` (the platform leaves out fields it documents).
+    (``status`` 500/503 ..., with ``headers``), ``drop`` (connection closed mid-body), ``slow``
+    (``delay`` seconds before answering), ``truncated`` (a complete HTTP message whose JSON is
+    cut), ``html`` (an HTML page instead of JSON or an image), ``endless`` (a body that never
+    ends, declaring ``length`` bytes or none), ``missing_fields`` (the platform leaves out fields
+    it documents), ``slowloris`` (the normal answer, its body one byte every ``delay`` seconds),
+    ``body`` (200 with ``body`` as it is: ``b"null"``), ``duplicate_key`` (the normal JSON with
+    ``key`` repeated at the end, empty), ``repeat_cursor`` (the next-page cursor is the one
+    asked with: a cursor that repeats forever), ``echo_token`` (the platform writes the caller's
+    token into what it answers: an error message with ``status``, and media URLs).
     ``path`` is a regular expression searched in the request path after the platform prefix
     (``"/tweets"``, ``"^/12[.]jpg$"``); ``platform`` ``None`` matches any (``media`` is the
     media host).
@@ -107,6 +126,9 @@ class Fault:
     reset_in: float = 1.0
     delay: float = 2.0
     length: int | None = 10 * 1024**3
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b"null"
+    key: str = "data"
     hits: int = 0
 
 

@@ -64,10 +64,10 @@ def test_redaction() -> None:
         f"https://api.example/v1/x?access_token={REDACTED}&pagination_token=keep&q=a,b"
     )
     assert "s3cret" not in redact_url("https://u:s3cret@h.example/p")
-    assert "tok9" not in redact_url("https://h.example/tok9/feed", ["tok9"])
+    assert "tok9secretvalue" not in redact_url("https://h.example/tok9secretvalue/feed", ["tok9secretvalue"])
     headers = redact_headers(
-        [("Authorization", "Bearer tok9"), ("Cookie", "a=b"), ("X-Echo", "has tok9 in it")],
-        ["tok9"],
+        [("Authorization", "Bearer tok9secretvalue"), ("Cookie", "a=b"), ("X-Echo", "has tok9secretvalue in it")],
+        ["tok9secretvalue"],
     )
     assert headers == [
         ("Authorization", REDACTED),
