@@ -60,6 +60,10 @@ MAX_BACKOFF = 60.0
 # bytes would take at MIN_RATE bytes/s (so a large image on a slow but honest link still arrives).
 DEADLINE_TIMEOUTS = 3.0
 MIN_RATE = 128 * 1024
+# A per-host circuit breaker for media hosts: after this many connection failures in a row, the
+# host is not asked again in this run (its media stay pending for the next one).
+BREAKER_FAILURES = 3
+CONNECT_TIMEOUT = 10.0  # at most; an unreachable host should cost seconds, not minutes
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # the Settings fields holding a platform's base URL (Collector.base_url_setting of each one)
 PLATFORM_URL_SETTINGS = ("x_api_url", "telegram_url", "bluesky_api_url", "mastodon_instance_url")
@@ -145,6 +149,10 @@ class _Received:
     headers: httpx.Headers
     capture: CaptureRecord | None
     decoded: bool = False  # httpx had already read (and decoded) the body
+
+
+class HostUnreachable(CollectError):
+    """A host that failed to connect too often in a row this run: not asked again until the next."""
 
 
 class _Malformed(Exception):
@@ -261,11 +269,15 @@ class HttpClient:
             if configured := getattr(settings, name, None):
                 self.guard.trust(str(configured))
         self._blocked_by: dict[str, str] = {}  # bucket -> what the server said (HTTP 503 ...)
+        self._connect_failures: dict[str, int] = {}  # host -> connection failures in a row
+        self.open_circuits: dict[str, str] = {}  # host -> why it is not asked again this run
         self.notify = notify or (lambda message: None)
         self.sleep = sleep
         self.captures: list[CaptureRecord] = []
         self._client = httpx.Client(
-            timeout=httpx.Timeout(settings.http_timeout),
+            timeout=httpx.Timeout(
+                settings.http_timeout, connect=min(settings.http_timeout, CONNECT_TIMEOUT)
+            ),
             verify=_ssl_context(),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=False,
@@ -333,11 +345,16 @@ class HttpClient:
         max_bytes: int,
         headers: Mapping[str, str] | None = None,
         bucket: str | None = None,
+        breaker: bool = False,
     ) -> Download:
-        """Stream a file to a temporary spool, stopping at ``max_bytes`` (``truncated``)."""
+        """Stream a file to a temporary spool, stopping at ``max_bytes`` (``truncated``).
+
+        With ``breaker``, a host that fails to connect :data:`BREAKER_FAILURES` times in a row
+        raises :class:`HostUnreachable` then and for every later download from it in this run.
+        """
         wanted = {"Accept-Encoding": "identity", **(headers or {})}
         received, _, final_url, _ = self._follow(
-            url, None, wanted, bucket, max_bytes, True, None, True
+            url, None, wanted, bucket, max_bytes, True, None, True, breaker
         )
         ex = received.exchange
         return Download(
@@ -363,6 +380,7 @@ class HttpClient:
         spool: bool,
         validate: Callable[[bytes], None] | None,
         follow: bool,
+        breaker: bool = False,
     ) -> tuple[_Received, bytes | None, str, list[str]]:
         first_host = urlsplit(url).netloc
         hops: list[str] = []
@@ -374,7 +392,7 @@ class HttpClient:
             except CollectError as exc:
                 exc.message = scrub(exc.message, self.secrets)
                 raise
-            received, content = self._request(request, bucket, max_bytes, spool, validate)
+            received, content = self._request(request, bucket, max_bytes, spool, validate, breaker)
             status = received.exchange.status_code
             location = received.headers.get("location")
             if not (follow and status in _REDIRECTS and location):
@@ -393,14 +411,19 @@ class HttpClient:
         max_bytes: int,
         spool: bool,
         validate: Callable[[bytes], None] | None,
+        breaker: bool = False,
     ) -> tuple[_Received, bytes | None]:
         host = request.url.netloc.decode("ascii")
         bucket = bucket or host
         failures = rate_waits = 0
         while True:
+            if breaker and host in self.open_circuits:
+                raise HostUnreachable(self.open_circuits[host])
             self._wait_turn(bucket, host)
             received = self._exchange(request, max_bytes, spool)
             ex = received.exchange
+            if breaker:
+                self._count_connection(host, ex)
             if ex.status_code is None or ex.truncated in ("disconnect", "time"):
                 failures = self._retry_or_raise(failures, ex.error or "connection failed", request)
                 continue
@@ -424,6 +447,20 @@ class HttpClient:
                 failures = self._retry_or_raise(failures, str(exc), request)
                 continue
             return received, content
+
+    def _count_connection(self, host: str, ex: Exchange) -> None:
+        """The circuit breaker: connection failures in a row per host; open past the limit."""
+        if ex.status_code is not None:
+            self._connect_failures.pop(host, None)
+            return
+        count = self._connect_failures.get(host, 0) + 1
+        self._connect_failures[host] = count
+        if count >= BREAKER_FAILURES:
+            self.open_circuits[host] = (
+                f"{host} is unreachable ({count} connection failures in a row, the last: "
+                f"{ex.error or 'no response'}); its files are left pending for the next run"
+            )
+            raise HostUnreachable(self.open_circuits[host])
 
     def _content(self, received: _Received, max_bytes: int, request: httpx.Request) -> bytes:
         ex = received.exchange
