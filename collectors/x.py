@@ -21,6 +21,7 @@ from typing import Any
 
 from osint.collectors.base import (
     Collector,
+    CursorRejected,
     PageQuery,
     PostLookup,
     PostPage,
@@ -259,6 +260,9 @@ def post_from_tweet(
 class NormalizedPage:
     posts: list[PostRecord]
     problems: list[str]
+    # the retweeted, quoted and replied-to tweets of ``includes.tweets``, as posts of their own
+    # authors (seen through the reference, not collected from those accounts)
+    referenced: list[PostRecord] = field(default_factory=list)
 
 
 def posts_from_page(
@@ -277,7 +281,41 @@ def posts_from_page(
             posts.append(post_from_tweet(tweet, includes, default_author))
         except (ValueError, KeyError, TypeError) as exc:
             problems.append(f"skipped a tweet: {exc}")
-    return NormalizedPage(posts, problems)
+    return NormalizedPage(posts, problems, referenced_posts(includes))
+
+
+def referenced_posts(includes: Includes) -> list[PostRecord]:
+    """``includes.tweets`` as posts of their authors; a tweet that cannot be one is left out
+    (it stays in the raw page, and the referencing post keeps its id)."""
+    found = []
+    for tweet in includes.tweets.values():
+        if not tweet.get("author_id"):
+            continue  # X sends the author with the tweet; without it, no account to file under
+        try:
+            found.append(post_from_tweet(tweet, includes))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def timeline_shape(body: Any) -> None:
+    """ValueError unless ``body`` is a documented v2 timeline page (posts, or none with a
+    ``result_count`` of 0 or ``errors``): a page that silently lost its ``data`` is an error."""
+    if not isinstance(body, dict):
+        raise ValueError(f"a page is a JSON object, this is {type(body).__name__}")
+    data = body.get("data")
+    if "data" in body and not isinstance(data, list):
+        raise ValueError(f"'data' is {type(data).__name__}, not a list of tweets")
+    meta = body.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise ValueError("'meta' is not an object")
+    count = (meta or {}).get("result_count")
+    if not isinstance(count, int) or isinstance(count, bool):
+        count = None
+    if "data" not in body and not body.get("errors") and count != 0:
+        raise ValueError("no 'data', no 'errors' and no result_count of 0")
+    if count and not data:
+        raise ValueError(f"meta.result_count says {count} tweets, 'data' holds none")
 
 
 def page_from_flat_tweet(tweet: dict[str, Any]) -> dict[str, Any]:
@@ -347,6 +385,18 @@ def _detail(body: Any) -> str:
     return str(body.get("detail") or first.get("detail") or first.get("message") or "")
 
 
+def _about(body: Any, parameter: str) -> bool:
+    """Whether an X 400 body names ``parameter`` among the invalid ones."""
+    if not isinstance(body, dict):
+        return False
+    for error in body.get("errors") or []:
+        if isinstance(error, dict):
+            named = error.get("parameters") or {}
+            if parameter in named or parameter in str(error.get("message", "")):
+                return True
+    return False
+
+
 class XCollector(Collector):
     """X API v2: ``users/by/username``, ``users/:id/tweets``, ``tweets?ids=``."""
 
@@ -370,13 +420,20 @@ class XCollector(Collector):
         match = re.match(r"^(?:https?://)?(?:www\.|mobile\.)?(?:x|twitter)\.com/([^/?#]+)", target)
         return super().normalize_target(match.group(1) if match else target)
 
-    def _call(self, path: str, params: dict[str, str | int], bucket: str) -> tuple[Any, Response]:
+    def _call(
+        self,
+        path: str,
+        params: dict[str, str | int],
+        bucket: str,
+        shape: Any = None,
+    ) -> tuple[Any, Response]:
         response = self.http.get(
             self.url(path),
             params=params,
             headers=self._auth,
             bucket=f"x:{bucket}",
             expect_json=True,
+            shape=shape,
         )
         try:
             body = response.json()
@@ -387,6 +444,10 @@ class XCollector(Collector):
             raise AuthError(
                 f"X refused the request (HTTP {status}: {_detail(body) or 'no detail'})",
                 hint="check OSINT_X_BEARER_TOKEN: a valid app bearer token with access to the v2 API",
+            )
+        if status == 400 and "pagination_token" in params and _about(body, "pagination_token"):
+            raise CursorRejected(
+                f"X refused the page cursor (HTTP 400: {_detail(body) or 'no detail'})"
             )
         if not 200 <= status < 300:
             raise CollectError(
@@ -426,16 +487,20 @@ class XCollector(Collector):
         if query.until:
             params["end_time"] = _api_time(query.until)
         user_id = profile.account.platform_id
-        body, response = self._call(f"2/users/{user_id}/tweets", params, "user_tweets")
+        body, response = self._call(
+            f"2/users/{user_id}/tweets", params, "user_tweets", shape=timeline_shape
+        )
         if "data" not in body and body.get("errors"):
             raise self._account_error(body["errors"], f"@{profile.account.handle or user_id}")
         page = posts_from_page(body, default_author=profile.account)
         meta = body.get("meta") or {}
+        token = meta.get("next_token") if isinstance(meta, dict) else None
         return PostPage(
             posts=page.posts,
-            next_cursor=meta.get("next_token") or None,
+            next_cursor=token if isinstance(token, str) and token else None,
             capture=response.capture,
             problems=page.problems,
+            referenced=page.referenced,
         )
 
     def lookup_posts(self, post_ids: list[str]) -> PostLookup:

@@ -51,6 +51,8 @@ FIELDS = [
     "capture_sha256",
     "capture_warc_file",
     "capture_warc_record_id",
+    "seen_via",
+    "content",
 ]
 
 
@@ -152,6 +154,8 @@ def _record(
         "capture_sha256": capture.sha256 if capture else None,
         "capture_warc_file": capture.warc_file if capture else None,
         "capture_warc_record_id": capture.warc_record_id if capture else None,
+        "seen_via": post.seen_via,
+        "content": post.content or [],
     }
 
 
@@ -171,6 +175,7 @@ def export_posts(store: Store, case: str, out: TextIO, *, fmt: str = "jsonl") ->
         for name in ("links", "hashtags", "mentions"):
             record[name] = " ".join(record[name])
         record["media"] = json.dumps(record["media"], ensure_ascii=False)
+        record["content"] = json.dumps(record["content"], ensure_ascii=False)
         writer.writerow(record)
         count += 1
     return count

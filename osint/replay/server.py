@@ -254,7 +254,13 @@ class ReplayServer:
             query_items=parse_qsl(split.query, keep_blank_values=True),
         )
         logged = LoggedRequest(
-            method, platform, request.path, request.query, request.headers, time.time(), handler.path
+            method,
+            platform,
+            request.path,
+            request.query,
+            request.headers,
+            time.time(),
+            handler.path,
         )
         with self._log_lock:
             self.requests.append(logged)
@@ -295,10 +301,10 @@ class ReplayServer:
             return Reply(500, b"replay server error (see ReplayServer.errors)", "text/plain")
         if fault is not None and fault.kind == "endless":
             reply = Reply(200, _endless(), reply.content_type, length=fault.length)
-        if fault is not None and fault.kind == "duplicate_key" and isinstance(reply.body, bytes):
-            if reply.body.rstrip().endswith(b"}"):
-                empty = json.dumps({fault.key: []})[1:-1].encode()
-                reply.body = reply.body.rstrip()[:-1] + b"," + empty + b"}"
+        body = reply.body.rstrip() if isinstance(reply.body, bytes) else b""
+        if fault is not None and fault.kind == "duplicate_key" and body.endswith(b"}"):
+            empty = json.dumps({fault.key: []})[1:-1].encode()
+            reply.body = body[:-1] + b"," + empty + b"}"
         if fault is not None and fault.kind == "slowloris" and isinstance(reply.body, bytes):
             reply = Reply(
                 reply.status,

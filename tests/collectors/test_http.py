@@ -64,9 +64,15 @@ def test_redaction() -> None:
         f"https://api.example/v1/x?access_token={REDACTED}&pagination_token=keep&q=a,b"
     )
     assert "s3cret" not in redact_url("https://u:s3cret@h.example/p")
-    assert "tok9secretvalue" not in redact_url("https://h.example/tok9secretvalue/feed", ["tok9secretvalue"])
+    assert "tok9secretvalue" not in redact_url(
+        "https://h.example/tok9secretvalue/feed", ["tok9secretvalue"]
+    )
     headers = redact_headers(
-        [("Authorization", "Bearer tok9secretvalue"), ("Cookie", "a=b"), ("X-Echo", "has tok9secretvalue in it")],
+        [
+            ("Authorization", "Bearer tok9secretvalue"),
+            ("Cookie", "a=b"),
+            ("X-Echo", "has tok9secretvalue in it"),
+        ],
         ["tok9secretvalue"],
     )
     assert headers == [

@@ -118,7 +118,7 @@ def test_reblogs_replies_quotes_and_media() -> None:
         content="<p>Images de Gossi</p>",
     )
     reblog = post_from_status(status("120", content="", reblog=original), "m.example", "m.example")
-    assert reblog.kind == "repost" and reblog.text == ""
+    assert reblog.kind == "repost" and reblog.text == "Images de Gossi"  # what readers see
     assert reblog.repost_of == "https://news.example/users/sahel/statuses/555"  # global URI
     assert reblog.extra["reposted"]["text"] == "Images de Gossi"
     assert reblog.account.platform_id == "dia@m.example"  # local acct completed
