@@ -515,8 +515,9 @@ def _collect_posts(job: _Job, profile: ProfileRecord) -> None:
         last = page.next_cursor is None or older_seen or limited or repeated
         for problem in page.problems:
             _problem(job, problem)
+        repeat_line = _repeat_line(job, page.next_cursor or "", len(posts)) if repeated else ""
         if repeated:
-            _problem(job, _repeat_line(job, page.next_cursor or ""))
+            _problem(job, repeat_line)
         elif page.next_cursor:
             seen_cursors.add(page.next_cursor)
         state = dict(job.state)
@@ -536,7 +537,7 @@ def _collect_posts(job: _Job, profile: ProfileRecord) -> None:
             job.summary.complete = bool(state["complete"])
             if repeated:
                 raise CollectError(
-                    _repeat_line(job, page.next_cursor or ""),
+                    scrub(repeat_line, job.http.secrets),
                     hint="the platform is misbehaving; run the same command again later",
                 )
             return
@@ -548,12 +549,13 @@ def _problem(job: _Job, line: str) -> None:
     job.progress.log(line)
 
 
-def _repeat_line(job: _Job, cursor: str) -> str:
+def _repeat_line(job: _Job, cursor: str, page_posts: int) -> str:
     pages = int(job.state.get("pages", 0)) + 1
+    posts = int(job.state.get("posts", 0)) + page_posts
     return (
         f"{job.collector.title} handed out the page cursor {cursor[:60]!r} again after "
         f"{pages} page(s): a cursor that repeats would page forever, so the run stops here; "
-        f"the {int(job.state.get('posts', 0)):,} posts read before it are kept"
+        f"the {posts:,} posts read so far are kept"
     )
 
 

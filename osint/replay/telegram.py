@@ -205,6 +205,9 @@ class TelegramApp(PlatformApp):
         more = ""
         if older:
             oldest = message_number(page[-1])
+            fault = request.fault
+            if fault is not None and fault.kind == "repeat_cursor" and before.isdigit():
+                oldest = int(before)
             more = (
                 '<div class="tgme_widget_message_centered js-messages_more_wrap">'
                 f'<a href="/s/{html.escape(account.handle)}?before={oldest}" '

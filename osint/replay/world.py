@@ -40,6 +40,7 @@ FAULT_KINDS = frozenset(
         "body",
         "duplicate_key",
         "repeat_cursor",
+        "bad_cursor",
         "echo_token",
     }
 )
@@ -110,11 +111,13 @@ class Fault:
     it documents), ``slowloris`` (the normal answer, its body one byte every ``delay`` seconds),
     ``body`` (200 with ``body`` as it is: ``b"null"``), ``duplicate_key`` (the normal JSON with
     ``key`` repeated at the end, empty), ``repeat_cursor`` (the next-page cursor is the one
-    asked with: a cursor that repeats forever), ``echo_token`` (the platform writes the caller's
-    token into what it answers: an error message with ``status``, and media URLs).
+    asked with: a cursor that repeats forever), ``bad_cursor`` (the next-page cursor is one the
+    platform never issued and refuses), ``echo_token`` (the platform writes the caller's token
+    into what it answers: an error message when ``status`` is 400 or more, else media URLs).
     ``path`` is a regular expression searched in the request path after the platform prefix
     (``"/tweets"``, ``"^/12[.]jpg$"``); ``platform`` ``None`` matches any (``media`` is the
-    media host).
+    media host); the first ``after`` matching requests are answered normally (a fault on the
+    second page).
     """
 
     kind: str
@@ -129,7 +132,9 @@ class Fault:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b"null"
     key: str = "data"
+    after: int = 0
     hits: int = 0
+    passed: int = 0
 
 
 class FaultPlan:
@@ -153,6 +158,9 @@ class FaultPlan:
                     continue
                 if fault.platform not in (None, platform) or not re.search(fault.path, path):
                     continue
+                if fault.passed < fault.after:
+                    fault.passed += 1
+                    return None
                 fault.hits += 1
                 return fault
         return None
