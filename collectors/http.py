@@ -386,12 +386,12 @@ class HttpClient:
         hops: list[str] = []
         wanted = dict(headers or {})
         for _ in range(MAX_REDIRECTS + 1):
-            request = self._client.build_request("GET", url, params=params, headers=wanted)
             try:
-                self.guard.check(str(request.url))
+                self.guard.check(url)  # before httpx reads it (it would drop a file: scheme)
             except CollectError as exc:
                 exc.message = scrub(exc.message, self.secrets)
                 raise
+            request = self._client.build_request("GET", url, params=params, headers=wanted)
             received, content = self._request(request, bucket, max_bytes, spool, validate, breaker)
             status = received.exchange.status_code
             location = received.headers.get("location")
@@ -645,7 +645,9 @@ class HttpClient:
         digest = hashlib.sha256()
         size = 0
         # a response httpx has already read (an empty body, some mock transports) has no stream
-        chunks = [response.content] if response.is_stream_consumed else response.iter_raw(CHUNK)
+        # iter_raw() without a size yields what each read brings (a size would buffer up to it,
+        # and a trickling body would never reach the deadline check)
+        chunks = [response.content] if response.is_stream_consumed else response.iter_raw()
         started = time.monotonic()
         allowance = DEADLINE_TIMEOUTS * self.settings.http_timeout
         try:

@@ -23,7 +23,7 @@ from osint.config import Settings
 from osint.errors import CollectError
 from osint.replay import ReplayServer
 from osint.storage.db import Store
-from osint.storage.models import CollectionRun, Post
+from osint.storage.models import CollectionRun, Media, Post, PostMedia
 from tests.conftest import X_TOKEN, CliRun
 from tests.replay.worlds import dia_world
 from tests.test_collect_durability import _all_files_under, _all_text_in_database
@@ -251,3 +251,43 @@ def test_redaction_keeps_every_other_byte(x_settings: Settings) -> None:
         f"https://api.example/2/tweets?ids=1%2C2&flag&q=a%20b+c&access_token={REDACTED}&x=%7E"
     )
     assert json.dumps(redact_url("https://h.example?flag")) == '"https://h.example?flag"'
+
+
+def test_media_a_hostile_instance_points_at_the_local_network_are_refused(
+    store: Store, x_settings: Settings, replay: ReplayServer, case: str
+) -> None:
+    """Issue 21: an instance (here on 127.0.0.1, like the tests and the demo) hands out an avatar
+    on the cloud metadata address, a picture on a private range, and a picture whose media host
+    redirects to link-local: each is refused and named, the posts are stored, nothing is sent."""
+    world = replay.world
+    dia = world.add_account(
+        "mastodon",
+        "dia_diarra@mastodon.example",
+        avatar=world.add_image(url="http://169.254.169.254/latest/meta-data/iam").id,
+    )
+    private = world.add_image(url="http://10.1.2.3/internal.jpg")
+    bounced = world.add_image(redirect="http://169.254.169.254/latest/user-data")
+    fine = world.add_image()
+    world.add_post(dia, "one", media=[private])
+    world.add_post(dia, "two", media=[bounced, fine])
+    lines: list[str] = []
+
+    class Lines:
+        def update(self, stage: str, *, advance: int = 0, total: int | None = None) -> None:
+            pass
+
+        def log(self, message: str) -> None:
+            lines.append(message)
+
+    summary = collect(store, x_settings, BY_NAME["mastodon"], progress=Lines())
+    assert summary.status == "completed" and collected(store) == 2
+    assert summary.media_downloaded == 1 and summary.media_failed == 3
+    refused = [line for line in lines if "refused to fetch" in line]
+    assert any("169.254.169.254/latest/meta-data" in x and "link-local" in x for x in refused)
+    assert any("10.1.2.3/internal.jpg" in x and "private-network" in x for x in refused)
+    assert any("169.254.169.254/latest/user-data" in x for x in refused)  # after the redirect
+    with store.reader() as s:
+        errors = s.execute(select(PostMedia.error).where(PostMedia.media_id.is_(None))).scalars()
+        assert all("refused to fetch" in (e or "") for e in errors)
+        kept = s.execute(select(Media.source_url)).scalars().all()
+    assert not any("169.254" in (u or "") or "10.1.2.3" in (u or "") for u in kept)

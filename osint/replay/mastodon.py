@@ -138,6 +138,8 @@ class MastodonApp(PlatformApp):
 
     def _media_url(self, media_id: str, request: ReplayRequest) -> str:
         media = self.world.media.get(media_id)
+        if media is not None and media.url:
+            return media.url
         ext = _EXT.get(media.content_type, "jpg") if media else "jpg"
         return f"{request.media_base}/{media_id}.{ext}"
 

@@ -134,6 +134,8 @@ class MediaApp(PlatformApp):
         media = self.world.media.get(match.group(1)) if match else None
         if media is None or (match and match.group(2) == "mp4"):
             return Reply(404, b"Not Found", "text/plain")
+        if media.redirect:
+            return Reply(302, b"", "text/plain", [("Location", media.redirect)])
         return Reply(200, media.data, media.content_type, [("Cache-Control", "max-age=604800")])
 
     def error(self, request: ReplayRequest, status: int) -> Reply:

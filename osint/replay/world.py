@@ -97,6 +97,8 @@ class WorldMedia:
     width: int | None = None
     height: int | None = None
     alt_text: str | None = None
+    url: str | None = None  # handed out instead of the media host's URL (a hostile server)
+    redirect: str | None = None  # the media host answers 302 to this URL
 
 
 @dataclass
