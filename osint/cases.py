@@ -27,6 +27,8 @@ class CaseSummary:
     posts: int = 0
     media: int = 0
     findings: int = 0
+    media_failed: int = 0  # attachments tried and not fetched (a re-run tries them again)
+    media_pending: int = 0  # attachments not tried yet (a host unreachable, a run stopped)
 
 
 def get_case(session: Session, name: str) -> Case:
@@ -94,6 +96,17 @@ def _summary(session: Session, case: Case) -> CaseSummary:
         .where(Account.case_id == case.id, AccountSnapshot.avatar_media_id.is_not(None)),
     ).subquery()
     media = count(select(func.count()).select_from(media_ids))
+    missing = (
+        select(func.count())
+        .select_from(PostMedia)
+        .join(Post, Post.id == PostMedia.post_id)
+        .where(
+            Post.case_id == case.id,
+            PostMedia.media_id.is_(None),
+            PostMedia.source_url.is_not(None),
+        )
+    )
+    tried = func.coalesce(PostMedia.attempts, 0) > 0
     return CaseSummary(
         id=case.id,
         name=case.name,
@@ -104,4 +117,6 @@ def _summary(session: Session, case: Case) -> CaseSummary:
         posts=count(select(func.count()).select_from(Post).where(Post.case_id == case.id)),
         media=media,
         findings=count(select(func.count()).select_from(Finding).where(Finding.case_id == case.id)),
+        media_failed=count(missing.where(tried)),
+        media_pending=count(missing.where(~tried)),
     )

@@ -146,8 +146,9 @@ class MediaFetcher:
         for item in batch.items:
             ref = item.ref
             if id(ref) in batch.skipped:
+                note = _pending_note(self.http, ref)
                 outcomes.append(
-                    MediaOutcome(item.post_id, ref.position, error=_pending_note(self.http, ref))
+                    MediaOutcome(item.post_id, ref.position, error=note, attempted=False)
                 )
             elif ref.sha256:
                 media_id = self.media_id(ref.sha256, ids)

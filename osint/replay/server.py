@@ -44,10 +44,11 @@ class ReplayRequest:
     body: bytes = b""
     fault: Fault | None = None
     query_items: list[tuple[str, str]] = field(default_factory=list)  # repeated keys kept
+    media_host: str | None = None  # World.media_base: media served by another server
 
     @property
     def media_base(self) -> str:
-        return f"{self.server_url}/media"
+        return self.media_host or f"{self.server_url}/media"
 
 
 @dataclass
@@ -186,11 +187,13 @@ class ReplayServer:
         *,
         apps: Iterable[type[PlatformApp]] | None = None,
         latency: float = 0.0,
+        port: int = 0,
     ) -> None:
         from osint.replay import PLATFORM_APPS
 
         self.world = world or World()
         self.latency = latency
+        self.port = port  # 0: any free port; a fixed one lets a test stop and restart a host
         classes: list[type[PlatformApp]] = [MediaApp, *(apps or PLATFORM_APPS)]
         self.apps: dict[str, PlatformApp] = {app.name: app(self.world) for app in classes}
         self.requests: list[LoggedRequest] = []
@@ -203,7 +206,7 @@ class ReplayServer:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> ReplayServer:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", self.port), _Handler)
         self._server.replay = self
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -254,6 +257,7 @@ class ReplayServer:
             server_url=self.url,
             body=handler.body,
             query_items=parse_qsl(split.query, keep_blank_values=True),
+            media_host=self.world.media_base,
         )
         logged = LoggedRequest(
             method,

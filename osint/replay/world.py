@@ -202,6 +202,7 @@ class World:
         self.posts: dict[tuple[str, str], WorldPost] = {}
         self.media: dict[str, WorldMedia] = {}
         self.tokens: dict[str, set[str]] = {}  # platform -> accepted API tokens (empty: any)
+        self.media_base: str | None = None  # media URLs under another host (a CDN), if set
         self.faults = FaultPlan()
         self.post_id_schemes: dict[str, Callable[[WorldAccount, datetime], str]] = {}
         self._ids = itertools.count(1)
