@@ -99,3 +99,24 @@ def test_message_types_are_stored_as_content_and_albums_keep_their_order(
         json.loads(line) for line in run_cli("export", "posts", "--case", "c").stdout.splitlines()
     ]
     assert any(r["content"] and r["content"][0]["type"] == "poll" for r in exported)
+    report = run_cli.home / "report.html"
+    run_cli("report", "--case", "c", "-o", str(report))
+    page = report.read_text(encoding="utf-8")
+    assert "poll: Qui a tué ?: Wagner (61%); FAMa (39%)" in page.replace("&#39;", "'")
+    assert "document: Оппозиционные медиапроекты.pdf, 2.4 MB" in page
+
+
+def test_the_report_shows_content_in_words(tmp_path: object) -> None:
+    from osint.content import describe
+
+    assert describe(
+        {"type": "poll", "question": "Q?", "options": [{"text": "a", "percent": 60}]}
+    ) == ("poll: Q?: a (60%)")
+    assert describe({"type": "document", "file_name": "x.pdf", "extra": "2.4 MB"}) == (
+        "document: x.pdf, 2.4 MB"
+    )
+    assert describe({"type": "voice", "duration": 37}) == "voice note 0:37"
+    assert describe({"type": "withheld", "country_codes": ["FR"]}) == "withheld in FR"
+    assert describe({"type": "place", "name": "Gossi", "lat": 1.5, "lon": 2.0}) == (
+        "place: Gossi (1.5, 2.0)"
+    )
