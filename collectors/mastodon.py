@@ -190,6 +190,23 @@ def _status_extra(status: dict[str, Any]) -> dict[str, Any]:
     return extra
 
 
+def _poll(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """A status's Poll entity as structured content (options with their vote counts)."""
+    poll = status.get("poll")
+    if not isinstance(poll, dict):
+        return []
+    options = [
+        {"text": o.get("title"), "votes": o.get("votes_count")}
+        for o in poll.get("options") or []
+        if isinstance(o, dict)
+    ]
+    item: dict[str, Any] = {"type": "poll", "id": str(poll.get("id")), "options": options}
+    for key in ("expires_at", "expired", "multiple", "votes_count", "voters_count"):
+        if poll.get(key) is not None:
+            item[key] = poll[key]
+    return [item]
+
+
 def _reblog(post: PostRecord, reblog: dict[str, Any], host: str) -> PostRecord:
     """``post`` made the boost of ``reblog``: no text or media of its own. Its text is the
     boosted text, as a reader of the timeline sees it (the boosted status itself is stored as a
@@ -250,6 +267,7 @@ def post_from_status(status: dict[str, Any], host: str, local_domain: str) -> Po
         },
         extra=extra,
         media=media_refs(status),
+        content=_poll(status),
     )
     reblog = status.get("reblog")
     return _reblog(post, reblog, host) if isinstance(reblog, dict) else post
