@@ -249,6 +249,8 @@ def case_show(app: AppContext, name: str) -> None:
         ("accounts", f"{c.accounts:,}"),
         ("posts", f"{c.posts:,}"),
         ("media", f"{c.media:,}"),
+        ("  failed", f"{c.media_failed:,} (tried again by the next run of the same command)"),
+        ("  pending", f"{c.media_pending:,} (not tried yet: fetched by the next run)"),
         ("findings", f"{c.findings:,}"),
     ):
         console.print(f"{label:<12} {value}", markup=False)

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from osint.collectors.http import HttpClient
 from osint.config import Secret, Settings
-from osint.errors import AuthError, InputError
+from osint.errors import AuthError, CollectError, InputError
 from osint.storage.records import CaptureRecord, PostRecord, ProfileRecord
 
 
@@ -56,6 +56,14 @@ class PostPage:
     next_cursor: str | None  # None when this was the last page
     capture: CaptureRecord | None = None  # the response the posts were read from
     problems: list[str] = field(default_factory=list)  # items skipped, each reported
+    # the posts these posts repost, quote or reply to, as far as the page shows them (X
+    # ``includes.tweets``, a Mastodon ``reblog``, a Bluesky reposted or quoted post or reply
+    # parent), each a post of its own author with ``seen_via="reference"``
+    referenced: list[PostRecord] = field(default_factory=list)
+
+
+class CursorRejected(CollectError):
+    """The platform refused the page cursor it was given (expired, or one it never issued)."""
 
 
 @dataclass
@@ -93,6 +101,8 @@ class Collector(ABC):
         self.settings = settings
         configured = getattr(settings, self.base_url_setting)
         self.base_url = str(configured).rstrip("/") if configured else ""
+        if self.base_url:  # the platform's own network is allowed (tests, demo, a team's LAN)
+            http.guard.allow_network_of(self.base_url)
 
     # -- settings and targets -------------------------------------------------------------
     @classmethod

@@ -21,6 +21,7 @@ orders ids here.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from urllib.parse import urlencode
 
 from osint.collectors.base import (
     Collector,
+    CursorRejected,
     PageQuery,
     PostLookup,
     PostPage,
@@ -295,11 +297,75 @@ def repost_from_item(item: dict[str, Any]) -> PostRecord:
         account=by,
         created_at=created,
         kind="repost",
-        text="",
+        text=str(text or ""),  # what a reader of the feed sees; the post itself is stored too
         url=post_url(AccountRecord(PLATFORM, "", author), original_uri) if author else None,
         repost_of=original_uri,
         extra={"cid": reason.get("cid"), "reposted": {"author": author, "text": text}},
     )
+
+
+def post_from_embedded(record: dict[str, Any]) -> PostRecord:
+    """A quoted post as embedded (``app.bsky.embed.record#viewRecord``: its ``value`` is the
+    post record) as a post; ValueError when it cannot be one."""
+    view = {
+        "uri": record.get("uri"),
+        "cid": record.get("cid"),
+        "author": record.get("author"),
+        "record": record.get("value") or {},
+        "indexedAt": record.get("indexedAt"),
+        "labels": record.get("labels"),
+    }
+    embeds = record.get("embeds")
+    if isinstance(embeds, list) and embeds and isinstance(embeds[0], dict):
+        view["embed"] = embeds[0]
+    return post_from_view(view)
+
+
+def referenced_from_feed(feed: Any) -> list[PostRecord]:
+    """The reposted posts, quoted posts and reply parents a feed shows, as their authors' posts."""
+    found: list[PostRecord] = []
+    for item in feed if isinstance(feed, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("post"), dict):
+            continue
+        post, reason, reply = item["post"], item.get("reason"), item.get("reply")
+        others: list[dict[str, Any]] = []  # post views of other posts the item shows
+        if isinstance(reason, dict) and reason.get("$type") == REPOST:
+            others.append(post)
+        if isinstance(reply, dict):
+            others += [
+                v
+                for v in (reply.get("parent"), reply.get("root"))
+                if isinstance(v, dict) and str(v.get("$type", "")).endswith("#postView")
+            ]
+        for view in others:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                found.append(post_from_view(view))
+        for view in (post, *others):
+            quoted = _quoted_record(view.get("embed"))
+            if quoted is not None:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    found.append(post_from_embedded(quoted))
+    return list({p.platform_id: p for p in found}.values())
+
+
+def _quoted_record(embed: Any) -> dict[str, Any] | None:
+    """The ``#viewRecord`` of a post embed quoting another post (None for anything else)."""
+    if not isinstance(embed, dict):
+        return None
+    if str(embed.get("$type", "")).startswith("app.bsky.embed.recordWithMedia"):
+        embed = embed.get("record") or {}
+    record = embed.get("record") if isinstance(embed, dict) else None
+    if not isinstance(record, dict) or not str(record.get("$type", "")).endswith("#viewRecord"):
+        return None
+    return record if _is_post_uri(str(record.get("uri") or "")) else None
+
+
+def feed_shape(body: Any) -> None:
+    """ValueError unless ``body`` is an author feed page: an object whose ``feed`` is a list."""
+    if not isinstance(body, dict) or not isinstance(body.get("feed"), list):
+        raise ValueError("an author feed page is an object with a 'feed' list")
+    if body.get("cursor") is not None and not isinstance(body["cursor"], str):
+        raise ValueError("its 'cursor' is not a string")
 
 
 def posts_from_feed(feed: Any) -> tuple[list[PostRecord], list[str]]:
@@ -346,11 +412,12 @@ class BlueskyCollector(Collector):
         match = _TARGET.match(target.strip())
         return super().normalize_target(match.group(1) if match else target)
 
-    def _call(self, method: str, query: str) -> tuple[dict[str, Any], Response]:
+    def _call(self, method: str, query: str, shape: Any = None) -> tuple[dict[str, Any], Response]:
         response = self.http.get(
             f"{self.url('xrpc/' + method)}?{query}",
             bucket=f"bluesky:{method}",
             expect_json=True,
+            shape=shape,
         )
         try:
             body = response.json()
@@ -389,10 +456,15 @@ class BlueskyCollector(Collector):
             params["cursor"] = query.cursor
         who = f"@{profile.account.handle or profile.account.platform_id}"
         try:
-            body, response = self._call("app.bsky.feed.getAuthorFeed", urlencode(params))
+            body, response = self._call(
+                "app.bsky.feed.getAuthorFeed", urlencode(params), shape=feed_shape
+            )
         except XrpcError as exc:
+            if query.cursor and exc.name == "InvalidRequest" and "cursor" in exc.detail.lower():
+                raise CursorRejected(f"Bluesky refused the page cursor ({exc.detail})") from None
             raise exc.for_account(who) from None
         posts, problems = posts_from_feed(body.get("feed"))
+        referenced = referenced_from_feed(body.get("feed"))
         cursor = body.get("cursor") or None
         if not body.get("feed"):
             cursor = None
@@ -400,7 +472,7 @@ class BlueskyCollector(Collector):
             newer = self._newer_than(posts, query.since_id)
             cursor = None if len(newer) < len(posts) else cursor
             posts = newer
-        return PostPage(posts, cursor, response.capture, problems)
+        return PostPage(posts, cursor, response.capture, problems, referenced)
 
     @staticmethod
     def _newer_than(posts: list[PostRecord], since_id: str) -> list[PostRecord]:

@@ -9,7 +9,10 @@ response is kept as its request plus a ``metadata`` record naming the error.
 
 Digests are SHA-256 (``WARC-Payload-Digest: sha256:<base32>``), the same hash the database keeps
 as hex in ``Capture.sha256``. Request headers arrive already redacted by :mod:`collectors.http`:
-no Authorization header or token is ever written here.
+no Authorization header or token is ever written here. A response in which the server echoed a
+secret (an error quoting the token, a media URL carrying it) arrives with the secret replaced;
+a ``metadata`` record concurrent to it says so, so the record is known not to be the exact bytes
+received. ``WARC-Target-URI`` is the URL exactly as it went over the wire, secret values aside.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from warcio.warcwriter import WARCWriter
 
 import osint
 from osint.collectors.http import Exchange, capture_record
+from osint.collectors.redact import REDACTED
 from osint.storage.records import CaptureRecord
 
 _HOP_BY_HOP = frozenset({"transfer-encoding", "connection", "keep-alive"})
@@ -115,6 +119,8 @@ class WarcRecorder:
             request.rec_headers.add_header("WARC-Concurrent-To", response_id)
             offset, length = self._write(response)
             self._write(request)
+            if exchange.redactions:
+                self._write(_redaction_record(writer, exchange, date, response_id))
             capture.warc_offset, capture.warc_length = offset, length
             capture.warc_record_id = response_id
             return capture
@@ -179,6 +185,24 @@ def _response_record(writer: WARCWriter, exchange: Exchange, date: str) -> Any:
         length=exchange.size,
         http_headers=http_headers,
         warc_headers_dict=warc_headers,
+    )
+
+
+def _redaction_record(writer: WARCWriter, exchange: Exchange, date: str, response_id: str) -> Any:
+    """Says that the response record is not byte-for-byte what the server sent, and why."""
+    body = (
+        f"redaction: {exchange.redactions} occurrence(s) of a secret configured in osint (an API "
+        f"token) that the server echoed were replaced by {REDACTED!r} in the headers and "
+        f"{exchange.redaction_note or 'body'} of the concurrent response record; its digests "
+        "are those of the redacted bytes\r\n"
+    ).encode()
+    return writer.create_warc_record(
+        exchange.url,
+        "metadata",
+        payload=BytesIO(body),
+        length=len(body),
+        warc_content_type="application/warc-fields",
+        warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id},
     )
 
 

@@ -190,14 +190,34 @@ def _status_extra(status: dict[str, Any]) -> dict[str, Any]:
     return extra
 
 
+def _poll(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """A status's Poll entity as structured content (options with their vote counts)."""
+    poll = status.get("poll")
+    if not isinstance(poll, dict):
+        return []
+    options = [
+        {"text": o.get("title"), "votes": o.get("votes_count")}
+        for o in poll.get("options") or []
+        if isinstance(o, dict)
+    ]
+    item: dict[str, Any] = {"type": "poll", "id": str(poll.get("id")), "options": options}
+    for key in ("expires_at", "expired", "multiple", "votes_count", "voters_count"):
+        if poll.get(key) is not None:
+            item[key] = poll[key]
+    return [item]
+
+
 def _reblog(post: PostRecord, reblog: dict[str, Any], host: str) -> PostRecord:
-    """``post`` made the boost of ``reblog``: no text or media of its own."""
+    """``post`` made the boost of ``reblog``: no text or media of its own. Its text is the
+    boosted text, as a reader of the timeline sees it (the boosted status itself is stored as a
+    post of its own author, see :func:`referenced_statuses`)."""
+    boosted_text = html_to_text(reblog.get("content"))
     post.extra["reposted"] = {
         "url": reblog.get("url"),
         "account": (reblog.get("account") or {}).get("acct"),
-        "text": html_to_text(reblog.get("content")),
+        "text": boosted_text,
     }
-    post.kind, post.text, post.text_html = "repost", "", None
+    post.kind, post.text, post.text_html = "repost", boosted_text, None
     post.url = reblog.get("url") or reblog.get("uri")
     post.repost_of = _ref(reblog, host)
     post.links, post.hashtags, post.mentions, post.media = [], [], [], []
@@ -247,9 +267,36 @@ def post_from_status(status: dict[str, Any], host: str, local_domain: str) -> Po
         },
         extra=extra,
         media=media_refs(status),
+        content=_poll(status),
     )
     reblog = status.get("reblog")
     return _reblog(post, reblog, host) if isinstance(reblog, dict) else post
+
+
+def referenced_statuses(statuses: Any, host: str, local_domain: str) -> list[PostRecord]:
+    """The boosted and quoted statuses of a page, as posts of their own authors."""
+    found = []
+    for status in statuses if isinstance(statuses, list) else []:
+        if not isinstance(status, dict):
+            continue
+        for inner in (status.get("reblog"), _quoted(status)):
+            if not isinstance(inner, dict):
+                continue
+            try:
+                found.append(post_from_status(inner, host, local_domain))
+            except (ValueError, KeyError, TypeError):
+                continue  # the boost itself says what it can; the raw page keeps the rest
+    return found
+
+
+def statuses_shape(body: Any) -> None:
+    """ValueError unless ``body`` is a list of statuses (``null`` or an object is not a page)."""
+    if not isinstance(body, list):
+        raise ValueError(f"a page of statuses is a JSON list, this is {json_kind(body)}")
+
+
+def json_kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
 
 
 def posts_from_statuses(
@@ -307,12 +354,25 @@ class MastodonCollector(Collector):
 
     def instance_for(self, domain: str) -> str:
         """The base URL to read an account of ``domain`` through (the setting wins)."""
-        return self.base_url or f"https://{domain}"
+        base = self.base_url or f"https://{domain}"
+        self.http.guard.allow_network_of(base)  # the instance the user asked for
+        return base
 
-    def _get(self, base: str, path: str, params: dict[str, str | int], bucket: str) -> Response:
+    def _get(
+        self,
+        base: str,
+        path: str,
+        params: dict[str, str | int],
+        bucket: str,
+        shape: Any = None,
+    ) -> Response:
         host = urlsplit(base).netloc
         return self.http.get(
-            f"{base}/{path}", params=params, bucket=f"mastodon:{host}:{bucket}", expect_json=True
+            f"{base}/{path}",
+            params=params,
+            bucket=f"mastodon:{host}:{bucket}",
+            expect_json=True,
+            shape=shape,
         )
 
     def _refused(self, response: Response, what: str) -> CollectError:
@@ -365,16 +425,18 @@ class MastodonCollector(Collector):
         if not account_id:
             raise CollectError(f"no Mastodon account id for @{profile.account.platform_id}")
         path = f"api/v1/accounts/{account_id}/statuses"
-        response = self._get(base, path, params, "statuses")
+        response = self._get(base, path, params, "statuses", shape=statuses_shape)
         if response.status_code != 200:
             raise self._refused(response, f"@{profile.account.platform_id}")
-        posts, problems = posts_from_statuses(response.json(), host, domain)
+        body = response.json()
+        posts, problems = posts_from_statuses(body, host, domain)
+        referenced = referenced_statuses(body, host, domain)
         cursor = next_max_id(response.headers.get("link"))
         if since:  # the next link does not carry since_id: stop at the last run's newest
             newer = [p for p in posts if int(split_post_id(p.platform_id)[1]) > int(since)]
             cursor = None if len(newer) < len(posts) else cursor
             posts = newer
-        return PostPage(posts, cursor, response.capture, problems)
+        return PostPage(posts, cursor, response.capture, problems, referenced)
 
     def lookup_posts(self, post_ids: list[str]) -> PostLookup:
         """``GET /api/v1/statuses/:id`` on the instance the id came from: 404 or 410 = gone."""
@@ -384,7 +446,7 @@ class MastodonCollector(Collector):
                 host, status_id = split_post_id(wanted)
             except ValueError as exc:
                 raise InputError(str(exc)) from exc
-            base = self.base_url or f"https://{host}"
+            base = self.instance_for(host)
             response = self._get(base, f"api/v1/statuses/{status_id}", {}, "status")
             lookup.capture = response.capture
             if response.capture is not None:

@@ -162,19 +162,112 @@ def _message_time(message: LexborNode) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+_VISUALS = {
+    "tgme_widget_message_photo_wrap": ("photo", "photo"),
+    "tgme_widget_message_video_thumb": ("video", "video poster"),
+    "tgme_widget_message_roundvideo_thumb": ("video", "round video poster"),
+}
+
+
 def _media(message: LexborNode) -> list[MediaRef]:
+    """Photos and video posters (round videos' too) in the order the page shows them (an album
+    mixes them)."""
     refs: list[MediaRef] = []
-    for selector, kind in (
-        (".tgme_widget_message_photo_wrap", "photo"),
-        (".tgme_widget_message_video_thumb", "video"),
-    ):
-        for node in _own(message, selector):
-            url = style_url(node.attributes.get("style"))
-            if url is None:
-                what = "photo" if kind == "photo" else "video poster"
-                raise ValueError(f"a {what} whose style has no background-image URL")
-            refs.append(MediaRef(url, position=len(refs), kind=kind))
+    selector = ", ".join(f".{name}" for name in _VISUALS)
+    for node in _own(message, selector):
+        kind, what = next(v for k, v in _VISUALS.items() if k in _classes(node))
+        url = style_url(node.attributes.get("style"))
+        if url is None:
+            raise ValueError(f"a {what} whose style has no background-image URL")
+        round_video = "roundvideo" in (node.attributes.get("class") or "")
+        refs.append(
+            MediaRef(
+                url, position=len(refs), kind=kind, platform_key="round" if round_video else None
+            )
+        )
     return refs
+
+
+def _duration(text: str | None) -> int | None:
+    """``1:02:03`` / ``3:45`` / ``0:12`` as seconds."""
+    parts = (text or "").strip().split(":")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts):
+        return None
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + int(part)
+    return seconds
+
+
+def _size(text: str | None) -> int | None:
+    """``113.9 KB`` / ``2.4 MB`` as bytes (as t.me prints a file size)."""
+    match = re.search(r"([\d.,]+)\s*(B|KB|MB|GB)\b", text or "", re.I)
+    if not match:
+        return None
+    scale = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}[match.group(2).lower()]
+    try:
+        return int(float(match.group(1).replace(",", ".")) * scale)
+    except ValueError:
+        return None
+
+
+def _content(message: LexborNode) -> list[dict[str, Any]]:
+    """What a message holds besides text and pictures: polls, places, files, voice notes,
+    stickers, round videos (``PostRecord.content``), in page order."""
+    items: list[dict[str, Any]] = []
+    for poll in _own(message, ".tgme_widget_message_poll"):
+        options = [
+            {
+                "text": _text_of(o.css_first(".tgme_widget_message_poll_option_text")),
+                "percent": parse_count(
+                    _text_of(o.css_first(".tgme_widget_message_poll_option_percent"))
+                ),
+            }
+            for o in poll.css(".tgme_widget_message_poll_option")
+        ]
+        item: dict[str, Any] = {
+            "type": "poll",
+            "question": _text_of(poll.css_first(".tgme_widget_message_poll_question")),
+            "options": options,
+        }
+        if (kind := _text_of(poll.css_first(".tgme_widget_message_poll_type"))) is not None:
+            item["poll_type"] = kind
+        voters = _text_of(message.css_first(".tgme_widget_message_voters"))
+        if voters is not None:
+            item["voters"] = parse_count(voters)
+        items.append(item)
+    for place in _own(message, "a.tgme_widget_message_location_wrap"):
+        item = {"type": "place", "url": place.attributes.get("href")}
+        found = re.search(r"[?&](?:q|ll)=(-?[\d.]+),(-?[\d.]+)", place.attributes.get("href") or "")
+        if found:
+            item.update(lat=float(found.group(1)), lon=float(found.group(2)))
+        title = _text_of(message.css_first(".tgme_widget_message_venue_title"))
+        address = _text_of(message.css_first(".tgme_widget_message_venue_address"))
+        item.update({k: v for k, v in (("name", title), ("address", address)) if v})
+        items.append(item)
+    for doc in _own(message, "a.tgme_widget_message_document_wrap"):
+        title = _text_of(doc.css_first(".tgme_widget_message_document_title"))
+        extra = _text_of(doc.css_first(".tgme_widget_message_document_extra"))
+        audio = doc.css_first(".audio") is not None or "audio" in (
+            doc.attributes.get("class") or ""
+        )
+        item = {"type": "audio" if audio else "document", "file_name": title, "extra": extra}
+        item.update(
+            {k: v for k, v in (("size", _size(extra)), ("duration", _duration(extra))) if v}
+        )
+        items.append(item)
+    for voice in _own(message, ".tgme_widget_message_voice_player"):
+        duration = _text_of(voice.css_first(".tgme_widget_message_voice_duration"))
+        items.append({"type": "voice", "duration": _duration(duration)})
+    for sticker in _own(message, ".tgme_widget_message_sticker_wrap"):
+        image = sticker.css_first(".tgme_widget_message_sticker")
+        attrs = image.attributes if image is not None else {}
+        emoji = attrs.get("data-emoji") or attrs.get("alt") or sticker.attributes.get("title")
+        items.append({"type": "sticker", "emoji": emoji, "set": sticker.attributes.get("href")})
+    for video in _own(message, ".tgme_widget_message_roundvideo_player"):
+        duration = _text_of(video.css_first(".tgme_widget_message_roundvideo_duration"))
+        items.append({"type": "round_video", "duration": _duration(duration)})
+    return items
 
 
 def _link_preview(message: LexborNode) -> dict[str, Any] | None:
@@ -271,6 +364,7 @@ def post_from_message(message: LexborNode) -> PostRecord:
         metrics={k: v for k, v in metrics.items() if v is not None},
         extra=extra,
         media=media,
+        content=_content(message),
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from osint.collectors.base import (
     Collector,
+    CursorRejected,
     PageQuery,
     PostLookup,
     PostPage,
@@ -40,15 +41,17 @@ USER_FIELDS = (
     "public_metrics,url,verified,verified_type,withheld"
 )
 TWEET_FIELDS = (
-    "attachments,author_id,conversation_id,created_at,edit_history_tweet_ids,entities,"
-    "in_reply_to_user_id,lang,note_tweet,possibly_sensitive,public_metrics,referenced_tweets,"
-    "reply_settings,source"
+    "attachments,author_id,context_annotations,conversation_id,created_at,"
+    "edit_history_tweet_ids,entities,geo,in_reply_to_user_id,lang,note_tweet,possibly_sensitive,"
+    "public_metrics,referenced_tweets,reply_settings,source,withheld"
 )
 EXPANSIONS = (
-    "attachments.media_keys,author_id,referenced_tweets.id,referenced_tweets.id.author_id,"
-    "entities.mentions.username"
+    "attachments.media_keys,attachments.poll_ids,author_id,geo.place_id,referenced_tweets.id,"
+    "referenced_tweets.id.author_id,entities.mentions.username"
 )
 MEDIA_FIELDS = "url,preview_image_url,type,variants,width,height,alt_text"
+PLACE_FIELDS = "contained_within,country,country_code,full_name,geo,id,name,place_type"
+POLL_FIELDS = "duration_minutes,end_datetime,id,options,voting_status"
 PAGE_SIZE = 100  # the endpoint's maximum; it refuses fewer than 5
 _OWN_MEDIA_LINK = re.compile(r"^https?://(x|twitter)\.com/[^/]+/status/\d+/(photo|video)/\d+$")
 
@@ -79,10 +82,14 @@ class Includes:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     media: dict[str, dict[str, Any]] = field(default_factory=dict)
     tweets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    places: dict[str, dict[str, Any]] = field(default_factory=dict)
+    polls: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, page: dict[str, Any]) -> Includes:
-        raw = page.get("includes") or {}
+        raw = page.get("includes")
+        if not isinstance(raw, dict):
+            raw = {}
 
         def index(items: Any, key: str) -> dict[str, dict[str, Any]]:
             if not isinstance(items, list):
@@ -93,6 +100,8 @@ class Includes:
             users=index(raw.get("users"), "id"),
             media=index(raw.get("media"), "media_key"),
             tweets=index(raw.get("tweets"), "id"),
+            places=index(raw.get("places"), "id"),
+            polls=index(raw.get("polls"), "id"),
         )
 
 
@@ -158,6 +167,54 @@ def media_refs(tweet: dict[str, Any], includes: Includes) -> list[MediaRef]:
             )
         )
     return refs
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def structured_content(tweet: dict[str, Any], includes: Includes) -> list[dict[str, Any]]:
+    """A tweet's polls (``attachments.poll_ids`` + ``includes.polls``), place (``geo`` +
+    ``includes.places``) and withheld notice, one typed item each (``PostRecord.content``)."""
+    items: list[dict[str, Any]] = []
+    attachments = _object(tweet.get("attachments"))
+    for poll_id in attachments.get("poll_ids") or []:
+        poll = includes.polls.get(str(poll_id)) or {"id": str(poll_id)}
+        options = [
+            {"position": o.get("position"), "label": o.get("label"), "votes": o.get("votes")}
+            for o in poll.get("options") or []
+            if isinstance(o, dict)
+        ]
+        item: dict[str, Any] = {"type": "poll", "id": str(poll_id), "options": options}
+        for key in ("voting_status", "end_datetime", "duration_minutes"):
+            if poll.get(key) is not None:
+                item[key] = poll[key]
+        items.append(item)
+    geo = _object(tweet.get("geo"))
+    if geo:
+        place = includes.places.get(str(geo.get("place_id"))) or {}
+        item = {"type": "place", "place_id": geo.get("place_id")}
+        for key in ("name", "full_name", "country", "country_code", "place_type"):
+            if place.get(key):
+                item[key] = place[key]
+        if isinstance(place.get("geo"), dict) and place["geo"].get("bbox"):
+            item["bbox"] = place["geo"]["bbox"]
+        coordinates = geo.get("coordinates")
+        if isinstance(coordinates, dict) and coordinates.get("coordinates"):
+            lon, lat = coordinates["coordinates"][:2]
+            item.update(lat=lat, lon=lon)
+        items.append(item)
+    withheld = tweet.get("withheld")
+    if isinstance(withheld, dict) and withheld:
+        items.append(
+            {
+                "type": "withheld",
+                "country_codes": list(withheld.get("country_codes") or []),
+                **({"copyright": True} if withheld.get("copyright") else {}),
+                **({"scope": withheld["scope"]} if withheld.get("scope") else {}),
+            }
+        )
+    return items
 
 
 def _entities(tweet: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
@@ -232,6 +289,9 @@ def post_from_tweet(
             extra[key] = tweet[key]
     if "possibly_sensitive" in tweet:
         extra["possibly_sensitive"] = tweet["possibly_sensitive"]
+    for key in ("withheld", "context_annotations", "geo"):
+        if tweet.get(key):
+            extra[key] = tweet[key]
     if refs:
         extra["referenced_tweets"] = _referenced(tweet, includes)
     return PostRecord(
@@ -252,6 +312,7 @@ def post_from_tweet(
         metrics=dict(tweet.get("public_metrics") or {}),
         extra=extra,
         media=media_refs(tweet, includes),
+        content=structured_content(tweet, includes),
     )
 
 
@@ -259,6 +320,9 @@ def post_from_tweet(
 class NormalizedPage:
     posts: list[PostRecord]
     problems: list[str]
+    # the retweeted, quoted and replied-to tweets of ``includes.tweets``, as posts of their own
+    # authors (seen through the reference, not collected from those accounts)
+    referenced: list[PostRecord] = field(default_factory=list)
 
 
 def posts_from_page(
@@ -277,7 +341,41 @@ def posts_from_page(
             posts.append(post_from_tweet(tweet, includes, default_author))
         except (ValueError, KeyError, TypeError) as exc:
             problems.append(f"skipped a tweet: {exc}")
-    return NormalizedPage(posts, problems)
+    return NormalizedPage(posts, problems, referenced_posts(includes))
+
+
+def referenced_posts(includes: Includes) -> list[PostRecord]:
+    """``includes.tweets`` as posts of their authors; a tweet that cannot be one is left out
+    (it stays in the raw page, and the referencing post keeps its id)."""
+    found = []
+    for tweet in includes.tweets.values():
+        if not tweet.get("author_id"):
+            continue  # X sends the author with the tweet; without it, no account to file under
+        try:
+            found.append(post_from_tweet(tweet, includes))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def timeline_shape(body: Any) -> None:
+    """ValueError unless ``body`` is a documented v2 timeline page (posts, or none with a
+    ``result_count`` of 0 or ``errors``): a page that silently lost its ``data`` is an error."""
+    if not isinstance(body, dict):
+        raise ValueError(f"a page is a JSON object, this is {type(body).__name__}")
+    data = body.get("data")
+    if "data" in body and not isinstance(data, list):
+        raise ValueError(f"'data' is {type(data).__name__}, not a list of tweets")
+    meta = body.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise ValueError("'meta' is not an object")
+    count = (meta or {}).get("result_count")
+    if not isinstance(count, int) or isinstance(count, bool):
+        count = None
+    if "data" not in body and not body.get("errors") and count != 0:
+        raise ValueError("no 'data', no 'errors' and no result_count of 0")
+    if count and not data:
+        raise ValueError(f"meta.result_count says {count} tweets, 'data' holds none")
 
 
 def page_from_flat_tweet(tweet: dict[str, Any]) -> dict[str, Any]:
@@ -285,6 +383,8 @@ def page_from_flat_tweet(tweet: dict[str, Any]) -> dict[str, Any]:
     users: dict[str, dict[str, Any]] = {}
     media: dict[str, dict[str, Any]] = {}
     tweets: dict[str, dict[str, Any]] = {}
+    places: dict[str, dict[str, Any]] = {}
+    polls: dict[str, dict[str, Any]] = {}
 
     def collect_user(user: Any) -> None:
         if isinstance(user, dict) and user.get("id"):
@@ -295,9 +395,17 @@ def page_from_flat_tweet(tweet: dict[str, Any]) -> dict[str, Any]:
         collect_user(item.get("in_reply_to_user"))
         for mention in (item.get("entities") or {}).get("mentions") or []:
             collect_user(mention)
-        for m in (item.get("attachments") or {}).get("media") or []:
+        attachments = _object(item.get("attachments"))
+        for m in attachments.get("media") or []:
             if isinstance(m, dict) and m.get("media_key"):
                 media.setdefault(str(m["media_key"]), m)
+        inline = attachments.get("poll") or attachments.get("polls") or []
+        for poll in inline if isinstance(inline, list) else [inline]:  # twarc inlines polls
+            if isinstance(poll, dict) and poll.get("id"):
+                polls.setdefault(str(poll["id"]), poll)
+        geo = _object(item.get("geo"))
+        if isinstance(geo.get("place"), dict) and geo["place"].get("id"):  # and the place
+            places.setdefault(str(geo["place"]["id"]), geo["place"])
         refs = []
         for ref in item.get("referenced_tweets") or []:
             if isinstance(ref, dict) and ref.get("id"):
@@ -316,6 +424,8 @@ def page_from_flat_tweet(tweet: dict[str, Any]) -> dict[str, Any]:
             "users": list(users.values()),
             "media": list(media.values()),
             "tweets": list(tweets.values()),
+            "places": list(places.values()),
+            "polls": list(polls.values()),
         },
     }
 
@@ -347,6 +457,18 @@ def _detail(body: Any) -> str:
     return str(body.get("detail") or first.get("detail") or first.get("message") or "")
 
 
+def _about(body: Any, parameter: str) -> bool:
+    """Whether an X 400 body names ``parameter`` among the invalid ones."""
+    if not isinstance(body, dict):
+        return False
+    for error in body.get("errors") or []:
+        if isinstance(error, dict):
+            named = error.get("parameters") or {}
+            if parameter in named or parameter in str(error.get("message", "")):
+                return True
+    return False
+
+
 class XCollector(Collector):
     """X API v2: ``users/by/username``, ``users/:id/tweets``, ``tweets?ids=``."""
 
@@ -370,13 +492,20 @@ class XCollector(Collector):
         match = re.match(r"^(?:https?://)?(?:www\.|mobile\.)?(?:x|twitter)\.com/([^/?#]+)", target)
         return super().normalize_target(match.group(1) if match else target)
 
-    def _call(self, path: str, params: dict[str, str | int], bucket: str) -> tuple[Any, Response]:
+    def _call(
+        self,
+        path: str,
+        params: dict[str, str | int],
+        bucket: str,
+        shape: Any = None,
+    ) -> tuple[Any, Response]:
         response = self.http.get(
             self.url(path),
             params=params,
             headers=self._auth,
             bucket=f"x:{bucket}",
             expect_json=True,
+            shape=shape,
         )
         try:
             body = response.json()
@@ -387,6 +516,10 @@ class XCollector(Collector):
             raise AuthError(
                 f"X refused the request (HTTP {status}: {_detail(body) or 'no detail'})",
                 hint="check OSINT_X_BEARER_TOKEN: a valid app bearer token with access to the v2 API",
+            )
+        if status == 400 and "pagination_token" in params and _about(body, "pagination_token"):
+            raise CursorRejected(
+                f"X refused the page cursor (HTTP 400: {_detail(body) or 'no detail'})"
             )
         if not 200 <= status < 300:
             raise CollectError(
@@ -416,6 +549,8 @@ class XCollector(Collector):
             "expansions": EXPANSIONS,
             "media.fields": MEDIA_FIELDS,
             "user.fields": USER_FIELDS,
+            "place.fields": PLACE_FIELDS,
+            "poll.fields": POLL_FIELDS,
         }
         if query.cursor:
             params["pagination_token"] = query.cursor
@@ -426,16 +561,20 @@ class XCollector(Collector):
         if query.until:
             params["end_time"] = _api_time(query.until)
         user_id = profile.account.platform_id
-        body, response = self._call(f"2/users/{user_id}/tweets", params, "user_tweets")
+        body, response = self._call(
+            f"2/users/{user_id}/tweets", params, "user_tweets", shape=timeline_shape
+        )
         if "data" not in body and body.get("errors"):
             raise self._account_error(body["errors"], f"@{profile.account.handle or user_id}")
         page = posts_from_page(body, default_author=profile.account)
         meta = body.get("meta") or {}
+        token = meta.get("next_token") if isinstance(meta, dict) else None
         return PostPage(
             posts=page.posts,
-            next_cursor=meta.get("next_token") or None,
+            next_cursor=token if isinstance(token, str) and token else None,
             capture=response.capture,
             problems=page.problems,
+            referenced=page.referenced,
         )
 
     def lookup_posts(self, post_ids: list[str]) -> PostLookup:
@@ -449,6 +588,8 @@ class XCollector(Collector):
                 "expansions": EXPANSIONS,
                 "media.fields": MEDIA_FIELDS,
                 "user.fields": USER_FIELDS,
+                "place.fields": PLACE_FIELDS,
+                "poll.fields": POLL_FIELDS,
             }
             body, response = self._call("2/tweets", params, "tweets_lookup")
             lookup.capture = response.capture

@@ -79,6 +79,17 @@ def _summary(session: Session, case: Case) -> CaseSummary:
         .where(Account.case_id == case.id, AccountSnapshot.avatar_media_id.is_not(None)),
     ).subquery()
     media = count(select(func.count()).select_from(media_ids))
+    missing = (
+        select(func.count())
+        .select_from(PostMedia)
+        .join(Post, Post.id == PostMedia.post_id)
+        .where(
+            Post.case_id == case.id,
+            PostMedia.media_id.is_(None),
+            PostMedia.source_url.is_not(None),
+        )
+    )
+    tried = func.coalesce(PostMedia.attempts, 0) > 0
     return CaseSummary(
         id=case.id,
         name=case.name,
@@ -89,4 +100,6 @@ def _summary(session: Session, case: Case) -> CaseSummary:
         posts=count(select(func.count()).select_from(Post).where(Post.case_id == case.id)),
         media=media,
         findings=count(select(func.count()).select_from(Finding).where(Finding.case_id == case.id)),
+        media_failed=count(missing.where(tried)),
+        media_pending=count(missing.where(~tried)),
     )

@@ -25,11 +25,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from osint.cases import get_case
-from osint.collect_media import MediaFetcher, NewMedia
-from osint.collectors.base import Collector, PageQuery, PostPage
+from osint.collect_media import RETRY_BATCH, MediaFetcher, NewMedia, PendingMedia
+from osint.collectors.base import Collector, CursorRejected, PageQuery, PostPage
 from osint.collectors.capture import WarcRecorder
 from osint.collectors.http import HttpClient
 from osint.collectors.ratelimit import RateBudget
+from osint.collectors.redact import scrub, scrub_value
 from osint.collectors.registry import get_collector
 from osint.config import Settings
 from osint.errors import (
@@ -45,7 +46,13 @@ from osint.runs import finish_run, start_run
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter, EditedPost
 from osint.storage.models import Account, CollectionRun
-from osint.storage.records import CaptureRecord, MediaRef, PostRecord, ProfileRecord
+from osint.storage.records import (
+    SEEN_VIA_REFERENCE,
+    CaptureRecord,
+    MediaRef,
+    PostRecord,
+    ProfileRecord,
+)
 from osint.storage.types import utcnow
 
 RECENT_RUNS = 200  # completed runs scanned for the newest post already collected
@@ -74,6 +81,9 @@ class CollectSummary:
     media_reused: int = 0
     media_failed: int = 0
     media_flagged: int = 0
+    media_pending: int = 0  # left for the next run (their host unreachable in this one)
+    media_retried: int = 0  # attachments that failed in earlier runs, tried again
+    referenced_posts: int = 0  # posts of other accounts stored as what was amplified
     captures: int = 0
     new_post_ids: list[int] = field(default_factory=list)
     edited: list[EditedPost] = field(default_factory=list)
@@ -91,6 +101,9 @@ class CollectSummary:
             "media_reused",
             "media_failed",
             "media_flagged",
+            "media_pending",
+            "media_retried",
+            "referenced_posts",
             "captures",
         ]
         return {name: int(getattr(self, name)) for name in names}
@@ -155,7 +168,6 @@ def collect_account(
     ``full`` re-reads the whole timeline instead of only what is newer than the last complete
     run (slower; finds edits of older posts). ``budget`` shares rate limits between runs.
     """
-    progress = progress or NullProgress()
     collector_cls = get_collector(platform)
     target = collector_cls.normalize_target(target)
     collector_cls.token(settings)  # a missing token fails before anything is written
@@ -166,7 +178,9 @@ def collect_account(
         "limit": limit,
         "full": full,
     }
-    http = HttpClient(settings, budget=budget, notify=progress.log, sleep=sleep)
+    http = HttpClient(settings, budget=budget, sleep=sleep)
+    # every line shown or kept passes through the run's secrets (a server may echo a token)
+    progress = http.notify = ScrubbedProgress(progress or NullProgress(), http.secrets)
     try:
         collector = collector_cls(http, settings)
         with store.session() as session:
@@ -229,6 +243,8 @@ def _run(job: _Job) -> CollectSummary:
         job.state = {**job.state, "account_status": _unavailable_status(exc)}
         raise
     except OsintError as exc:
+        exc.message = scrub(exc.message, job.http.secrets)
+        exc.hint = scrub(exc.hint, job.http.secrets) if exc.hint else exc.hint
         errors.append(str(exc))
         raise
     except KeyboardInterrupt:
@@ -241,6 +257,8 @@ def _run(job: _Job) -> CollectSummary:
         summary.status = status
         summary.media_downloaded, summary.media_reused = job.media.downloaded, job.media.reused
         summary.media_failed, summary.media_flagged = job.media.failed, job.media.flagged
+        summary.media_pending, summary.media_retried = job.media.pending, job.media.retried
+        errors = [scrub(e, job.http.secrets) for e in errors]
         summary.warc_file = job.recorder.relative_path
         job.http.close()
         job.recorder.close()
@@ -355,8 +373,8 @@ def _finish(job: _Job, status: str, errors: list[str]) -> None:
                 job.summary.run_id,
                 status=status,
                 counts=job.summary.counts(),
-                errors=job.summary.problems + errors,
-                state=job.state,
+                errors=scrub_value(job.summary.problems + errors, job.http.secrets),
+                state=scrub_value(job.state, job.http.secrets),
             )
     except Exception as exc:  # never hide the error that ended the run behind this one
         job.progress.log(f"could not record the end of run {job.summary.run_id}: {exc}")
@@ -415,6 +433,7 @@ def _capture_profile(job: _Job) -> ProfileRecord:
         ref = MediaRef(profile.avatar_url, kind="avatar")
         avatar_new = job.media.fetch([ref])
         profile.avatar_sha256 = ref.sha256
+    scrub_value(profile, job.http.secrets)
     captured_at = result.capture.fetched_at if result.capture else utcnow()
     captures = job.pending + job.http.drain_captures()
     job.pending = captures
@@ -460,6 +479,9 @@ def _write_captures(job: _Job, captures: list[CaptureRecord]) -> dict[int, int]:
 # -- posts ---------------------------------------------------------------------------------
 def _collect_posts(job: _Job, profile: ProfileRecord) -> None:
     """Page through the account's posts from the committed cursor to the end (or the limit)."""
+    _retry_media(job)
+    seen_cursors = {job.state["cursor"]} if job.state.get("cursor") else set()
+    dropped_cursor = False
     while True:
         remaining = None if job.limit is None else job.limit - int(job.state.get("posts", 0))
         if remaining is not None and remaining <= 0:
@@ -471,14 +493,33 @@ def _collect_posts(job: _Job, profile: ProfileRecord) -> None:
             until=job.until,
             limit=remaining,
         )
-        page = job.collector.fetch_page(profile, query)
+        try:
+            page = job.collector.fetch_page(profile, query)
+        except CursorRejected as exc:
+            if query.cursor is None or dropped_cursor:
+                raise
+            # a cursor the server no longer takes (or never issued) must not poison every
+            # later run: drop it and page again from the newest post (stored posts are kept)
+            dropped_cursor = True
+            _problem(
+                job,
+                f"{exc.message}: the saved page cursor is dropped and the run pages "
+                "again from the newest post",
+            )
+            job.state = {**job.state, "cursor": None}
+            seen_cursors.clear()
+            continue
         posts, older_seen = _within_window(job, page.posts, remaining)
         limited = remaining is not None and len(posts) >= remaining
-        last = page.next_cursor is None or older_seen or limited
+        repeated = page.next_cursor is not None and page.next_cursor in seen_cursors
+        last = page.next_cursor is None or older_seen or limited or repeated
         for problem in page.problems:
-            job.summary.problems.append(problem)
-            job.progress.log(problem)
-        new_media = job.media.fetch([ref for post in posts for ref in post.media])
+            _problem(job, problem)
+        repeat_line = _repeat_line(job, page.next_cursor or "", len(posts)) if repeated else ""
+        if repeated:
+            _problem(job, repeat_line)
+        elif page.next_cursor:
+            seen_cursors.add(page.next_cursor)
         state = dict(job.state)
         state["cursor"] = None if last else page.next_cursor
         state["pages"] = int(state.get("pages", 0)) + 1
@@ -487,11 +528,44 @@ def _collect_posts(job: _Job, profile: ProfileRecord) -> None:
             state["newest_id"] = job.collector.newest_id([p.platform_id for p in posts])
         if last:
             state["newest_id"] = state.get("newest_id") or state.get("since_id")
-            state["complete"] = page.next_cursor is None and job.since is None and not limited
-        _commit_page(job, page, posts, new_media, state)
+            state["complete"] = (
+                page.next_cursor is None and job.since is None and not limited and not repeated
+            )
+        ids = _commit_page(job, page, posts, state)
+        _fetch_post_media(job, [*posts, *_referenced(page, posts)], ids)
         if last:
             job.summary.complete = bool(state["complete"])
+            if repeated:
+                raise CollectError(
+                    scrub(repeat_line, job.http.secrets),
+                    hint="the platform is misbehaving; run the same command again later",
+                )
             return
+
+
+def _problem(job: _Job, line: str) -> None:
+    line = scrub(line, job.http.secrets)
+    job.summary.problems.append(line)
+    job.progress.log(line)
+
+
+def _repeat_line(job: _Job, cursor: str, page_posts: int) -> str:
+    pages = int(job.state.get("pages", 0)) + 1
+    posts = int(job.state.get("posts", 0)) + page_posts
+    return (
+        f"{job.collector.title} handed out the page cursor {cursor[:60]!r} again after "
+        f"{pages} page(s): a cursor that repeats would page forever, so the run stops here; "
+        f"the {posts:,} posts read so far are kept"
+    )
+
+
+def _referenced(page: PostPage, posts: list[PostRecord]) -> list[PostRecord]:
+    """The page's referenced posts that are not posts of the page itself."""
+    own = {p.platform_id for p in page.posts}
+    refs = [r for r in page.referenced if r.platform_id not in own]
+    for rec in refs:
+        rec.seen_via = SEEN_VIA_REFERENCE
+    return list({r.platform_id: r for r in refs}.values())
 
 
 def _within_window(
@@ -509,13 +583,14 @@ def _within_window(
 
 
 def _commit_page(
-    job: _Job,
-    page: PostPage,
-    posts: list[PostRecord],
-    new_media: list[NewMedia],
-    state: dict[str, Any],
-) -> None:
-    """One transaction: captures, media rows, posts and the resume cursor, or none of them."""
+    job: _Job, page: PostPage, posts: list[PostRecord], state: dict[str, Any]
+) -> dict[str, int]:
+    """One transaction: captures, posts (and what they reference) and the resume cursor, or
+    none of them. The attachments' bytes come after (:func:`_fetch_post_media`): the posts of a
+    page never wait for its images. Returns ``platform_id -> post id``."""
+    referenced = _referenced(page, posts)
+    secrets = job.http.secrets
+    job.media.resolve_known([ref for post in (*posts, *referenced) for ref in post.media])
     captures = job.pending + job.http.drain_captures()
     job.pending = captures
     job.recorder.sync()
@@ -523,11 +598,16 @@ def _commit_page(
     with job.store.session() as session:
         job.writer.session = session
         ids = _write_captures(job, captures)
-        job.media.write(job.writer, new_media)
         page_capture_id = ids.get(id(page.capture)) if page.capture else None
         for post in posts:
             post.capture_id = page_capture_id
             add_content_keys(post)
+        for rec in referenced:  # what was amplified: stored, but no share of its author's
+            rec.capture_id, rec.objects = page_capture_id, []
+        # what osint keeps never holds a secret a server echoed (in a text, a media URL...)
+        scrub_value(posts, secrets)
+        scrub_value(referenced, secrets)
+        seen = job.writer.posts(referenced, seen_at=seen_at) if referenced else None
         result = job.writer.posts(posts, seen_at=seen_at)
         _save_state(session, job, state)
     job.pending, job.state = [], state
@@ -538,5 +618,69 @@ def _commit_page(
     summary.posts_unchanged += len(result.unchanged)
     summary.new_post_ids.extend(result.new)
     summary.edited.extend(result.edited)
+    summary.referenced_posts += len(seen.new) if seen else 0
     job.progress.update("pages", advance=1)
     job.progress.update("posts", advance=len(posts))
+    return {**(seen.ids if seen else {}), **result.ids}
+
+
+def _fetch_post_media(job: _Job, posts: list[PostRecord], ids: dict[str, int]) -> None:
+    """Download the stored posts' new attachments, then record each outcome (one transaction)."""
+    items = [
+        PendingMedia(ids[post.platform_id], ref)
+        for post in posts
+        if post.platform_id in ids
+        for ref in post.media
+        if ref.source_url and not ref.sha256 and not ref.error
+    ]
+    if items:
+        _download_and_record(job, items)
+
+
+def _download_and_record(job: _Job, items: list[PendingMedia]) -> None:
+    batch = job.media.fetch_for(items)
+    captures = job.pending + job.http.drain_captures()
+    job.pending = captures
+    job.recorder.sync()
+    with job.store.session() as session:
+        job.writer.session = session
+        _write_captures(job, captures)
+        job.media.write_outcomes(job.writer, batch)
+    job.pending = []
+
+
+def _retry_media(job: _Job) -> None:
+    """Attachments that earlier runs could not fetch (or left pending), tried again when due."""
+    if job.summary.account_id is None:
+        return
+    after = 0
+    while True:
+        with job.store.reader() as session:
+            items, after = job.media.retry_rows(
+                session, job.summary.account_id, job.collector.platform, after, utcnow()
+            )
+        if not items:
+            return
+        if job.media.retried == 0:
+            job.progress.log(f"retrying media that earlier runs could not fetch ({len(items)}+)")
+        job.media.retried += len(items)
+        _download_and_record(job, items)
+        if len(items) < RETRY_BATCH:
+            return
+
+
+class ScrubbedProgress:
+    """A progress display whose lines never show a secret (a server may echo the token)."""
+
+    def __init__(self, inner: Progress, secrets: list[str]) -> None:
+        self.inner = inner
+        self.secrets = secrets  # the HTTP client's own list: tokens added later count too
+
+    def update(self, stage: str, *, advance: int = 0, total: int | None = None) -> None:
+        self.inner.update(stage, advance=advance, total=total)
+
+    def log(self, message: str) -> None:
+        self.inner.log(scrub(message, self.secrets))
+
+    def __call__(self, message: str) -> None:
+        self.log(message)

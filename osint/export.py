@@ -50,6 +50,8 @@ FIELDS = [
     "capture_sha256",
     "capture_warc_file",
     "capture_warc_record_id",
+    "seen_via",
+    "content",
 ]
 
 
@@ -150,6 +152,8 @@ def _record(
         "capture_sha256": capture.sha256 if capture else None,
         "capture_warc_file": capture.warc_file if capture else None,
         "capture_warc_record_id": capture.warc_record_id if capture else None,
+        "seen_via": post.seen_via,
+        "content": post.content or [],
     }
 
 

@@ -39,6 +39,8 @@ class CaseSummary:
     posts: int = 0
     media: int = 0
     findings: int = 0
+    media_failed: int = 0  # attachments tried and not fetched (a re-run tries them again)
+    media_pending: int = 0  # attachments not tried yet (a host unreachable, a run stopped)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ POST_COLUMNS = (
     "first_seen",
     "last_seen",
     "capture_id",
+    "content",
+    "seen_via",
 )
 ACCOUNT_COLUMNS = (
     "id",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -343,6 +343,7 @@ class CaseWriter:
         known = [r for k, r in unique.items() if k in existing]
         if known:
             self._refresh_posts(known, existing, seen_at, result)
+            self._refresh_collection_fields(known, result.ids)
             with_objects = [r for r in known if r.objects]
             self._write_objects(with_objects, result.ids, account_ids, may_conflict=True)
         self._trim_caches()
@@ -404,6 +405,8 @@ class CaseWriter:
                 seen,
                 seen,
                 r.capture_id,
+                json_of(r.content) if r.content else None,
+                r.seen_via,
             )
             for post_id, r in zip(ids, recs, strict=True)
         ]
@@ -550,6 +553,41 @@ class CaseWriter:
                     known.setdefault(post_id, {})[position] = media_id
             self._write_media_links(with_media, ids, known)
 
+    def _refresh_collection_fields(self, recs: Sequence[PostRecord], ids: dict[str, int]) -> None:
+        """Known posts: structured content follows the latest capture that has some; a post
+        collected from its own account is no longer only "seen through a reference"."""
+        collected = [ids[r.platform_id] for r in recs if r.seen_via is None]
+        for chunk in _chunks(collected):
+            self.session.execute(
+                update(Post)
+                .where(Post.id.in_(chunk), Post.seen_via.is_not(None))
+                .values(seen_via=None)
+            )
+        for rec in recs:
+            if rec.content:
+                self.session.execute(
+                    update(Post).where(Post.id == ids[rec.platform_id]).values(content=rec.content)
+                )
+
+    def media_outcomes(self, outcomes: Sequence[MediaOutcome]) -> None:
+        """Record what downloading each pending attachment gave: its file, or a failed attempt
+        (with when the next run may try again), or nothing yet (left pending)."""
+        for o in outcomes:
+            values: dict[str, Any]
+            if o.media_id is not None:
+                values = {"media_id": o.media_id, "error": None, "retry_after": None}
+            elif o.attempted:
+                values = {"error": o.error, "retry_after": o.retry_after}
+            else:
+                values = {"error": o.error}
+            if o.attempted:
+                values["attempts"] = func.coalesce(PostMedia.attempts, 0) + 1
+            self.session.execute(
+                update(PostMedia)
+                .where(PostMedia.post_id == o.post_id, PostMedia.position == o.position)
+                .values(**values)
+            )
+
     # -- batched captures and media (the collection engine writes a page's worth at once) -----
     def captures(self, records: Sequence[CaptureRecord], *, run_id: int | None = None) -> list[int]:
         """Insert these captures in one statement; their ids, in the same order."""
@@ -602,6 +640,18 @@ class CaseWriter:
             .values(text=rec.text, text_html=rec.text_html, capture_id=rec.capture_id)
         )
         return EditedPost(row.id, rec.platform_id, row.text, rec.text, version_id)
+
+
+@dataclass(frozen=True)
+class MediaOutcome:
+    """One attachment's download result, for :meth:`CaseWriter.media_outcomes`."""
+
+    post_id: int
+    position: int
+    media_id: int | None = None
+    error: str | None = None
+    attempted: bool = True  # False: skipped this run (its host unreachable), still pending
+    retry_after: datetime | None = None
 
 
 @dataclass(frozen=True)

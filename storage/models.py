@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from osint.storage.types import (
     BigId,
+    JSONType,
     UTCDateTime,
     intpk,
     json_dict,
@@ -196,6 +197,12 @@ class Post(Base):
     last_seen: Mapped[utc] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     capture_id: Mapped[int | None] = _fk("captures.id", nullable=True, ondelete="SET NULL")
+    # what the post holds besides text and media bytes, one typed item each (a poll, a place, a
+    # document's name and size, a sticker's emoji, a round video): see storage.records.PostRecord
+    content: Mapped[list[Any] | None] = mapped_column(JSONType)
+    # None: collected from its account (or imported); "reference": seen only as what another
+    # post reposted, quoted or replied to (its account was not collected)
+    seen_via: Mapped[str | None] = mapped_column(String(20))
 
     media_links: Mapped[list[PostMedia]] = relationship(
         order_by="PostMedia.position", passive_deletes=True
@@ -263,6 +270,10 @@ class PostMedia(Base):
     platform_key: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
     capture_id: Mapped[int | None] = _fk("captures.id", nullable=True, ondelete="SET NULL")
+    # downloads tried so far (None or 0 with no media_id: pending), and when the next run may
+    # try again (back-off doubling per attempt): a plain re-run retries what failed
+    attempts: Mapped[int | None] = mapped_column(Integer)
+    retry_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     media: Mapped[Media | None] = relationship()
 

@@ -109,6 +109,17 @@ class PostRecord:
     # the fields above, or given directly by the shares importer.
     objects: list[tuple[str, str]] = field(default_factory=list)
     capture_id: int | None = None
+    # What the post holds besides text and media bytes, one dict per item with a "type": a poll
+    # (question, options with votes or percent), a place (name, lat/lon), a document, audio or
+    # voice note (file name, size, duration), a sticker (emoji), a round video, X's withheld
+    # notice or context annotations. Platform-neutral keys, see the collectors' normalisers.
+    content: list[dict[str, Any]] = field(default_factory=list)
+    # None: collected from its own account (or imported); "reference": seen only as what another
+    # post reposted, quoted or replied to; its account was not collected (see Post.seen_via)
+    seen_via: str | None = None
+
+
+SEEN_VIA_REFERENCE = "reference"
 
 
 def text_sha256(text: str | None, html: str | None = None) -> str:
@@ -185,13 +196,16 @@ def post_to_tuple(rec: PostRecord) -> tuple[Any, ...]:
         media,
         rec.objects,
         rec.capture_id,
+        rec.content,
+        rec.seen_via,
     )
 
 
 def post_from_tuple(row: tuple[Any, ...]) -> PostRecord:
     (platform, platform_id, acc, created_at, kind, text, text_html, url, lang) = row[:9]
     (repost_of, reply_to, quote_of, links, hashtags, mentions, metrics, extra) = row[9:17]
-    media, objects, capture_id = row[17:]
+    media, objects, capture_id = row[17:20]
+    content, seen_via = row[20:22] if len(row) > 20 else ([], None)
     return PostRecord(
         platform,
         platform_id,
@@ -218,4 +232,6 @@ def post_from_tuple(row: tuple[Any, ...]) -> PostRecord:
         else [],
         objects,
         capture_id,
+        content or [],
+        seen_via,
     )

@@ -55,6 +55,12 @@ def count(store: Store, model: Any) -> int:
         return s.execute(select(func.count()).select_from(model)).scalar_one()
 
 
+def collected(store: Store) -> int:
+    """Posts collected from their account (referenced posts of other accounts left out)."""
+    with store.reader() as s:
+        return s.execute(select(func.count()).where(Post.seen_via.is_(None))).scalar_one()
+
+
 def tweet_requests(replay: ReplayServer) -> list[Any]:
     return [r for r in replay.requests if r.path.endswith("/tweets")]
 
@@ -114,7 +120,7 @@ def test_incremental_run_fetches_only_new_posts(
     assert len(asked) == 1 and asked[0].query["since_id"]
     assert second.posts_new == 1 and second.pages == 1 and second.media_downloaded == 1
     assert second.media_reused == 1  # the avatar, already held
-    assert count(store, Post) == 235
+    assert collected(store) == 235
     # tweet_count moved from 234 to 235: the profile changed, so one more snapshot
     assert second.snapshot_created and count(store, AccountSnapshot) == 2
     third = collect(store, x_settings)
@@ -248,7 +254,7 @@ def test_faults_are_retried_and_nothing_is_lost(
             extras = s.execute(select(Post.extra)).scalars().all()
         assert sum(1 for e in extras if e.get("created_at_from_id")) == 99
         return
-    assert summary.posts_new == 234 and count(store, Post) == 234
+    assert summary.posts_new == 234 and collected(store) == 234
     with store.reader() as s:
         failed = s.execute(select(Capture).where(Capture.url.contains("/tweets"))).scalars().all()
     assert len(failed) == 4  # the failed attempt is kept beside the three good pages
@@ -268,11 +274,11 @@ def test_persistent_failure_fails_then_resumes(
     replay.on_request = fail_after_first_page
     with pytest.raises(CollectError, match="giving up"):
         collect(store, x_settings)
-    assert count(store, Post) == 100
+    assert collected(store) == 100
     replay.on_request = None
     replay.world.faults.clear()
     resumed = collect(store, x_settings)
-    assert resumed.resumed and resumed.posts_new == 134 and count(store, Post) == 234
+    assert resumed.resumed and resumed.posts_new == 134 and collected(store) == 234
     first_query = [r for r in tweet_requests(replay)][-2].query
     assert "pagination_token" in first_query  # resumed from the stored cursor, not the top
 
@@ -357,7 +363,7 @@ def test_suspended_account_is_marked(
             s.execute(select(Account.status).where(Account.handle == "Dia_Diarra")).scalar_one()
             == "suspended"
         )
-    assert count(store, Post) == 7  # nothing already collected is lost
+    assert collected(store) == 7  # nothing already collected is lost
     # resolved by its known id: X answers "User has been suspended: [id]."
     assert replay.requests[-1].path == f"/2/users/{dia.id}"
 
@@ -384,7 +390,9 @@ def test_a_renamed_account_is_followed_by_its_id(
         ).all()
     assert [h for h, _ in snaps] == ["Dia_Diarra", "Awa_Traore"]  # one new snapshot, not two
     assert snaps[0][1] != snaps[1][1]  # the new avatar, by hash
-    assert count(store, Account) == 1  # the same account, renamed: no duplicate
+    with store.reader() as s:
+        dias = s.execute(select(func.count()).where(Account.platform_id == dia.id)).scalar_one()
+    assert dias == 1  # the same account, renamed: no duplicate
 
 
 def test_protected_and_empty_accounts(
@@ -461,7 +469,11 @@ def test_collect_and_export_from_the_command_line(
     assert "not a date" in bad.stderr
     lines = run_cli("export", "posts", "--case", "c").stdout.splitlines()
     records = [json.loads(line) for line in lines]
-    assert len(records) == 9 and records[0]["created_at"] < records[-1]["created_at"]
+    collected_records = [r for r in records if r["seen_via"] is None]
+    assert len(collected_records) == 9 and records[0]["created_at"] < records[-1]["created_at"]
+    # what the account amplified is there too, as a post of its own author
+    original = next(r for r in records if r["seen_via"] == "reference")
+    assert original["account_handle"] == "sahel_news" and original["text"].startswith("Images")
     first = next(r for r in records if r["text"].startswith("Post 0:"))
     assert first["account_handle"] == "Dia_Diarra" and first["media"][0]["sha256"]
     assert first["media"][0]["width"] == 32 and first["capture_sha256"]
@@ -472,7 +484,7 @@ def test_collect_and_export_from_the_command_line(
     target = tmp_path / "posts.csv"
     run_cli("export", "posts", "--case", "c", "--format", "csv", "-o", str(target))
     rows = list(csv.DictReader(target.open(encoding="utf-8")))
-    assert len(rows) == 9 and json.loads(rows[0]["media"]) == records[0]["media"]
+    assert len(rows) == len(records) and json.loads(rows[0]["media"]) == records[0]["media"]
     assert rows[0]["post_id"] == records[0]["post_id"]
 
 

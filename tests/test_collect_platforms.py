@@ -126,11 +126,21 @@ def test_full_then_incremental_collection(
         posts = s.execute(select(Post)).scalars().all()
         snap = s.execute(select(AccountSnapshot)).scalar_one()
         captures = {c.id: c for c in s.execute(select(Capture)).scalars()}
-    assert len({p.platform_id for p in posts}) == platform.total  # no duplicates across pages
+        handles = dict(s.execute(select(Account.id, Account.handle)).all())
+    collected = [p for p in posts if p.seen_via is None]
+    referenced = [p for p in posts if p.seen_via == "reference"]
+    assert len({p.platform_id for p in collected}) == platform.total  # no duplicates
     assert all(captures[p.capture_id].warc_file for p in posts)  # every post has its evidence
     assert snap.bio and "Vérité pour Gossi" in snap.bio and snap.avatar_media_id is not None
-    kinds = sorted(p.kind for p in posts)
+    kinds = sorted(p.kind for p in collected)
     assert kinds.count("repost") == 1 and kinds.count("reply") == 1
+    repost = next(p for p in collected if p.kind == "repost")
+    assert repost.text and repost.text.startswith("Images from Gossi")  # not empty any more
+    if platform.name != "telegram":  # a t.me forward shows no post of its own
+        # what was amplified: the original, stored as a post of its own author (not collected)
+        original = next(p for p in referenced if p.text.startswith("Images from Gossi"))
+        assert "sahel" in handles[original.account_id].lower()
+        assert first.referenced_posts == len(referenced) >= 1
     assert any("gossi" in [h.casefold() for h in p.hashtags] for p in posts)
     assert any("https://news.example/story?id=7&utm_source=x" in p.links for p in posts)
     # a second run asks only for what is new, from the newest page
@@ -140,7 +150,7 @@ def test_full_then_incremental_collection(
     assert second.posts_new == 1 and second.pages == 1 and second.media_downloaded == 1
     asked = [r for r in timeline_requests(replay, platform) if replay.requests.index(r) >= before]
     assert len(asked) == 1
-    assert count(store, Post) == platform.total + 1
+    assert count(store, Post) == platform.total + 1 + len(referenced)
     third = collect(store, x_settings, platform)
     assert third.posts_new == 0 and third.complete and not third.snapshot_created
 
@@ -308,7 +318,9 @@ def test_suspended_accounts_are_marked_and_nothing_is_lost(
     with store.reader() as s:
         statuses = dict(s.execute(select(Account.handle, Account.status)).all())
     assert stored_status in statuses.values()
-    assert count(store, Post) == 7
+    with store.reader() as s:
+        collected = s.execute(select(func.count()).where(Post.seen_via.is_(None))).scalar_one()
+    assert collected == 7
 
 
 def test_telegram_channel_without_preview_is_a_clear_error(
@@ -436,11 +448,18 @@ def test_export_posts_shows_all_four_platforms_in_one_format(
         assert list(record) == FIELDS  # one format for every platform
         assert record["created_at"].endswith("Z") and record["capture_sha256"]
         assert record["capture_warc_file"].startswith("cases/1/warc/")
-    assert {k: len(v) for k, v in by_platform.items()} == {
+    assert {k: len([r for r in v if r["seen_via"] is None]) for k, v in by_platform.items()} == {
         "x": 8,
         "telegram": 8,
         "bluesky": 8,
         "mastodon": 9,
+    }
+    # the amplified original is exported too (a post of its own author, seen via a reference)
+    assert {k: len(v) for k, v in by_platform.items()} == {
+        "x": 9,
+        "telegram": 8,
+        "bluesky": 9,
+        "mastodon": 10,
     }
     for platform_records in by_platform.values():
         kinds = {r["kind"] for r in platform_records}

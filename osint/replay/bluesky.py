@@ -219,6 +219,11 @@ class BlueskyApp(PlatformApp):
         body: dict[str, Any] = {"feed": feed}
         if len(items) > len(page):
             body["cursor"] = _cursor(page[-1])
+            fault = request.fault
+            if fault is not None and fault.kind == "repeat_cursor" and cursor:
+                body["cursor"] = cursor
+            if fault is not None and fault.kind == "bad_cursor":
+                body["cursor"] = "not-a-cursor!"  # refused: "Malformed cursor"
         return json_reply(body)
 
     def _shown(self, post: WorldPost) -> bool:

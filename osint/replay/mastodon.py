@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from osint.replay.quota import Quotas, QuotaState
-from osint.replay.server import PlatformApp, ReplayRequest, Reply, json_reply
+from osint.replay.server import PlatformApp, ReplayRequest, Reply, echo_in_media, json_reply
 from osint.replay.world import DEFAULT_ID_SCHEMES, Fault, World, WorldAccount, WorldPost
 
 LIMIT = 300
@@ -138,6 +138,8 @@ class MastodonApp(PlatformApp):
 
     def _media_url(self, media_id: str, request: ReplayRequest) -> str:
         media = self.world.media.get(media_id)
+        if media is not None and media.url:
+            return media.url
         ext = _EXT.get(media.content_type, "jpg") if media else "jpg"
         return f"{request.media_base}/{media_id}.{ext}"
 
@@ -205,7 +207,11 @@ class MastodonApp(PlatformApp):
         links = []
         base = f"{request.base_url}/api/v1/accounts/{account_id}/statuses?limit={limit}"
         if len(page) == limit:
-            links.append(f'<{base}&max_id={page[-1].id}>; rel="next"')
+            next_id = page[-1].id
+            fault = request.fault
+            if fault is not None and fault.kind == "repeat_cursor" and query.get("max_id"):
+                next_id = query["max_id"]
+            links.append(f'<{base}&max_id={next_id}>; rel="next"')
         if page:
             links.append(f'<{base}&min_id={page[0].id}>; rel="prev"')
         return json_reply(body, headers=[("Link", ", ".join(links))] if links else [])
@@ -299,7 +305,7 @@ class MastodonApp(PlatformApp):
             media = self.world.media.get(media_id)
             if media is None:
                 continue
-            url = self._media_url(media.id, request)
+            url = echo_in_media(request, self._media_url(media.id, request))
             kind = _MEDIA_TYPES.get(media.kind, "unknown")
             out.append(
                 {

@@ -44,10 +44,11 @@ class ReplayRequest:
     body: bytes = b""
     fault: Fault | None = None
     query_items: list[tuple[str, str]] = field(default_factory=list)  # repeated keys kept
+    media_host: str | None = None  # World.media_base: media served by another server
 
     @property
     def media_base(self) -> str:
-        return f"{self.server_url}/media"
+        return self.media_host or f"{self.server_url}/media"
 
 
 @dataclass
@@ -72,6 +73,7 @@ class LoggedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     at: float
+    target: str = ""  # the request target exactly as it came over the wire (path and query)
 
 
 class PlatformApp:
@@ -97,6 +99,29 @@ class PlatformApp:
     def error(self, request: ReplayRequest, status: int) -> Reply:
         return json_reply({"error": f"HTTP {status}"}, status)
 
+    def echo_token(self, request: ReplayRequest, status: int) -> Reply:
+        """An error that quotes the caller's credentials back (a hostile or careless server)."""
+        token = caller_token(request)
+        return json_reply(
+            {"error": f"invalid request for token {token}", "detail": f"token {token} refused"},
+            status,
+            [("X-Echo", token)],
+        )
+
+
+def caller_token(request: ReplayRequest) -> str:
+    """The bearer token (or access_token parameter) the request came with."""
+    header = request.headers.get("authorization", "")
+    return header[7:] if header.startswith("Bearer ") else request.query.get("access_token", "")
+
+
+def echo_in_media(request: ReplayRequest, url: str) -> str:
+    """A media URL with the caller's token in it, under an ``echo_token`` fault."""
+    fault = request.fault
+    if fault is None or fault.kind != "echo_token" or not caller_token(request):
+        return url
+    return f"{url}?sig={caller_token(request)}"
+
 
 class MediaApp(PlatformApp):
     """``/media/<id>.<ext>`` and ``/media/profile_images/<id>_normal.<ext>``: the media host."""
@@ -110,6 +135,8 @@ class MediaApp(PlatformApp):
         media = self.world.media.get(match.group(1)) if match else None
         if media is None or (match and match.group(2) == "mp4"):
             return Reply(404, b"Not Found", "text/plain")
+        if media.redirect:
+            return Reply(302, b"", "text/plain", [("Location", media.redirect)])
         return Reply(200, media.data, media.content_type, [("Cache-Control", "max-age=604800")])
 
     def error(self, request: ReplayRequest, status: int) -> Reply:
@@ -160,11 +187,13 @@ class ReplayServer:
         *,
         apps: Iterable[type[PlatformApp]] | None = None,
         latency: float = 0.0,
+        port: int = 0,
     ) -> None:
         from osint.replay import PLATFORM_APPS
 
         self.world = world or World()
         self.latency = latency
+        self.port = port  # 0: any free port; a fixed one lets a test stop and restart a host
         classes: list[type[PlatformApp]] = [MediaApp, *(apps or PLATFORM_APPS)]
         self.apps: dict[str, PlatformApp] = {app.name: app(self.world) for app in classes}
         self.requests: list[LoggedRequest] = []
@@ -177,7 +206,7 @@ class ReplayServer:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> ReplayServer:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", self.port), _Handler)
         self._server.replay = self
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -228,9 +257,16 @@ class ReplayServer:
             server_url=self.url,
             body=handler.body,
             query_items=parse_qsl(split.query, keep_blank_values=True),
+            media_host=self.world.media_base,
         )
         logged = LoggedRequest(
-            method, platform, request.path, request.query, request.headers, time.time()
+            method,
+            platform,
+            request.path,
+            request.query,
+            request.headers,
+            time.time(),
+            handler.path,
         )
         with self._log_lock:
             self.requests.append(logged)
@@ -255,7 +291,13 @@ class ReplayServer:
             if fault is not None and fault.kind == "rate_limit":
                 return app.rate_limited(request, fault)
             if fault is not None and fault.kind == "status":
-                return app.error(request, fault.status)
+                reply = app.error(request, fault.status)
+                reply.headers.extend(fault.headers)
+                return reply
+            if fault is not None and fault.kind == "body":
+                return Reply(200, fault.body, headers=list(fault.headers))
+            if fault is not None and fault.kind == "echo_token" and fault.status >= 400:
+                return app.echo_token(request, fault.status)
             if fault is not None and fault.kind == "html":
                 return Reply(200, MAINTENANCE_HTML, "text/html; charset=utf-8")
             with self.world.lock:
@@ -265,7 +307,25 @@ class ReplayServer:
             return Reply(500, b"replay server error (see ReplayServer.errors)", "text/plain")
         if fault is not None and fault.kind == "endless":
             reply = Reply(200, _endless(), reply.content_type, length=fault.length)
+        body = reply.body.rstrip() if isinstance(reply.body, bytes) else b""
+        if fault is not None and fault.kind == "duplicate_key" and body.endswith(b"}"):
+            empty = json.dumps({fault.key: []})[1:-1].encode()
+            reply.body = body[:-1] + b"," + empty + b"}"
+        if fault is not None and fault.kind == "slowloris" and isinstance(reply.body, bytes):
+            reply = Reply(
+                reply.status,
+                self._trickle(reply.body, fault.delay),
+                reply.content_type,
+                reply.headers,
+                length=len(reply.body),
+            )
         return reply
+
+    def _trickle(self, body: bytes, delay: float) -> Iterator[bytes]:
+        for index in range(len(body)):
+            if self._stopping.wait(delay):
+                return
+            yield body[index : index + 1]
 
     def _send(self, handler: _Handler, reply: Reply, fault: Fault | None) -> None:
         body = reply.body

@@ -205,6 +205,9 @@ class TelegramApp(PlatformApp):
         more = ""
         if older:
             oldest = message_number(page[-1])
+            fault = request.fault
+            if fault is not None and fault.kind == "repeat_cursor" and before.isdigit():
+                oldest = int(before)
             more = (
                 '<div class="tgme_widget_message_centered js-messages_more_wrap">'
                 f'<a href="/s/{html.escape(account.handle)}?before={oldest}" '
@@ -313,38 +316,50 @@ class TelegramApp(PlatformApp):
     def _media(
         self, post: WorldPost, handle: str, number: int, request: ReplayRequest, broken: bool
     ) -> str:
+        """Photos and videos in album order (t.me keeps the order they were sent in), round
+        videos, then what else the message holds (post.extra: poll, location, document, audio,
+        voice, sticker)."""
         items = [self.world.media[m] for m in post.media if m in self.world.media]
-        photos = [m for m in items if m.kind == "photo"]
         out = []
-        for media in photos:
+        for media in items:
             url = f"{request.media_base}/{media.id}.{_EXT.get(media.content_type, 'jpg')}"
-            style = "width:800px" if broken else f"width:800px;background-image:url('{url}')"
-            grouped = " grouped_media_wrap blured js-message_photo" if len(photos) > 1 else ""
-            out.append(
-                f'<a class="tgme_widget_message_photo_wrap{grouped} 5294383783689789758 '
-                f'1232694784_460005694" href="{WEB}/{handle}/{number}?single" style="{style}">'
-                f'<div class="tgme_widget_message_photo" style="padding-top:75%"></div></a>'
-            )
-            broken = False  # only the message's first photo loses its URL
-        if len(out) > 1:
+            if media.kind == "photo":
+                style = "width:800px" if broken else f"width:800px;background-image:url('{url}')"
+                grouped = " grouped_media_wrap blured js-message_photo" if len(items) > 1 else ""
+                out.append(
+                    f'<a class="tgme_widget_message_photo_wrap{grouped} 5294383783689789758 '
+                    f'1232694784_460005694" href="{WEB}/{handle}/{number}?single" '
+                    f'style="{style}"><div class="tgme_widget_message_photo" '
+                    'style="padding-top:75%"></div></a>'
+                )
+                broken = False  # only the message's first photo loses its URL
+            elif media.kind == "round":
+                out.append(
+                    '<div class="tgme_widget_message_roundvideo_player js-message_roundvideo_player">'
+                    f'<i class="tgme_widget_message_roundvideo_thumb" style="background-image:url(\'{url}\')"></i>'
+                    f'<video class="tgme_widget_message_roundvideo js-message_roundvideo" '
+                    f'src="{request.media_base}/{media.id}.mp4"></video>'
+                    '<div class="tgme_widget_message_roundvideo_duration">0:09</div></div>'
+                )
+            else:
+                out.append(
+                    '<a class="tgme_widget_message_video_player blured js-message_video_player" '
+                    f'href="{WEB}/{handle}/{number}?single"><i class="tgme_widget_message_video_thumb" '
+                    f"style=\"background-image:url('{url}')\"></i>"
+                    f'<video src="{request.media_base}/{media.id}.mp4?token=replay" '
+                    'class="tgme_widget_message_video js-message_video" width="100%" height="100%">'
+                    "</video>"
+                    '<time class="message_video_duration js-message_video_duration">0:12</time></a>'
+                )
+        if len(items) > 1:
             out = [
                 '<div class="tgme_widget_message_grouped_wrap js-message_grouped_wrap">'
                 '<div class="tgme_widget_message_grouped js-message_grouped">',
                 *out,
                 "</div></div>",
             ]
-        for media in (m for m in items if m.kind in ("video", "gif")):
-            poster = f"{request.media_base}/{media.id}.{_EXT.get(media.content_type, 'jpg')}"
-            out.append(
-                '<a class="tgme_widget_message_video_player blured js-message_video_player" '
-                f'href="{WEB}/{handle}/{number}?single"><i class="tgme_widget_message_video_thumb" '
-                f"style=\"background-image:url('{poster}')\"></i>"
-                f'<video src="{request.media_base}/{media.id}.mp4?token=replay" '
-                'class="tgme_widget_message_video js-message_video" width="100%" height="100%">'
-                "</video>"
-                '<time class="message_video_duration js-message_video_duration">0:12</time></a>'
-            )
-        return "\n".join(out)
+        out.append(_extras(post, handle, number))
+        return "\n".join(x for x in out if x)
 
     def _link_preview(self, post: WorldPost, request: ReplayRequest) -> str:
         if not post.links:
@@ -428,3 +443,62 @@ def _text_html(text: str, post: WorldPost | None = None) -> str:
         escaped,
     )
     return escaped.replace("\n", "<br/>")
+
+
+def _extras(post: WorldPost, handle: str, number: int) -> str:
+    """A message's poll, location or venue, file, audio, voice note or sticker, as t.me shows."""
+    extra, out = post.extra, []
+    esc = html.escape
+    if isinstance(poll := extra.get("poll"), dict):
+        options = "".join(
+            '<div class="tgme_widget_message_poll_option">'
+            f'<div class="tgme_widget_message_poll_option_percent">{percent}%</div>'
+            f'<div class="tgme_widget_message_poll_option_value"><div class="'
+            f'tgme_widget_message_poll_option_text" dir="auto">{esc(text)}</div></div></div>'
+            for text, percent in poll.get("options", [])
+        )
+        out.append(
+            '<div class="tgme_widget_message_poll js-poll">'
+            f'<div class="tgme_widget_message_poll_question" dir="auto">{esc(poll["question"])}</div>'
+            '<div class="tgme_widget_message_poll_type">Anonymous poll</div>'
+            f'<div class="tgme_widget_message_poll_options">{options}</div></div>'
+            f'<span class="tgme_widget_message_voters">{short_count(int(poll.get("voters", 0)))}'
+            "</span>"
+        )
+    if isinstance(place := extra.get("location"), dict):
+        lat, lon = place["lat"], place["lon"]
+        out.append(
+            f'<a class="tgme_widget_message_location_wrap" href="https://maps.google.com/maps?q='
+            f'{lat},{lon}&ll={lat},{lon}&z=16"><div class="tgme_widget_message_location" '
+            f"style=\"background-image:url('https://t.me/map?lat={lat}&lon={lon}')\"></div></a>"
+        )
+        if place.get("name"):
+            out.append(
+                '<div class="tgme_widget_message_location_info">'
+                f'<div class="tgme_widget_message_venue_title" dir="auto">{esc(place["name"])}</div>'
+                '<div class="tgme_widget_message_venue_address" dir="auto">'
+                f"{esc(place.get('address', ''))}</div></div>"
+            )
+    for key, css in (("document", ""), ("audio", " audio")):
+        if isinstance(doc := extra.get(key), dict):
+            out.append(
+                f'<a class="tgme_widget_message_document_wrap{css}" href="{WEB}/{handle}/{number}">'
+                '<div class="tgme_widget_message_document_icon accent_bg"></div>'
+                '<div class="tgme_widget_message_document">'
+                '<div class="tgme_widget_message_document_title accent_color" dir="auto">'
+                f'{esc(doc["title"])}</div><div class="tgme_widget_message_document_extra" '
+                f'dir="auto">{esc(doc["extra"])}</div></div></a>'
+            )
+    if isinstance(voice := extra.get("voice"), dict):
+        out.append(
+            '<a class="tgme_widget_message_voice_player js-message_voice_player">'
+            '<audio class="tgme_widget_message_voice js-message_voice" src="https://cdn.example/v.ogg">'
+            f'</audio><time class="tgme_widget_message_voice_duration">{voice["duration"]}</time></a>'
+        )
+    if isinstance(sticker := extra.get("sticker"), dict):
+        out.append(
+            f'<a class="tgme_widget_message_sticker_wrap" href="{WEB}/addstickers/SahelPack">'
+            '<i class="tgme_widget_message_sticker js-sticker_image" '
+            f'data-emoji="{esc(sticker["emoji"])}" style="width:256px"></i></a>'
+        )
+    return "\n".join(out)

@@ -27,7 +27,22 @@ from typing import Any
 X_EPOCH_MS = 1288834974657
 START = datetime(2022, 4, 1, 8, 0, tzinfo=UTC)
 FAULT_KINDS = frozenset(
-    {"rate_limit", "status", "drop", "slow", "truncated", "html", "endless", "missing_fields"}
+    {
+        "rate_limit",
+        "status",
+        "drop",
+        "slow",
+        "truncated",
+        "html",
+        "endless",
+        "missing_fields",
+        "slowloris",
+        "body",
+        "duplicate_key",
+        "repeat_cursor",
+        "bad_cursor",
+        "echo_token",
+    }
 )
 
 
@@ -82,6 +97,8 @@ class WorldMedia:
     width: int | None = None
     height: int | None = None
     alt_text: str | None = None
+    url: str | None = None  # handed out instead of the media host's URL (a hostile server)
+    redirect: str | None = None  # the media host answers 302 to this URL
 
 
 @dataclass
@@ -89,13 +106,20 @@ class Fault:
     """A misbehaviour served instead of (or on top of) the normal answer, ``times`` times.
 
     ``kind``: ``rate_limit`` (429 with reset headers; X ``shape`` ``v1`` or ``v2``), ``status``
-    (``status`` 500/503 ...), ``drop`` (connection closed mid-body), ``slow`` (``delay`` seconds
-    before answering), ``truncated`` (a complete HTTP message whose JSON is cut), ``html`` (an
-    HTML page instead of JSON or an image), ``endless`` (a body that never ends, declaring
-    ``length`` bytes or none), ``missing_fields`` (the platform leaves out fields it documents).
+    (``status`` 500/503 ..., with ``headers``), ``drop`` (connection closed mid-body), ``slow``
+    (``delay`` seconds before answering), ``truncated`` (a complete HTTP message whose JSON is
+    cut), ``html`` (an HTML page instead of JSON or an image), ``endless`` (a body that never
+    ends, declaring ``length`` bytes or none), ``missing_fields`` (the platform leaves out fields
+    it documents), ``slowloris`` (the normal answer, its body one byte every ``delay`` seconds),
+    ``body`` (200 with ``body`` as it is: ``b"null"``), ``duplicate_key`` (the normal JSON with
+    ``key`` repeated at the end, empty), ``repeat_cursor`` (the next-page cursor is the one
+    asked with: a cursor that repeats forever), ``bad_cursor`` (the next-page cursor is one the
+    platform never issued and refuses), ``echo_token`` (the platform writes the caller's token
+    into what it answers: an error message when ``status`` is 400 or more, else media URLs).
     ``path`` is a regular expression searched in the request path after the platform prefix
     (``"/tweets"``, ``"^/12[.]jpg$"``); ``platform`` ``None`` matches any (``media`` is the
-    media host).
+    media host); the first ``after`` matching requests are answered normally (a fault on the
+    second page).
     """
 
     kind: str
@@ -107,7 +131,12 @@ class Fault:
     reset_in: float = 1.0
     delay: float = 2.0
     length: int | None = 10 * 1024**3
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b"null"
+    key: str = "data"
+    after: int = 0
     hits: int = 0
+    passed: int = 0
 
 
 class FaultPlan:
@@ -131,6 +160,9 @@ class FaultPlan:
                     continue
                 if fault.platform not in (None, platform) or not re.search(fault.path, path):
                     continue
+                if fault.passed < fault.after:
+                    fault.passed += 1
+                    return None
                 fault.hits += 1
                 return fault
         return None
@@ -170,6 +202,7 @@ class World:
         self.posts: dict[tuple[str, str], WorldPost] = {}
         self.media: dict[str, WorldMedia] = {}
         self.tokens: dict[str, set[str]] = {}  # platform -> accepted API tokens (empty: any)
+        self.media_base: str | None = None  # media URLs under another host (a CDN), if set
         self.faults = FaultPlan()
         self.post_id_schemes: dict[str, Callable[[WorldAccount, datetime], str]] = {}
         self._ids = itertools.count(1)

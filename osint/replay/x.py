@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from osint.replay.server import PlatformApp, ReplayRequest, Reply, json_reply
+from osint.replay.server import PlatformApp, ReplayRequest, Reply, echo_in_media, json_reply
 from osint.replay.world import Fault, World, WorldAccount, WorldMedia, WorldPost
 
 PROBLEM = "https://api.twitter.com/2/problems/"
@@ -324,6 +324,11 @@ class XApp(PlatformApp):
         }
         if len(posts) > len(page):
             meta["next_token"] = _token(int(page[-1].id))
+            fault = request.fault
+            if fault is not None and fault.kind == "repeat_cursor" and token:
+                meta["next_token"] = token
+            if fault is not None and fault.kind == "bad_cursor":
+                meta["next_token"] = "neverissued0"  # noqa: S105 (not base32: refused, HTTP 400)
         if token is not None:
             meta["previous_token"] = base64.b32encode(f"newer:{page[0].id}".encode()).decode()
         body = self.render_tweets(page, request)
@@ -596,7 +601,7 @@ class XApp(PlatformApp):
             "height": media.height,
         }
         if media.kind == "photo":
-            full["url"] = f"{request.media_base}/{media.id}.{ext}"
+            full["url"] = echo_in_media(request, f"{request.media_base}/{media.id}.{ext}")
         else:
             full["preview_image_url"] = f"{request.media_base}/{media.id}.{ext}"
             full["variants"] = [

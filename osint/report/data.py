@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from osint.content import describe
 from osint.storage.models import (
     Account,
     AccountSnapshot,
@@ -86,6 +87,8 @@ class PostView:
     capture_sha256: str | None
     deleted_at: datetime | None
     versions: int = 1
+    content: list[str] = field(default_factory=list)  # structured content, in words
+    seen_via: str | None = None  # "reference": a post another one amplified
 
 
 def _post_views(session: Session, stmt: Any) -> list[PostView]:
@@ -120,6 +123,8 @@ def _post_views(session: Session, stmt: Any) -> list[PostView]:
                 capture_sha256=row.capture_sha256,
                 deleted_at=post.deleted_at,
                 versions=max(versions.get(post.id, 1), 1),
+                content=[describe(c) for c in post.content or [] if isinstance(c, dict)],
+                seen_via=post.seen_via,
             )
         )
     return views

@@ -101,3 +101,26 @@ def test_a_killed_writer_leaves_whole_records(
             pass
     assert complete.count("response") == 3
     recorder.close()
+
+
+def test_warc_target_uri_is_the_url_that_went_over_the_wire(
+    x_settings: Settings, replay: ReplayServer, home: Path
+) -> None:
+    """Issue 16 item 4: no re-serialised query (``%2C``, a bare ``?flag``, ``%20`` stay), only
+    the secret parts redacted."""
+    image = replay.world.add_image()
+    recorder = WarcRecorder(home, 1, run_id=1)
+    query = "ids=1%2C2&flag&q=a%20b+c&access_token=s3cr3t-value-42&tilde=%7Ex"
+    with HttpClient(x_settings, capture=recorder, secrets=["s3cr3t-value-42"]) as http:
+        http.download(f"{replay.url}/media/{image.id}.jpg?{query}", max_bytes=10**6)
+    recorder.close()
+    wire = next(r.target for r in replay.requests if r.platform == "media")
+    assert wire == f"/media/{image.id}.jpg?{query}"  # what the server received, byte for byte
+    assert recorder.path is not None
+    records = read_records(recorder.path)
+    uris = {r[1]["WARC-Target-URI"] for r in records if r[0] in ("request", "response")}
+    redacted = wire.replace("s3cr3t-value-42", "[redacted]")
+    assert uris == {f"{replay.url}{redacted}"}
+    request_line = next(r[3] for r in records if r[0] == "request").splitlines()[0]
+    assert request_line == f"GET {redacted} HTTP/1.1"
+    assert not any(b"s3cr3t-value-42" in r[2] or "s3cr3t-value-42" in r[3] for r in records)

@@ -64,10 +64,16 @@ def test_redaction() -> None:
         f"https://api.example/v1/x?access_token={REDACTED}&pagination_token=keep&q=a,b"
     )
     assert "s3cret" not in redact_url("https://u:s3cret@h.example/p")
-    assert "tok9" not in redact_url("https://h.example/tok9/feed", ["tok9"])
+    assert "tok9secretvalue" not in redact_url(
+        "https://h.example/tok9secretvalue/feed", ["tok9secretvalue"]
+    )
     headers = redact_headers(
-        [("Authorization", "Bearer tok9"), ("Cookie", "a=b"), ("X-Echo", "has tok9 in it")],
-        ["tok9"],
+        [
+            ("Authorization", "Bearer tok9secretvalue"),
+            ("Cookie", "a=b"),
+            ("X-Echo", "has tok9secretvalue in it"),
+        ],
+        ["tok9secretvalue"],
     )
     assert headers == [
         ("Authorization", REDACTED),
@@ -224,3 +230,115 @@ def test_capture_record_of_a_failed_exchange() -> None:
     record = capture_record(exchange)
     assert record.status_code is None and record.error == "ConnectError: refused"
     assert record.size == 0
+
+
+# -- issue 21: a body at a few bytes a second, absurd headers, hostile addresses --------------
+def test_a_trickling_body_is_cut_by_the_overall_deadline(
+    x_settings: Settings, replay: ReplayServer
+) -> None:
+    image = replay.world.add_image()
+    # 5 bytes/s: every read arrives well inside the 0.5 s read timeout, the whole body would
+    # take minutes; the per-request deadline (3 x timeout) cuts it, the retry gets the image
+    replay.world.faults.add("slowloris", delay=0.2, platform="media")
+    quick = x_settings.with_overrides(http_timeout=0.5)
+    started = time.monotonic()
+    with HttpClient(quick) as http:
+        download = http.download(media_url(replay, image.id), max_bytes=10**6)
+        captures = http.drain_captures()
+    assert download.status_code == 200 and b"".join(download.chunks()) == image.data
+    assert time.monotonic() - started < 6
+    assert "came too slowly" in (captures[0].error or "") and captures[0].size < len(image.data)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("inf", None),
+        ("nan", None),
+        ("-inf", None),
+        ("9" * 400, None),  # float() gives inf
+        ("1e400", None),
+        ("1000000000", 1e9),  # epoch seconds (2001): long past, the window has reset
+        (str(int(NOW) + 30 * 86400), None),  # a month ahead: not believed
+        ("Tue, 14 Nov 9999 22:15:00 GMT", None),
+    ],
+)
+def test_parse_reset_is_defensive(value: str, expected: float | None) -> None:
+    assert parse_reset(value, NOW) == expected
+
+
+def test_retry_after_with_hundreds_of_digits_is_ignored() -> None:
+    info = parse_rate_limit(httpx.Headers({"Retry-After": "9" * 300}), NOW)
+    assert info.retry_at is None
+    assert parse_rate_limit(httpx.Headers({"x-rate-limit-remaining": "inf"}), NOW).remaining is None
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://10.0.0.7/avatar.png", "private-network"),
+        ("http://192.168.1.1/", "private-network"),
+        ("http://[fd00::1]/x.jpg", "private-network"),
+        ("http://[::ffff:169.254.169.254]/", "link-local"),
+        ("http://0.0.0.0:8080/", "reserved"),
+        ("file:///etc/passwd", "scheme 'file'"),
+        ("gopher://127.0.0.1:6379/_INFO", "scheme 'gopher'"),
+    ],
+)
+def test_non_public_addresses_are_refused_before_any_byte(
+    x_settings: Settings, replay: ReplayServer, url: str, why: str
+) -> None:
+    from osint.collectors.netguard import AddressRefused
+
+    sent: list[httpx.Request] = []
+
+    def far_side(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, content=b"metadata")
+
+    client = HttpClient(x_settings, transport=httpx.MockTransport(far_side))
+    with client as http, pytest.raises(AddressRefused, match=why) as err:
+        http.download(url, max_bytes=10**6)
+    assert url[:30] in str(err.value) and sent == []
+
+
+def test_names_are_checked_after_dns_and_redirects_after_every_hop(
+    x_settings: Settings, replay: ReplayServer
+) -> None:
+    from osint.collectors.netguard import AddressRefused
+
+    resolved = {
+        "cdn.hostile.example": ["93.184.216.34"],
+        "meta.hostile.example": ["169.254.169.254"],
+    }
+    sent: list[str] = []
+
+    def far_side(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        return httpx.Response(302, headers={"Location": "http://meta.hostile.example/latest/"})
+
+    with HttpClient(x_settings, transport=httpx.MockTransport(far_side)) as http:
+        http.guard.resolve = lambda host, port: resolved.get(host, [])
+        with pytest.raises(AddressRefused, match=r"resolves to 169\.254\.169\.254") as err:
+            http.download("https://cdn.hostile.example/a.jpg", max_bytes=10**6)
+        with pytest.raises(AddressRefused, match=r"redirected|handed out"):
+            http.download("http://meta.hostile.example/x", max_bytes=10**6)
+    assert "meta.hostile.example" in str(err.value)
+    assert sent == ["https://cdn.hostile.example/a.jpg"]  # the redirect target was never asked
+
+
+def test_the_platforms_own_network_is_allowed_and_only_its_class(
+    x_settings: Settings, replay: ReplayServer
+) -> None:
+    from osint.collectors.netguard import AddressRefused, NetworkGuard
+
+    image = replay.world.add_image()
+    with HttpClient(x_settings) as http:  # the replay server (the platforms' base) is loopback
+        assert http.download(media_url(replay, image.id), max_bytes=10**6).status_code == 200
+        with pytest.raises(AddressRefused, match="link-local"):
+            http.download("http://169.254.169.254/", max_bytes=10**6)
+    public = NetworkGuard(resolve=lambda host, port: ["93.184.216.34"])
+    public.allow_network_of("https://api.x.com")
+    with pytest.raises(AddressRefused, match="loopback"):
+        public.check(media_url(replay, image.id))  # a public platform may not point at 127.0.0.1

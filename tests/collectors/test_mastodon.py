@@ -118,7 +118,7 @@ def test_reblogs_replies_quotes_and_media() -> None:
         content="<p>Images de Gossi</p>",
     )
     reblog = post_from_status(status("120", content="", reblog=original), "m.example", "m.example")
-    assert reblog.kind == "repost" and reblog.text == ""
+    assert reblog.kind == "repost" and reblog.text == "Images de Gossi"  # what readers see
     assert reblog.repost_of == "https://news.example/users/sahel/statuses/555"  # global URI
     assert reblog.extra["reposted"]["text"] == "Images de Gossi"
     assert reblog.account.platform_id == "dia@m.example"  # local acct completed
@@ -238,3 +238,34 @@ def test_lookup_posts_against_the_replay_server(x_settings: Settings, replay: An
         wanted[3]: "HTTP 404: Record not found",
     }
     assert lookup.capture is not None and lookup.capture.url.endswith("/api/v1/statuses/42")
+
+
+def test_a_poll_is_structured_content() -> None:
+    """The Poll entity as the Mastodon API documents it (docs.joinmastodon.org/entities/Poll)."""
+    poll = {
+        "id": "34830",
+        "expires_at": "2022-04-22T10:00:00.000Z",
+        "expired": True,
+        "multiple": False,
+        "votes_count": 10,
+        "voters_count": 10,
+        "options": [{"title": "Wagner", "votes_count": 6}, {"title": "FAMa", "votes_count": 4}],
+        "emojis": [],
+        "voted": False,
+        "own_votes": [],
+    }
+    post = post_from_status(
+        status("130", content="<p>Qui ?</p>", poll=poll), "m.example", "m.example"
+    )
+    assert post.content == [
+        {
+            "type": "poll",
+            "id": "34830",
+            "options": [{"text": "Wagner", "votes": 6}, {"text": "FAMa", "votes": 4}],
+            "expires_at": "2022-04-22T10:00:00.000Z",
+            "expired": True,
+            "multiple": False,
+            "votes_count": 10,
+            "voters_count": 10,
+        }
+    ]

@@ -9,6 +9,7 @@ import pytest
 
 from osint.cli import cli
 from osint.collectors.base import Collector
+from osint.collectors.http import PLATFORM_URL_SETTINGS
 from osint.collectors.registry import COLLECTORS, get_collector
 from osint.config import Settings
 from osint.errors import InputError
@@ -28,6 +29,7 @@ def test_collector_is_complete(collector: type[Collector]) -> None:
     assert issubclass(collector, Collector) and collector.title
     assert get_collector(collector.platform) is collector
     base = SETTINGS[collector.base_url_setting]  # its base URL is a setting tests can redirect
+    assert collector.base_url_setting in PLATFORM_URL_SETTINGS  # its network is the allowed one
     if collector.base_url_from_target:  # Mastodon: the instance of USER@INSTANCE, unless set
         assert base.default is None
     else:
