@@ -1,6 +1,6 @@
 """10 million shares through co-share detection and the network: time and peak memory.
 
-The shares are generated (``tests/scenarios.generate_share_arrays``): Zipf-popular objects
+The shares are generated (``osint.synth.planted.generate_share_arrays``): Zipf-popular objects
 shared over hours across 30 days by a million accounts, groups pushing objects within two
 minutes, and three viral bursts of 100,000 accounts each within five minutes (the viral cap
 path: their pairs are capped with a warning). They are written into a case store (not timed:
@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from bench._store import bulk_load, open_bench_store
 from osint.storage.db import Store
 from osint.storage.models import Case, PostObject
-from tests.scenarios import generate_share_arrays
+from osint.synth.planted import generate_share_arrays
 
 BUDGET_SECONDS = 30.0
 BUDGET_GB = 4.0

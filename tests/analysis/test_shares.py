@@ -11,7 +11,7 @@ from osint.analysis.shares import load_share_table
 from osint.analyzers.coordination import detect_groups
 from osint.analyzers.share_table import ShareTable
 from osint.storage.db import Store
-from tests.scenarios import generate_share_arrays
+from osint.synth.planted import generate_share_arrays
 
 
 def _rows(objects: np.ndarray, accounts: np.ndarray, posts: np.ndarray, times: np.ndarray) -> set:

@@ -17,7 +17,7 @@ from osint.analyzers.coordination_groups import (
 )
 from osint.analyzers.findings import FindingDraft
 from osint.analyzers.timeline import timeline_findings
-from tests.scenarios import Scenario, ScenarioConfig, generate_scenario
+from osint.synth.planted import Scenario, ScenarioConfig, generate_scenario
 
 DEFAULTS = CoordinationOptions()  # the settings `osint analyze` runs with
 

@@ -7,7 +7,8 @@ some groups were created in a burst of days, some post on another timezone's sch
 their claimed location, one behaves like a scheduler (fixed seconds), one is repurposed
 (handle changes). Organic accounts also reshare the groups' content hours later.
 
-Used by tests (``tests/analyzers``) and benchmarks (``bench/``): import it, do not copy it.
+Used by tests (``tests/analyzers``) and benchmarks (``bench/``): import it from
+``osint.synth.planted``, do not copy it.
 """
 
 from __future__ import annotations
