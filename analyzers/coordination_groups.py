@@ -2,8 +2,8 @@
 
 Candidates: account pairs that co-shared at least two distinct objects within the window
 (objects shared by more than ``max_object_shares`` accounts, viral posts, propose no pair),
-weighted by how rare those objects are (IDF, as in Pacheco et al.), split into Leiden
-communities. Each community is then judged by ``coordination_significance``: a member stays
+weighted by the distinct objects they co-shared (or by how rare those are, IDF as in Pacheco
+et al.), split into Leiden communities (constant Potts model). Each community is then judged by ``coordination_significance``: a member stays
 only when its own co-sharing with the others is far beyond what the objects' share times
 give by chance (Bonferroni over every account tested). An account left alone is tried once
 more with the accepted group it is most linked to. Groups with ``min_group_size`` members
@@ -43,22 +43,33 @@ MAX_UNFLAGGED = 200  # candidate groups kept (not flagged) for `--all`, the stro
 
 @dataclass(frozen=True)
 class GroupSettings:
-    """What makes a community a flagged group (chosen on ``osint.synth.family`` seeds 1-2)."""
+    """What makes a community a flagged group (chosen on ``osint.synth.family.CHOOSING_SEEDS``:
+    of the settings tried, the most powerful that kept precision on every family)."""
 
     alpha: float = 0.01
-    prior_cap: float = 0.25
-    prior_weight: float = 10.0
+    prior_cap: float = 0.15
+    prior_weight: float = 3.0
     min_group_size: int = 3
     min_distinct_objects: int = 2
     max_object_shares: int = 1_000
+    # Leiden with the constant Potts model: communities whose account pairs co-shared more
+    # than ``resolution`` distinct objects on average. Modularity lumped small rings with
+    # the crowd of fans they amplify (its resolution limit); CPM does not.
     resolution: float = 1.0
+    objective: str = "CPM"
+    edge_weight: str = "distinct"  # distinct: objects co-shared; idf: summed rarity
     seed: int = 42
 
     def __post_init__(self) -> None:
-        if self.min_group_size < 2 or self.min_distinct_objects < 1:
+        if self.objective not in ("CPM", "modularity") or self.edge_weight not in (
+            "idf",
+            "distinct",
+        ):
             raise InvalidParameterError(
-                "min_group_size must be >= 2 and min_distinct_objects >= 1"
+                "objective is CPM or modularity; edge_weight idf or distinct"
             )
+        if self.min_group_size < 2 or self.min_distinct_objects < 1:
+            raise InvalidParameterError("min_group_size must be >= 2 and min_distinct_objects >= 1")
         self.significance()  # checks alpha and prior_cap
 
     def significance(self) -> SignificanceSettings:
@@ -137,7 +148,11 @@ def candidate_edges(
     idf = np.maximum(np.log(n_accounts / np.maximum(profile.shares[objects], 1)), 0.1)
     starts = np.flatnonzero(np.concatenate(([True], edges[1:] != edges[:-1])))
     distinct = np.diff(np.append(starts, edges.size))
-    weight = np.add.reduceat(idf, starts)
+    weight = (
+        np.add.reduceat(idf, starts)
+        if settings.edge_weight == "idf"
+        else distinct.astype(np.float64)
+    )
     chosen = distinct >= settings.min_distinct_objects
     first = edges[starts][chosen]
     return first // n_accounts, first % n_accounts, distinct[chosen], weight[chosen]
@@ -156,7 +171,7 @@ def communities(
     igraph.set_random_number_generator(random.Random(settings.seed))
     try:
         clusters = graph.community_leiden(
-            objective_function="modularity",
+            objective_function=settings.objective,
             weights=weight.tolist(),
             resolution=settings.resolution,
             n_iterations=2,
@@ -174,9 +189,7 @@ def communities(
     return membership
 
 
-def _reattach(
-    final: np.ndarray, a: np.ndarray, b: np.ndarray, weight: np.ndarray
-) -> np.ndarray:
+def _reattach(final: np.ndarray, a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Each account outside every accepted group, put with the group it is most linked to."""
     trial = final.copy()
     group_a, group_b = final[a], final[b]
@@ -211,13 +224,37 @@ class Judgement:
     edges: int
 
 
-def judge(pairs: CoSharePairs, settings: GroupSettings | None = None) -> Judgement:
+@dataclass(frozen=True)
+class Candidates:
+    """What the grouping proposes before judging: the object profile, candidate edges and
+    communities (computed once, judged under any ``GroupSettings``)."""
+
+    profile: ObjectProfile
+    a: np.ndarray
+    b: np.ndarray
+    weight: np.ndarray
+    membership: np.ndarray
+
+
+def propose(pairs: CoSharePairs, settings: GroupSettings | None = None) -> Candidates:
+    options = settings or GroupSettings()
+    profile = object_profile(pairs.shares, pairs.time_window)
+    a, b, _, weight = candidate_edges(pairs, profile, options)
+    return Candidates(
+        profile, a, b, weight, communities(pairs.shares.n_accounts, a, b, weight, options)
+    )
+
+
+def judge(
+    pairs: CoSharePairs, settings: GroupSettings | None = None, proposal: Candidates | None = None
+) -> Judgement:
     """Candidate communities, each member tested, the accepted groups and their statistics."""
     options = settings or GroupSettings()
     table = pairs.shares
-    profile = object_profile(table, pairs.time_window)
-    a, b, _, weight = candidate_edges(pairs, profile, options)
-    candidates = communities(table.n_accounts, a, b, weight, options)
+    found = proposal or propose(pairs, options)
+    profile, a, b, weight, candidates = (
+        found.profile, found.a, found.b, found.weight, found.membership
+    )  # fmt: skip
     significance = options.significance()
     n_tested = int(np.count_nonzero(candidates >= 0))
     evidence = judge_members(table, profile, candidates, significance)
@@ -261,8 +298,10 @@ def _group_of(
     position = np.searchsorted(evidence.account, codes)
     position = np.minimum(position, max(evidence.account.size - 1, 0))
     known = evidence.account.size > 0 and np.array_equal(evidence.account[position], codes)
+
     def member(values: np.ndarray, default: float) -> np.ndarray:
         return values[position] if known else np.full(codes.size, default)
+
     activity = np.bincount(table.account_code, minlength=table.n_accounts)[codes]
     return CandidateGroup(
         accounts=tuple(_plain(v) for v in table.account_labels_of(codes)),
@@ -283,7 +322,9 @@ def _group_of(
     )
 
 
-def _with_pairs(pairs: CoSharePairs, group: CandidateGroup, profile: ObjectProfile) -> CandidateGroup:
+def _with_pairs(
+    pairs: CoSharePairs, group: CandidateGroup, profile: ObjectProfile
+) -> CandidateGroup:
     """The co-share pairs inside the group: objects, modalities, times, speed."""
     inside = np.zeros(pairs.shares.n_accounts, dtype=bool)
     inside[group.account_codes] = True
@@ -291,9 +332,14 @@ def _with_pairs(pairs: CoSharePairs, group: CandidateGroup, profile: ObjectProfi
     if index.size == 0:
         return group
     table = pairs.shares
-    times = np.concatenate([table.timestamp[pairs.row_x[index]], table.timestamp[pairs.row_y[index]]])
+    times = np.concatenate(
+        [table.timestamp[pairs.row_x[index]], table.timestamp[pairs.row_y[index]]]
+    )
     objects = table.object_code[pairs.row_x[index]]
-    first_share = profile.t_min + profile.keys[np.searchsorted(profile.keys, objects * profile.stride)] % profile.stride
+    first_share = (
+        profile.t_min
+        + profile.keys[np.searchsorted(profile.keys, objects * profile.stride)] % profile.stride
+    )
     delays = table.timestamp[pairs.row_y[index]] - first_share
     kinds = np.unique(pairs.modality[index])
     return _replace(

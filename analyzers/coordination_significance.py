@@ -83,8 +83,8 @@ class SignificanceSettings:
     """The null model's prior and the bar a member must pass."""
 
     alpha: float = 0.01  # family-wise error rate over the accounts tested
-    prior_cap: float = 0.25  # the most a prior allows of an object's pairs within the window
-    prior_weight: float = 10.0  # outside shares that count as much as the prior
+    prior_cap: float = 0.15  # the most a prior allows of an object's pairs within the window
+    prior_weight: float = 3.0  # outside shares that count as much as the prior
     min_group_size: int = 3
     max_rounds: int = 8
 
@@ -146,7 +146,9 @@ def _member_rows(table: ShareTable, membership: np.ndarray, core: np.ndarray) ->
     accounts, groups, objects, times = (c[order] for c in (accounts, groups, objects, times))
     first = np.ones(accounts.size, dtype=bool)  # an account's first share of an object
     first[1:] = (
-        (accounts[1:] != accounts[:-1]) | (objects[1:] != objects[:-1]) | (groups[1:] != groups[:-1])
+        (accounts[1:] != accounts[:-1])
+        | (objects[1:] != objects[:-1])
+        | (groups[1:] != groups[:-1])
     )
     accounts, groups, objects, times = (c[first] for c in (accounts, groups, objects, times))
     order = np.lexsort((times, objects, groups))
@@ -160,7 +162,10 @@ def _member_rows(table: ShareTable, membership: np.ndarray, core: np.ndarray) ->
 
 
 def _slot_null(
-    profile: ObjectProfile, rows: _MemberRows, close_core: np.ndarray, settings: SignificanceSettings
+    profile: ObjectProfile,
+    rows: _MemberRows,
+    close_core: np.ndarray,
+    settings: SignificanceSettings,
 ) -> np.ndarray:
     """``q`` of each (group, object) slot: the outsiders' share of close pairs, leaning on the
     capped prior when few outsiders shared the object. Outsiders are all but the core."""
@@ -236,11 +241,17 @@ def judge_members(
     threshold = options.alpha / n_tested
     k = share = expected = np.zeros(tested.size)
     p = np.ones(tested.size)
-    for _ in range(options.max_rounds):
-        _, k, share, expected = _round(table, profile, membership, current, options)
-        p = kl_tail(share, expected, k)
+    for round_number in range(options.max_rounds):
+        _, k_now, share_now, expected_now = _round(table, profile, membership, current, options)
+        p_now = kl_tail(share_now, expected_now, k_now)
+        # An account keeps the figures of the last round in which its group still had a core
+        # (an empty core says nothing about it).
+        cores = np.bincount(membership[current], minlength=int(membership.max()) + 1)
+        met = (cores[membership[tested]] > 0) | (round_number == 0)
+        k, share = np.where(met, k_now, k), np.where(met, share_now, share)
+        expected, p = np.where(met, expected_now, expected), np.where(met, p_now, p)
         passing = np.zeros(membership.size, dtype=bool)
-        passing[tested[p <= threshold]] = True
+        passing[tested[p_now <= threshold]] = True
         sizes = np.bincount(membership[passing], minlength=int(membership.max()) + 1)
         passing[tested] &= sizes[membership[tested]] >= options.min_group_size
         if np.array_equal(passing, current):

@@ -89,7 +89,11 @@ def export_findings(
         if run is not None or include_all:
             stored = runs.read_run(session, runs.find_run(session, case.id, run))
             if run is not None:
-                findings = [f for f in findings if f.analysis != "coordination" or f.details.get("run") == run]
+                findings = [
+                    f
+                    for f in findings
+                    if f.analysis != "coordination" or f.details.get("run") == run
+                ]
         evidence = session.execute(
             select(FindingEvidence).where(FindingEvidence.finding_id.in_([f.id for f in findings]))
         ).scalars()
@@ -145,10 +149,21 @@ def _write_run_groups(
         g for g in stored.groups
         if (not g.flagged and include_all) or (g.flagged and stored.id not in present)
     ]  # fmt: skip
-    ids = [int(m["account"]) for g in wanted for m in g.details.get("members", []) if isinstance(m["account"], int)]
-    accounts = _lookup(session, Account.id, (Account.platform, Account.platform_id, Account.handle), ids)
+    ids = [
+        int(m["account"])
+        for g in wanted
+        for m in g.details.get("members", [])
+        if isinstance(m["account"], int)
+    ]
+    accounts = _lookup(
+        session, Account.id, (Account.platform, Account.platform_id, Account.handle), ids
+    )
     for group in wanted:
-        members = [int(m["account"]) for m in group.details.get("members", []) if isinstance(m["account"], int)]
+        members = [
+            int(m["account"])
+            for m in group.details.get("members", [])
+            if isinstance(m["account"], int)
+        ]
         record = {
             "kind": "coordinated_group" if group.flagged else "coordinated_group_candidate",
             "analysis": "coordination",

@@ -101,7 +101,9 @@ def _save_arrays(session: Session, run_id: int, name: str, arrays: dict[str, np.
     blob = _pack(arrays)
     for part, start in enumerate(range(0, max(len(blob), 1), PART_BYTES)):
         session.add(
-            AnalysisRunData(run_id=run_id, name=name, part=part, data=blob[start : start + PART_BYTES])
+            AnalysisRunData(
+                run_id=run_id, name=name, part=part, data=blob[start : start + PART_BYTES]
+            )
         )
 
 
@@ -234,7 +236,12 @@ def find_run(session: Session, case_id: int, run_id: int | None = None) -> Analy
 def _table_of(arrays: dict[str, np.ndarray], summary: dict[str, Any]) -> ShareTable:
     names = tuple(summary.get("modality_names") or ("shares",))
     table = ShareTable.from_codes(
-        arrays["object"], arrays["account"], arrays["post"], arrays["time"], arrays["modality"], names
+        arrays["object"],
+        arrays["account"],
+        arrays["post"],
+        arrays["time"],
+        arrays["modality"],
+        names,
     )
     object_names = {int(k): v for k, v in (summary.get("object_names") or {}).items()}
     import dataclasses
@@ -279,18 +286,29 @@ def read_run(session: Session, run: AnalysisRun) -> StoredRun:
                 edges["modalities"],
             )
     groups = session.execute(
-        select(AnalysisRunGroup).where(AnalysisRunGroup.run_id == run.id).order_by(AnalysisRunGroup.rank)
+        select(AnalysisRunGroup)
+        .where(AnalysisRunGroup.run_id == run.id)
+        .order_by(AnalysisRunGroup.rank)
     ).scalars()
     for group in groups:
         members = np.array(
-            [int(m["account"]) for m in group.details.get("members", []) if isinstance(m["account"], int)],
+            [
+                int(m["account"])
+                for m in group.details.get("members", [])
+                if isinstance(m["account"], int)
+            ],
             dtype=np.int64,
         )
         codes = _codes(table, members) if table is not None else members
         stored.groups.append(
             StoredGroup(
-                group.rank, group.flagged, codes, group.details, group.title,
-                group.explanation, group.p_value,
+                group.rank,
+                group.flagged,
+                codes,
+                group.details,
+                group.title,
+                group.explanation,
+                group.p_value,
             )
         )
     return stored

@@ -45,7 +45,7 @@ FAMILIES = (
     "camouflage",
     "multimodal",
 )
-CHOOSING_SEEDS = (1, 2)
+CHOOSING_SEEDS = (1, 2, 7)  # 7: looked at while building the peeling step
 HELD_OUT_SEEDS = (101, 102, 103)
 
 
@@ -202,7 +202,9 @@ def _fans(
         takes = rng.random((n_posts, fans.size)) < taste
         post_index, fan_index = np.nonzero(takes)
         delays = rng.lognormal(np.log(pace[fan_index]), 1.0)
-        rows.add(posts[post_index], fans[fan_index], posted[post_index] + delays.astype(np.int64), 0)
+        rows.add(
+            posts[post_index], fans[fan_index], posted[post_index] + delays.astype(np.int64), 0
+        )
         sources.append(_Source(posts, posted))
     return sources
 
@@ -305,7 +307,9 @@ def generate(family: str, seed: int) -> FamilyScenario:
     return FamilyScenario(s, table, groups, kinds)
 
 
-def iter_scenarios(seeds: tuple[int, ...], families: tuple[str, ...] = FAMILIES) -> Iterator[FamilyScenario]:
+def iter_scenarios(
+    seeds: tuple[int, ...], families: tuple[str, ...] = FAMILIES
+) -> Iterator[FamilyScenario]:
     """Every family for every seed, generated one at a time (each holds up to 500k rows)."""
     for seed in seeds:
         for family in families:

@@ -32,7 +32,6 @@ def test_russian_coord_tweets_match_coortweet(
         run_cli(
             "export", "coordination", "--case", "ru", "--format", "csv", "--window", "60"
         ).stdout  # --window checks the run used 60 s
-
     )
     assert len(pairs) == 3791
     with source.open(newline="") as handle:
