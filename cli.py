@@ -736,7 +736,16 @@ def _print_coordination(
     if shown:
         title = "Coordinated groups" + (" and candidates not flagged" if show_all else "")
         table = Table(title=title, title_justify="left")
-        for column in ("#", "flagged", "accounts", "score", "objects", "co-shares", "modalities", "members"):
+        for column in (
+            "#",
+            "flagged",
+            "accounts",
+            "score",
+            "objects",
+            "co-shares",
+            "modalities",
+            "members",
+        ):
             table.add_column(
                 column,
                 justify="right"
@@ -821,9 +830,7 @@ def analyze(
 @analyze.command("coordination")
 @click.option("--case", "case_name", required=True, help="Case to analyse.")
 @_coordination_flags
-@click.option(
-    "--all", "show_all", is_flag=True, help="Also list candidate groups below the bar."
-)
+@click.option("--all", "show_all", is_flag=True, help="Also list candidate groups below the bar.")
 @click.option(
     "--modality",
     "modalities",

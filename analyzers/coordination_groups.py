@@ -167,7 +167,9 @@ def communities(
     membership = np.full(n_accounts, -1, dtype=np.int64)
     if a.size == 0:
         return membership
-    graph = igraph.Graph(n=n_accounts, edges=np.stack([a, b], axis=1))
+    # Only the accounts on a candidate edge: most accounts of a big case are on none.
+    linked, ends = np.unique(np.concatenate([a, b]), return_inverse=True)
+    graph = igraph.Graph(n=int(linked.size), edges=ends.reshape(2, -1).T)
     igraph.set_random_number_generator(random.Random(settings.seed))
     try:
         clusters = graph.community_leiden(
@@ -178,14 +180,12 @@ def communities(
         )
     finally:
         igraph.set_random_number_generator(random)
-    membership[:] = clusters.membership
-    linked = np.zeros(n_accounts, dtype=bool)
-    linked[a] = linked[b] = True
-    membership[~linked] = -1
-    sizes = np.bincount(membership[linked])
-    membership[linked & (sizes[np.maximum(membership, 0)] < settings.min_group_size)] = -1
-    _, dense = np.unique(membership[membership >= 0], return_inverse=True)
-    membership[membership >= 0] = dense
+    labels = np.asarray(clusters.membership, dtype=np.int64)
+    sizes = np.bincount(labels)
+    labels[sizes[labels] < settings.min_group_size] = -1
+    kept = labels >= 0
+    _, dense = np.unique(labels[kept], return_inverse=True)
+    membership[linked[kept]] = dense
     return membership
 
 
@@ -449,10 +449,28 @@ def group_explanation(
     return text
 
 
+MAX_DETAIL_EDGES = 5_000
+
+
+def _group_edges(pairs: CoSharePairs, group: CandidateGroup) -> list[list[object]]:
+    """``[account, account, co-shares]`` inside the group (what the report draws)."""
+    if group.pair_index.size == 0:
+        return []
+    table = pairs.shares
+    x, y = pairs.account_x[group.pair_index], pairs.account_y[group.pair_index]
+    low, high = np.minimum(x, y).astype(np.int64), np.maximum(x, y).astype(np.int64)
+    edges, counts = np.unique(np.stack([low, high], axis=1), axis=0, return_counts=True)
+    heaviest = np.argsort(-counts, kind="stable")[:MAX_DETAIL_EDGES]
+    a = table.account_labels_of(edges[heaviest, 0])
+    b = table.account_labels_of(edges[heaviest, 1])
+    return [[_plain(u), _plain(v), int(w)] for u, v, w in zip(a, b, counts[heaviest], strict=True)]
+
+
 def group_details(pairs: CoSharePairs, group: CandidateGroup, rank: int) -> dict[str, object]:
     """The finding's numbers, as stored with it and in the run."""
     table = pairs.shares
     return {
+        "edges": _group_edges(pairs, group),
         **(
             {}
             if all(isinstance(a, int) for a in group.accounts)

@@ -263,8 +263,9 @@ def stored_result(
         result = compute_coordination(session, case_id, options_from_record(run.parameters))
         result.groups, result.run_id = stored.groups, run.id
         return result
-    table = ShareTable.from_codes(*(np.empty(0, np.int64) for _ in range(4)))
-    empty = CoSharePairs(table, *(np.empty(0, np.int64) for _ in range(3)), (0, 0), 0, 0)
+    nothing = np.empty(0, np.int64)
+    table = ShareTable.from_codes(nothing, nothing, nothing, nothing)
+    empty = CoSharePairs(table, nothing, nothing, nothing, (0, 0), 0, 0)
     return CoordinationResult(
         empty, generate_coordinated_network(empty), {}, stored.groups, [], run.id
     )

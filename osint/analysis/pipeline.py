@@ -35,6 +35,13 @@ class CaseAnalysis:
             + ", ".join(f"@{h}" for h in g.handles)
             for g in self.coordination.groups[:5]
         ]
+        if not self.coordination.groups and self.coordination.candidates:
+            best = self.coordination.candidates[0]
+            lines.append(
+                f"no coordinated group past the significance bar; strongest candidate (not "
+                f"flagged): {best.size} accounts, {best.objects} objects co-shared: "
+                + ", ".join(f"@{h}" for h in best.handles)
+            )
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.timeline.by_kind.items()))
         if kinds:
             lines.append(f"timeline signals: {kinds}")

@@ -88,7 +88,7 @@ def fingerprint(session: Session, case_id: int) -> dict[str, int]:
 
 def _pack(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 

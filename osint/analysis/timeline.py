@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +128,9 @@ def analyze_timeline(
         posts = _post_times(session, case.id)
         profiles = _profiles(session, case.id)
         groups = coordinated_groups(session, case.id)
-        drafts = timeline_findings_at_scale(posts, dict(profiles), dict(groups))
+        by_id: dict[int | str, AccountProfile] = dict(profiles.items())
+        labelled: dict[str, Sequence[int | str]] = dict(groups.items())
+        drafts = timeline_findings_at_scale(posts, by_id, labelled)
         replace_findings(session, case.id, ANALYSIS, drafts)
     by_kind: dict[str, int] = defaultdict(int)
     per_account: dict[int, list[str]] = defaultdict(list)

@@ -302,7 +302,7 @@ def generate_scenario(config: ScenarioConfig | None = None) -> Scenario:
     accounts = _organic_accounts(rng, organic_ids)
     offsets = np.array([a.true_utc_offset for a in accounts])
     objects, sharers, times = _organic_shares(rng, settings, accounts, offsets)
-    parts = [(objects, organic_ids[sharers], times)]
+    parts: list[tuple[np.ndarray, ...]] = [(objects, organic_ids[sharers], times)]
     groups: dict[int, np.ndarray] = {}
     campaigns: dict[int, np.ndarray] = {}
     next_object = settings.n_objects
@@ -339,7 +339,7 @@ def _organic_reshares(
 ) -> tuple[np.ndarray, ...]:
     """Campaign content goes viral: organic accounts reshare it hours later."""
     objects, _, times = pushed
-    first_push = {}
+    first_push: dict[int, int] = {}
     for obj, when in zip(objects.tolist(), times.tolist(), strict=True):
         first_push[obj] = min(when, first_push.get(obj, when))
     campaign_objects = np.array(sorted(first_push))

@@ -47,7 +47,10 @@ def upgrade() -> None:
         sa.Column("finished_at", osint.storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("osint_version", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
-            ["case_id"], ["cases.id"], name=op.f("fk_analysis_runs_case_id_cases"), ondelete="CASCADE"
+            ["case_id"],
+            ["cases.id"],
+            name=op.f("fk_analysis_runs_case_id_cases"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_analysis_runs")),
     )
@@ -69,7 +72,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_analysis_run_data")),
-        sa.UniqueConstraint("run_id", "name", "part", name=op.f("uq_analysis_run_data_run_id_name_part")),
+        sa.UniqueConstraint(
+            "run_id", "name", "part", name=op.f("uq_analysis_run_data_run_id_name_part")
+        ),
     )
     op.create_table(
         "analysis_run_groups",
