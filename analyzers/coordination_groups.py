@@ -386,10 +386,14 @@ def find_candidate_groups(
     groups = [_with_pairs(pairs, g, judgement.profile) for g in flagged]
     groups.sort(key=lambda g: (g.p_value, -g.size))
     unflagged = [_with_pairs(pairs, g, judgement.profile) for g in unflagged]
+    communities_tested = len(rest) + len(accepted)
     notes = [
         f"significance: {judgement.evidence.n_tested:,} accounts in "
-        f"{len(rest) + len(accepted):,} candidate communities tested; each member held to "
+        f"{communities_tested:,} candidate communities tested; each member held to "
         f"p <= {judgement.evidence.threshold:.1e}; {len(groups)} group(s) flagged"
+        if communities_tested
+        else "significance: no candidate community (no accounts co-shared two distinct "
+        "objects within the window with the same others)"
     ]
     return [*groups, *unflagged], notes
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -171,3 +172,36 @@ def test_exports_read_the_stored_run_not_the_defaults(
     assert len(older) == 3791
     missing = run_cli("export", "coordination", "--case", "ru", "--run", "9", expect=2)
     assert "no coordination run 9" in missing.stderr
+
+
+def test_findings_of_a_run_and_the_candidates_below_the_bar(
+    run_cli: CliRun, shared_data: Path
+) -> None:
+    run_cli("case", "new", "ru")
+    source = shared_data / "russian_coord_tweets.csv"
+    run_cli("import", "shares", str(source), "--case", "ru", "--modality", "repost")
+    first = run_cli("analyze", "coordination", "--case", "ru", "--all")  # 300 s, the default
+    assert "Coordinated groups and candidates not flagged" in first.stdout
+
+    def records(*flags: str) -> list[dict]:
+        text = run_cli("export", "findings", "--case", "ru", *flags).stdout
+        return [json.loads(line) for line in text.splitlines()]
+
+    flagged = records()
+    assert flagged and all(r["kind"] == "coordinated_group" and r["flagged"] for r in flagged)
+    for record in flagged:
+        details = record["details"]
+        assert details["run"] == 1 and details["p_value"] <= details["threshold"]
+        assert "chance would give about" in record["explanation"]
+        assert all(m["p_value"] <= details["threshold"] for m in details["members"])
+        assert len(record["accounts"]) == details["size"] == len(details["members"])
+    everything = records("--all")
+    below = [r for r in everything if not r["flagged"]]
+    assert below and all(r["kind"] == "coordinated_group_candidate" for r in below)
+    assert all(r["title"].startswith("Candidate group (not flagged)") for r in below)
+    assert len(everything) == len(flagged) + len(below)
+
+    run_cli("analyze", "coordination", "--case", "ru", "--window", "10", "--min-participation", "5")
+    assert records() == []  # run 2 flagged nobody and replaced run 1's findings
+    again = records("--run", "1")
+    assert [r["details"]["members"] for r in again] == [r["details"]["members"] for r in flagged]
