@@ -155,6 +155,14 @@ class NothingToAnalyse(Exception):
     """An empty case: no shares in any modality. Not an error: nothing to find."""
 
 
+def check_options(options: CoordinationOptions) -> None:
+    """One clear ``InputError`` for a window, participation or quantile out of range."""
+    try:
+        check_parameters(options.window, options.min_participation, options.edge_weight)
+    except CoordinationInputError as error:
+        raise InputError(str(error)) from error
+
+
 def options_from_record(record: dict[str, Any]) -> CoordinationOptions:
     """The options a run was stored with (``options_record`` read back)."""
     known = {f.name for f in dataclasses.fields(CoordinationOptions)}
@@ -297,10 +305,7 @@ def analyze_coordination(
     """Run the coordination analysis of a case, store the run and its findings."""
     settings = options or CoordinationOptions()
     started = time.perf_counter()
-    try:
-        check_parameters(settings.window, settings.min_participation, settings.edge_weight)
-    except CoordinationInputError as error:
-        raise InputError(str(error)) from error
+    check_options(settings)
     with store.session() as session:
         case = get_case(session, case_name)
         run = runs.start_run(session, case.id, options_record(settings))

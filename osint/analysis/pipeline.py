@@ -14,6 +14,7 @@ from osint.analysis.coordination import (
     CoordinationOptions,
     CoordinationReport,
     analyze_coordination,
+    check_options,
 )
 from osint.analysis.timeline import TimelineReport, analyze_timeline
 from osint.config import Settings
@@ -64,6 +65,7 @@ def analyze_case(
     progress: Progress | None = None,
 ) -> CaseAnalysis:
     """Run every analysis of the case; each replaces its own previous findings."""
+    check_options(options or CoordinationOptions())  # bad parameters stop before any work
     images = run_images(store, case_name, progress)
     coordination = analyze_coordination(store, case_name, options, progress)
     timeline = analyze_timeline(store, case_name, progress)

@@ -205,3 +205,12 @@ def test_findings_of_a_run_and_the_candidates_below_the_bar(
     assert records() == []  # run 2 flagged nobody and replaced run 1's findings
     again = records("--run", "1")
     assert [r["details"]["members"] for r in again] == [r["details"]["members"] for r in flagged]
+
+
+def test_analyze_checks_its_parameters_before_any_analysis(run_cli: CliRun) -> None:
+    run_cli("case", "new", "empty")
+    result = run_cli("analyze", "--case", "empty", "--min-participation", "0", expect=2)
+    assert result.stderr.strip().splitlines() == [
+        "error: min_participation must be a whole number >= 1, got 0 (default 2)"
+    ]
+    assert "images of case" not in result.stdout
