@@ -50,6 +50,7 @@ class GroupSettings:
     prior_cap: float = 0.15
     prior_weight: float = 3.0
     min_group_size: int = 3
+    homogeneity: float = 0.6
     min_distinct_objects: int = 2
     max_object_shares: int = 1_000
     # Leiden with the constant Potts model: communities whose account pairs co-shared more
@@ -59,6 +60,7 @@ class GroupSettings:
     objective: str = "CPM"
     edge_weight: str = "distinct"  # distinct: objects co-shared; idf: summed rarity
     seed: int = 42
+    reattach: bool = True  # try each account left alone with the group it is most linked to
 
     def __post_init__(self) -> None:
         if self.objective not in ("CPM", "modularity") or self.edge_weight not in (
@@ -78,6 +80,7 @@ class GroupSettings:
             prior_cap=self.prior_cap,
             prior_weight=self.prior_weight,
             min_group_size=self.min_group_size,
+            homogeneity=self.homogeneity,
         )
 
 
@@ -260,7 +263,7 @@ def judge(
     evidence = judge_members(table, profile, candidates, significance)
     final = np.full(table.n_accounts, -1, dtype=np.int64)
     final[evidence.account] = evidence.group
-    if np.any(final >= 0):
+    if options.reattach and np.any(final >= 0):
         trial = _reattach(final, a, b, weight)
         if not np.array_equal(trial, final):
             evidence = judge_members(

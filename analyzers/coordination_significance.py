@@ -87,6 +87,10 @@ class SignificanceSettings:
     prior_weight: float = 3.0  # outside shares that count as much as the prior
     min_group_size: int = 3
     max_rounds: int = 8
+    # A member must be within the window of the others at least this fraction as often as
+    # the group's median member: an organic account quick to re-share a source's posts is
+    # near the source's amplifiers, but not at their pace.
+    homogeneity: float = 0.0
 
     def __post_init__(self) -> None:
         from osint.analyzers.share_table import InvalidParameterError
@@ -221,6 +225,22 @@ def _round(
     return tested, kk, big_f[tested] / np.maximum(kk, 1), big_q[tested] / np.maximum(kk, 1)
 
 
+def _group_median(groups: np.ndarray, values: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """For each entry, the median of ``values`` over the chosen entries of its group."""
+    n_groups = int(groups.max()) + 1 if groups.size else 0
+    order = np.lexsort((values, groups))
+    order = order[chosen[order]]
+    sorted_groups = groups[order]
+    starts = np.searchsorted(sorted_groups, np.arange(n_groups))
+    counts = np.searchsorted(sorted_groups, np.arange(n_groups), side="right") - starts
+    median = np.zeros(n_groups)
+    has = counts > 0
+    low = order[starts[has] + (counts[has] - 1) // 2]
+    high = order[starts[has] + counts[has] // 2]
+    median[has] = (values[low] + values[high]) / 2
+    return median[groups]
+
+
 def judge_members(
     table: ShareTable,
     profile: ObjectProfile,
@@ -250,8 +270,13 @@ def judge_members(
         met = (cores[membership[tested]] > 0) | (round_number == 0)
         k, share = np.where(met, k_now, k), np.where(met, share_now, share)
         expected, p = np.where(met, expected_now, expected), np.where(met, p_now, p)
+        strict = p_now <= threshold
+        if options.homogeneity > 0 and strict.any():
+            strict &= share_now >= options.homogeneity * _group_median(
+                membership[tested], share_now, strict
+            )
         passing = np.zeros(membership.size, dtype=bool)
-        passing[tested[p_now <= threshold]] = True
+        passing[tested[strict]] = True
         sizes = np.bincount(membership[passing], minlength=int(membership.max()) + 1)
         passing[tested] &= sizes[membership[tested]] >= options.min_group_size
         if np.array_equal(passing, current):

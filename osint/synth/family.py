@@ -19,7 +19,7 @@ shares as campaign shares), and organic accounts pick campaign objects up hours 
 
 The families differ in what they stress (``FAMILIES``); ``organic`` has no group at all, so
 anything flagged in it is a false positive. Choose settings on ``CHOOSING_SEEDS`` and report
-on ``HELD_OUT_SEEDS``.
+on ``HELD_OUT_SEEDS`` (``SEEN_SEEDS`` were held out once, then seen).
 """
 
 from __future__ import annotations
@@ -45,8 +45,11 @@ FAMILIES = (
     "camouflage",
     "multimodal",
 )
-CHOOSING_SEEDS = (1, 2, 7)  # 7: looked at while building the peeling step
-HELD_OUT_SEEDS = (101, 102, 103)
+CHOOSING_SEEDS = (1, 2, 7)  # 7: looked at while building the first version
+# 101-103 were held out from the first version (fans/103 failed its precision bar); the
+# homogeneity rule was chosen after, on CHOOSING_SEEDS, and judged on 104-106, never seen.
+SEEN_SEEDS = (101, 102, 103)
+HELD_OUT_SEEDS = (104, 105, 106)
 
 
 @dataclass(frozen=True)
