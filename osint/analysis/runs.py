@@ -24,15 +24,7 @@ from osint.analyzers.coordination import CoSharePairs
 from osint.analyzers.coordination_network import CoordinationNetwork
 from osint.analyzers.share_table import ShareTable
 from osint.errors import InputError
-from osint.storage.models import (
-    Account,
-    AnalysisRun,
-    AnalysisRunData,
-    AnalysisRunGroup,
-    Post,
-    PostObject,
-    SharedObject,
-)
+from osint.storage.models import AnalysisRun, AnalysisRunData, AnalysisRunGroup, PostObject
 
 ANALYSIS = "coordination"
 MAX_STORED_PAIRS = 5_000_000
@@ -75,15 +67,21 @@ class StoredRun:
 
 
 def fingerprint(session: Session, case_id: int) -> dict[str, int]:
-    """What the case's share index holds: rows and the highest ids (cheap to compare)."""
-    rows = session.scalar(
-        select(func.count()).select_from(PostObject).where(PostObject.case_id == case_id)
-    )
-    highest = {
-        name: session.scalar(select(func.max(model.id))) or 0
-        for name, model in (("accounts", Account), ("posts", Post), ("objects", SharedObject))
+    """What the case's share index holds: rows and the highest ids (one scan of its rows)."""
+    rows, post, obj, account = session.execute(
+        select(
+            func.count(),
+            func.max(PostObject.post_id),
+            func.max(PostObject.object_id),
+            func.max(PostObject.account_id),
+        ).where(PostObject.case_id == case_id)
+    ).one()
+    return {
+        "shares": int(rows or 0),
+        "posts": int(post or 0),
+        "objects": int(obj or 0),
+        "accounts": int(account or 0),
     }
-    return {"shares": int(rows or 0), **{k: int(v) for k, v in highest.items()}}
 
 
 def _pack(arrays: dict[str, np.ndarray]) -> bytes:
