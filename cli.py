@@ -788,9 +788,18 @@ def _coordination_flags(command: Any) -> Any:
     )(command)  # fmt: skip
 
 
-def _print_coordination(report: analysis_coordination.CoordinationReport) -> None:
+def _print_coordination(
+    report: analysis_coordination.CoordinationReport, show_all: bool = False
+) -> None:
+    if report.message:
+        console.print(
+            f"coordination of case {report.case} (run {report.run_id}): {report.message}; "
+            "no finding",
+            markup=False,
+        )
+        return
     console.print(
-        f"coordination of case {report.case}: {report.shares:,} shares, {report.pairs:,} co-share pairs, "
+        f"coordination of case {report.case} (run {report.run_id}): {report.shares:,} shares, {report.pairs:,} co-share pairs, "
         f"{report.accounts:,} accounts and {report.edges:,} edges ({report.strong_edges:,} above the "
         f"edge-weight threshold), {report.findings} coordinated group(s) in {report.seconds:.1f} s",
         markup=False,
@@ -799,23 +808,41 @@ def _print_coordination(report: analysis_coordination.CoordinationReport) -> Non
         console.print(f"  {name}: {pairs:,} pairs, {edges:,} edges", markup=False)
     for warning in report.warnings:
         err_console.print(f"warning: {warning}", markup=False)
-    if report.groups:
+    shown = [*report.groups, *(report.candidates if show_all else [])]
+    if shown:
         from rich.table import Table
 
-        table = Table(title="Coordinated groups", title_justify="left")
-        for column in ("#", "accounts", "score", "objects", "co-shares", "modalities", "members"):
+        title = "Coordinated groups" + (" and candidates not flagged" if show_all else "")
+        table = Table(title=title, title_justify="left")
+        for column in (
+            "#",
+            "flagged",
+            "accounts",
+            "score",
+            "objects",
+            "co-shares",
+            "modalities",
+            "members",
+        ):
             table.add_column(
                 column,
                 justify="right"
                 if column in ("#", "accounts", "score", "objects", "co-shares")
                 else "left",
             )
-        for group in report.groups[:10]:
+        flagged = len(report.groups)
+        for index, group in enumerate(shown[: 10 if not show_all else 50]):
             table.add_row(
-                str(group.rank), str(group.size), f"{group.score:.2f}", str(group.objects), f"{group.co_shares:,}",
+                str(group.rank), "yes" if index < flagged else "no", str(group.size), f"{group.score:.2f}", str(group.objects), f"{group.co_shares:,}",
                 ", ".join(group.modalities), ", ".join(f"@{h}" for h in group.handles) + (" ..." if group.size > 5 else ""),
             )  # fmt: skip
         console.print(table)
+    if report.candidates and not show_all:
+        console.print(
+            f"{len(report.candidates)} candidate group(s) below the bar, not flagged "
+            "(--all lists them; 'osint export findings --all' exports them)",
+            markup=False,
+        )
 
 
 def _print_images(summary: image_analysis.ImageAnalysisSummary) -> None:
@@ -885,6 +912,7 @@ def analyze(
 @analyze.command("coordination")
 @click.option("--case", "case_name", required=True, help="Case to analyse.")
 @_coordination_flags
+@click.option("--all", "show_all", is_flag=True, help="Also list candidate groups below the bar.")
 @click.option(
     "--modality",
     "modalities",
@@ -899,7 +927,7 @@ def analyze(
 @pass_app
 def analyze_coordination(
     app: AppContext, case_name: str, window: float, min_participation: int, edge_weight: float,
-    modalities: tuple[str, ...], keep_loops: bool,
+    show_all: bool, modalities: tuple[str, ...], keep_loops: bool,
 ) -> None:  # fmt: skip
     """Find accounts that share the same objects within seconds of each other, repeatedly.
 
@@ -910,7 +938,7 @@ def analyze_coordination(
     options = _analysis_options(window, min_participation, edge_weight, modalities, keep_loops)
     with TerminalProgress() as progress:
         report = analysis_coordination.analyze_coordination(app.store, case_name, options, progress)
-    _print_coordination(report)
+    _print_coordination(report, show_all)
 
 
 @analyze.command("timeline")
@@ -1172,6 +1200,18 @@ def verify_cmd(bundle_path: Path, expect: str | None, tsa_cert: Path | None) -> 
 
 
 # -- export: findings, co-share pairs, networks ------------------------------------------
+def _run_flags(command: Any) -> Any:
+    """--run N, and the analysis parameters as checks of the run (never recomputed)."""
+    for name, kind in (("--edge-weight", float), ("--min-participation", int), ("--window", float)):
+        command = click.option(
+            name, type=kind, default=None,
+            help=f"Fail unless the run used this {name[2:]} (the run is exported as analysed).",
+        )(command)  # fmt: skip
+    return click.option(
+        "--run", "run_id", type=int, help="Coordination run to export (default: the latest)."
+    )(command)
+
+
 def _output(path: str) -> Any:
     """Where an export goes: stdout for '-', else a file that appears whole or not at all."""
     from osint.writers import text_output
@@ -1185,8 +1225,15 @@ def _output(path: str) -> Any:
 @click.option(
     "--output", "-o", default="-", show_default=True, help="File to write ('-' is stdout)."
 )
+@click.option("--run", "run_id", type=int, help="Coordination run (default: the latest).")
+@click.option(
+    "--all", "include_all", is_flag=True,
+    help="Also the candidate groups below the bar, labelled \"flagged\": false.",
+)  # fmt: skip
 @pass_app
-def export_findings(app: AppContext, case_name: str, fmt: str, output: str) -> None:
+def export_findings(
+    app: AppContext, case_name: str, fmt: str, output: str, run_id: int | None, include_all: bool
+) -> None:
     """Every finding, one JSON object a line, with its accounts, posts and media.
 
     Example: osint export findings --case mali-2022 --format jsonl -o findings.jsonl
@@ -1194,7 +1241,9 @@ def export_findings(app: AppContext, case_name: str, fmt: str, output: str) -> N
     from osint.analysis import export as analysis_export
 
     with _output(output) as out:
-        count = analysis_export.export_findings(app.store, case_name, out)
+        count = analysis_export.export_findings(
+            app.store, case_name, out, run=run_id, include_all=include_all
+        )
     err_console.print(f"exported {count} finding(s)", markup=False)
 
 
@@ -1204,28 +1253,30 @@ def export_findings(app: AppContext, case_name: str, fmt: str, output: str) -> N
 @click.option(
     "--output", "-o", default="-", show_default=True, help="File to write ('-' is stdout)."
 )
-@_coordination_flags
+@_run_flags
 @pass_app
 def export_coordination(
     app: AppContext,
     case_name: str,
     fmt: str,
     output: str,
-    window: float,
-    min_participation: int,
-    edge_weight: float,
+    run_id: int | None,
+    window: float | None,
+    min_participation: int | None,
+    edge_weight: float | None,
 ) -> None:
-    """The co-share pairs (CooRTweet's detect_groups table) with ids as imported.
+    """The co-share pairs (CooRTweet's detect_groups table) of a stored analysis run.
 
-    Use the same --window and --min-participation as the analysis.
+    Reads the latest run (or --run N) as analysed; --window and the like only check that
+    the run used them.
 
-    Example: osint export coordination --case ru --format csv --window 60 -o pairs.csv
+    Example: osint export coordination --case ru --format csv -o pairs.csv
     """
     from osint.analysis import export as analysis_export
 
-    options = _analysis_options(window, min_participation, edge_weight)
+    expect = {"window": window, "min_participation": min_participation, "edge_weight": edge_weight}
     with _output(output) as out:
-        count = analysis_export.export_pairs(app.store, case_name, options, out)
+        count = analysis_export.export_pairs(app.store, case_name, out, run=run_id, expect=expect)
     err_console.print(f"exported {count:,} co-share pair(s)", markup=False)
 
 
@@ -1241,26 +1292,29 @@ def export_coordination(
 @click.option(
     "--output", "-o", default="-", show_default=True, help="File to write ('-' is stdout)."
 )
-@_coordination_flags
+@_run_flags
 @pass_app
 def export_network(
     app: AppContext,
     case_name: str,
     fmt: str,
     output: str,
-    window: float,
-    min_participation: int,
-    edge_weight: float,
+    run_id: int | None,
+    window: float | None,
+    min_participation: int | None,
+    edge_weight: float | None,
 ) -> None:
-    """The account network (for Gephi): handles, communities, creation dates, signals.
+    """The account network of a stored analysis run (for Gephi): handles, groups, signals.
 
     Example: osint export network --case mali-2022 --format graphml -o network.graphml
     """
     from osint.analysis import export as analysis_export
 
-    options = _analysis_options(window, min_participation, edge_weight)
+    expect = {"window": window, "min_participation": min_participation, "edge_weight": edge_weight}
     with _output(output) as out:
-        accounts, edges = analysis_export.export_network(app.store, case_name, options, fmt, out)
+        accounts, edges = analysis_export.export_network(
+            app.store, case_name, fmt, out, run=run_id, expect=expect
+        )
     err_console.print(f"exported {accounts:,} accounts and {edges:,} edges", markup=False)
 
 

@@ -191,11 +191,11 @@ def check_parameters(time_window: float, min_participation: int, edge_weight: fl
             f"time window must be a number of seconds >= 0, got {time_window!r} "
             "(CooRTweet's default is 10; 60 is common for retweets)"
         )
-    if int(min_participation) != min_participation or min_participation < 0:
+    if int(min_participation) != min_participation or min_participation < 1:
         raise InvalidParameterError(
-            f"min_participation must be a whole number >= 0, got {min_participation!r} (default 2)"
+            f"min_participation must be a whole number >= 1, got {min_participation!r} (default 2)"
         )
-    if edge_weight is None or not 0.0 <= edge_weight <= 1.0:
+    if edge_weight is None or not 0.0 <= edge_weight <= 1.0:  # NaN fails too
         raise InvalidParameterError(
             f"edge_weight is a quantile and must be between 0 and 1, got {edge_weight!r} "
             "(0.5 keeps edges heavier than the median, 0.99 only the top 1%)"

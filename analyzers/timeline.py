@@ -535,3 +535,8 @@ def _with_labels(accounts: tuple[int | str, ...], details: dict[str, object]) ->
     if all(isinstance(a, int) for a in accounts):
         return dict(details)
     return {"account_ids": list(accounts), **details}
+
+
+def signal_finding(signal: Signal) -> FindingDraft:
+    """The finding of one signal (what ``timeline_findings`` stores for it)."""
+    return _as_finding(signal)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -437,3 +438,57 @@ class Event(Base):
         UniqueConstraint("case_id", "key"),
         Index(None, "case_id", "detected_at"),
     )
+
+
+class AnalysisRun(Base):
+    """One run of an analysis: the parameters it ran with and what it found, read by exports
+    and the report (they never recompute with defaults of their own)."""
+
+    __tablename__ = "analysis_runs"
+
+    id: Mapped[intpk]
+    case_id: Mapped[int] = _fk("cases.id")
+    analysis: Mapped[str] = mapped_column(String(40))  # coordination
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|done|failed
+    parameters: Mapped[json_dict]
+    summary: Mapped[json_dict]  # counts, notes, the significance bar
+    fingerprint: Mapped[json_dict]  # what the data was: rows, highest ids
+    started_at: Mapped[utc] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    osint_version: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (Index(None, "case_id", "analysis"),)
+
+
+class AnalysisRunData(Base):
+    """A run's result arrays (co-share pairs, network edges) as compressed numpy archives,
+    cut in parts that stay far below the databases' 1 GB value limit."""
+
+    __tablename__ = "analysis_run_data"
+
+    id: Mapped[intpk]
+    run_id: Mapped[int] = _fk("analysis_runs.id")
+    name: Mapped[str] = mapped_column(String(40))  # shares | pairs | network
+    part: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (UniqueConstraint("run_id", "name", "part"),)
+
+
+class AnalysisRunGroup(Base):
+    """A candidate group of a coordination run, flagged or not, with every member's test."""
+
+    __tablename__ = "analysis_run_groups"
+
+    id: Mapped[intpk]
+    run_id: Mapped[int] = _fk("analysis_runs.id")
+    rank: Mapped[int] = mapped_column(Integer)
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    size: Mapped[int] = mapped_column(Integer)
+    p_value: Mapped[float] = mapped_column(Float)
+    finding_id: Mapped[int | None] = _fk("findings.id", nullable=True, ondelete="SET NULL")
+    title: Mapped[str] = mapped_column(Text)
+    explanation: Mapped[str] = mapped_column(Text)
+    details: Mapped[json_dict]  # members with their tests, objects, the group's statistics
+
+    __table_args__ = (Index(None, "run_id", "rank"),)

@@ -304,7 +304,9 @@ def test_replaywebpage_lists_the_pages_and_replays_an_api_page_and_an_image(
         index = zf.read("indexes/index.cdx").decode().splitlines()
     payloads = _payloads(tmp_path / "unpacked" / "archive")
     entries = [(line.split(" ", 2)[1], json.loads(line.split(" ", 2)[2])) for line in index]
-    api = next((w, e) for w, e in entries if e["mime"] == "application/json" and "," in unquote(e["url"]))
+    api = next(
+        (w, e) for w, e in entries if e["mime"] == "application/json" and "," in unquote(e["url"])
+    )
     image = next((w, e) for w, e in entries if e["mime"].startswith("image/"))
     server = RangeServer(site)
     browser = HeadlessChromium(CHROMIUM, timeout=60)

@@ -1,9 +1,10 @@
-"""Coordination analysis of a case: co-shares, networks, groups, findings.
+"""Coordination analysis of a case: co-shares, networks, groups, significance, findings.
 
 Loads the case's content-key index, runs CooRTweet-compatible co-share detection per modality
-(``analyzers.coordination``), builds the combined network, finds and scores groups
-(``analyzers.coordination_groups``) and stores one finding per flagged group, replacing the
-previous coordination findings of the case.
+(``analyzers.coordination``), builds the combined network, finds candidate groups and judges
+them against the null model (``analyzers.coordination_groups``), stores the run (parameters,
+pairs, network, every candidate group; ``osint.analysis.runs``) and one finding per flagged
+group, replacing the previous coordination findings of the case.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from osint.analysis import replace_findings
+from osint.analysis import replace_findings, runs
 from osint.analysis.shares import load_share_table
 from osint.analyzers.coordination import (
     DEFAULT_MAX_PAIRS,
@@ -35,6 +36,8 @@ from osint.analyzers.coordination_groups import (
     CandidateGroup,
     GroupSettings,
     find_candidate_groups,
+    group_details,
+    group_explanation,
     group_findings,
 )
 from osint.analyzers.findings import FindingDraft
@@ -53,8 +56,8 @@ MAX_LISTED_OBJECTS = 200  # objects named in a finding's details; the posts are 
 @dataclass(frozen=True)
 class CoordinationOptions:
     """CooRTweet's three parameters (our defaults: 5 minutes, 2, median) and our own beside
-    them. Five minutes because amplifiers act "within minutes" of each other; chance
-    co-shares stay weight-1 edges that the grouping ignores."""
+    them. Five minutes because slow campaigns post up to 4 minutes apart; what chance gives
+    within that window is the significance model's business (``groups``)."""
 
     window: float = 300
     min_participation: int = 2
@@ -76,8 +79,9 @@ class CoordinationResult:
     pairs: CoSharePairs
     network: CoordinationNetwork
     networks_by_modality: dict[str, CoordinationNetwork]
-    groups: list[CandidateGroup]
+    groups: list[Any]  # CandidateGroup, or runs.StoredGroup when read back from a run
     notes: list[str]
+    run_id: int | None = None
 
 
 @dataclass
@@ -104,6 +108,9 @@ class CoordinationReport:
     by_modality: dict[str, tuple[int, int]]
     warnings: list[str]
     seconds: float
+    run_id: int | None = None
+    candidates: list[GroupSummary] = field(default_factory=list)  # not flagged
+    message: str | None = None  # why nothing was analysed (an empty case)
 
 
 def compute_coordination(
@@ -116,9 +123,9 @@ def compute_coordination(
         raise InputError(str(error)) from error
     table = load_share_table(session, case_id, options.modalities)
     if len(table) == 0:
-        raise InputError(
-            "this case has no shares to analyse",
-            hint="import shares ('osint import shares FILE --case C') or collect accounts first",
+        raise NothingToAnalyse(
+            "this case has no shares to analyse: import shares ('osint import shares FILE "
+            "--case C') or collect accounts first"
         )
     try:
         pairs = detect_groups(
@@ -135,13 +142,45 @@ def compute_coordination(
             name: generate_coordinated_network(pairs, options.edge_weight, modality=name)
             for name in table.modality_names
         }
-        groups, notes = find_candidate_groups(pairs, network, options.groups)
+        groups, notes = find_candidate_groups(pairs, options.groups)
     except CoordinationInputError as error:
         raise InputError(str(error)) from error
     caps = describe_caps(
         pairs.capped, _object_namer(session, [c.object_code for c in pairs.capped], table)
     )
     return CoordinationResult(pairs, network, by_modality, groups, [*caps, *notes])
+
+
+class NothingToAnalyse(Exception):
+    """An empty case: no shares in any modality. Not an error: nothing to find."""
+
+
+def check_options(options: CoordinationOptions) -> None:
+    """One clear ``InputError`` for a window, participation or quantile out of range."""
+    try:
+        check_parameters(options.window, options.min_participation, options.edge_weight)
+    except CoordinationInputError as error:
+        raise InputError(str(error)) from error
+
+
+def options_from_record(record: dict[str, Any]) -> CoordinationOptions:
+    """The options a run was stored with (``options_record`` read back)."""
+    known = {f.name for f in dataclasses.fields(CoordinationOptions)}
+    values = {k: v for k, v in record.items() if k in known}
+    group_fields = {f.name for f in dataclasses.fields(GroupSettings)}
+    values["groups"] = GroupSettings(
+        **{k: v for k, v in (record.get("groups") or {}).items() if k in group_fields}
+    )
+    if values.get("modalities"):
+        values["modalities"] = tuple(values["modalities"])
+    return CoordinationOptions(**values)
+
+
+def options_record(options: CoordinationOptions) -> dict[str, Any]:
+    """The parameters as stored with the run (and compared by exports)."""
+    return dataclasses.asdict(options) | {
+        "modalities": list(options.modalities) if options.modalities else None
+    }
 
 
 def _object_namer(session: Session, codes: list[int], table: ShareTable) -> Callable[[int], str]:
@@ -203,21 +242,58 @@ def _objects_as_keys(
 
 
 def _summaries(
-    result: CoordinationResult, profiles: dict[int | str, AccountProfile]
+    groups: list[CandidateGroup], profiles: dict[int | str, AccountProfile]
 ) -> list[GroupSummary]:
-    flagged = [g for g in result.groups if g.score >= 0.5]
     return [
         GroupSummary(
             rank=rank + 1,
             size=group.size,
             score=group.score,
-            objects=int(group.object_codes.size),
+            objects=int(group.close_objects),
             co_shares=int(group.pair_index.size),
             modalities=list(group.modalities),
             handles=[profiles[a].handle for a in group.accounts[:5] if a in profiles],
         )
-        for rank, group in enumerate(flagged)
+        for rank, group in enumerate(groups)
     ]
+
+
+def _run_groups(
+    result: CoordinationResult,
+    profiles: dict[int | str, AccountProfile],
+    finding_ids: list[int],
+    drafts: list[FindingDraft],
+) -> list[dict[str, Any]]:
+    """Rows of every candidate group of the run: flagged ones point at their finding."""
+    rows, flagged_rank, other_rank = [], 0, 0
+    for group in result.groups:
+        if group.flagged:
+            flagged_rank += 1
+            draft = drafts[flagged_rank - 1]
+            rows.append(
+                {"rank": flagged_rank, "flagged": True, "size": group.size,
+                 "p_value": group.p_value, "finding_id": finding_ids[flagged_rank - 1],
+                 "title": draft.title, "explanation": draft.explanation, "details": draft.details}
+            )  # fmt: skip
+            continue
+        other_rank += 1
+        details = group_details(result.pairs, group, other_rank)
+        rows.append(
+            {"rank": 10_000 + other_rank, "flagged": False, "size": group.size,
+             "p_value": group.p_value, "finding_id": None,
+             "title": f"Candidate group (not flagged): {group.size} accounts",
+             "explanation": "Not flagged: " + group_explanation(result.pairs, group, profiles),
+             "details": details}
+        )  # fmt: skip
+    return rows
+
+
+def _empty_report(case_name: str, message: str, run_id: int, started: float) -> CoordinationReport:
+    return CoordinationReport(
+        case=case_name, shares=0, pairs=0, accounts=0, edges=0, strong_edges=0, findings=0,
+        groups=[], by_modality={}, warnings=[], seconds=time.perf_counter() - started,
+        run_id=run_id, message=message,
+    )  # fmt: skip
 
 
 def analyze_coordination(
@@ -226,23 +302,51 @@ def analyze_coordination(
     options: CoordinationOptions | None = None,
     progress: Progress | None = None,
 ) -> CoordinationReport:
-    """Run the coordination analysis of a case and store its findings."""
+    """Run the coordination analysis of a case, store the run and its findings."""
     settings = options or CoordinationOptions()
     started = time.perf_counter()
+    check_options(settings)
     with store.session() as session:
         case = get_case(session, case_name)
-        result = compute_coordination(session, case.id, settings)
-        members = sorted({int(a) for g in result.groups if g.score >= 0.5 for a in g.accounts})
+        run = runs.start_run(session, case.id, options_record(settings))
+        try:
+            result = compute_coordination(session, case.id, settings)
+        except NothingToAnalyse as empty:
+            replace_findings(session, case.id, ANALYSIS, [])
+            run.summary = {"message": str(empty), "shares": 0, "pairs": 0, "groups": 0}
+            runs.finish_run(session, run)
+            return _empty_report(case_name, str(empty), run.id, started)
+        result.run_id = run.id
+        members = sorted({int(a) for g in result.groups for a in g.accounts if isinstance(a, int)})
         profiles = load_profiles(session, members)
-        drafts = group_findings(
-            result.pairs, result.groups, profiles, flag_score=settings.groups.flag_score
-        )
+        drafts = group_findings(result.pairs, result.groups, profiles)
         drafts = _objects_as_keys(session, drafts, result.pairs.shares.object_names)
-        replace_findings(session, case.id, ANALYSIS, drafts)
+        drafts = [dataclasses.replace(d, details={**d.details, "run": run.id}) for d in drafts]
+        finding_ids = replace_findings(session, case.id, ANALYSIS, drafts)
+        by_score = sorted(range(len(drafts)), key=lambda i: -drafts[i].score)
+        ids_in_order = [0] * len(drafts)
+        for position, index in enumerate(by_score):
+            ids_in_order[index] = finding_ids[position]
+        runs.save_groups(session, run, _run_groups(result, profiles, ids_in_order, drafts))
+        network = result.network
+        summary = {
+            "shares": len(result.pairs.shares), "pairs": len(result.pairs),
+            "accounts": int(network.accounts().size), "edges": network.n_edges,
+            "strong_edges": int(np.count_nonzero(network.weight_threshold)),
+            "groups": len(drafts), "candidates": len(result.groups) - len(drafts),
+            "notes": result.notes,
+            "by_modality": {
+                name: [int(net.weight.sum()), net.n_edges]
+                for name, net in result.networks_by_modality.items()
+            },
+        }  # fmt: skip
+        runs.save_results(session, run, result.pairs, network, summary)
+        runs.finish_run(session, run)
+        runs.forget_older_runs(session, case.id)
         if progress:
             for note in result.notes:
                 progress.log(note)
-    network = result.network
+    flagged = [g for g in result.groups if g.flagged]
     return CoordinationReport(
         case=case_name,
         shares=len(result.pairs.shares),
@@ -251,11 +355,13 @@ def analyze_coordination(
         edges=network.n_edges,
         strong_edges=int(np.count_nonzero(network.weight_threshold)),
         findings=len(drafts),
-        groups=_summaries(result, profiles),
+        groups=_summaries(flagged, profiles),
         by_modality={
             name: (int(net.weight.sum()), net.n_edges)
             for name, net in result.networks_by_modality.items()
         },
         warnings=result.notes,
         seconds=time.perf_counter() - started,
+        run_id=run.id,
+        candidates=_summaries([g for g in result.groups if not g.flagged], profiles),
     )

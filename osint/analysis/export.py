@@ -16,12 +16,15 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from osint.analysis import runs
 from osint.analysis.coordination import (
-    CoordinationOptions,
     CoordinationResult,
     compute_coordination,
+    options_from_record,
 )
 from osint.analysis.timeline import account_signal_summary
+from osint.analyzers.coordination import CoSharePairs, generate_coordinated_network
+from osint.analyzers.share_table import ShareTable
 from osint.cases import get_case
 from osint.errors import InputError
 from osint.graphfiles import write_network
@@ -59,8 +62,19 @@ def _lookup(
     return found
 
 
-def export_findings(store: Store, case_name: str, out: TextIO) -> int:
-    """One JSON object a line per finding of the case, strongest first; returns the count."""
+def export_findings(
+    store: Store,
+    case_name: str,
+    out: TextIO,
+    *,
+    run: int | None = None,
+    include_all: bool = False,
+) -> int:
+    """One JSON object a line per finding of the case, strongest first; returns the count.
+
+    With ``run``, the coordination findings are those of that stored run (the others are
+    the case's current ones); with ``include_all``, the run's candidate groups that were not
+    flagged follow, each labelled ``"flagged": false``."""
     with store.reader() as session:
         case = get_case(session, case_name)
         query = (
@@ -69,6 +83,15 @@ def export_findings(store: Store, case_name: str, out: TextIO) -> int:
             .order_by(Finding.score.desc(), Finding.id)
         )
         findings = list(session.execute(query).scalars())
+        stored = None
+        if run is not None or include_all:
+            stored = runs.read_run(session, runs.find_run(session, case.id, run))
+            if run is not None:
+                findings = [
+                    f
+                    for f in findings
+                    if f.analysis != "coordination" or f.details.get("run") == run
+                ]
         evidence = session.execute(
             select(FindingEvidence).where(FindingEvidence.finding_id.in_([f.id for f in findings]))
         ).scalars()
@@ -105,8 +128,56 @@ def export_findings(store: Store, case_name: str, out: TextIO) -> int:
                 "details": finding.details,
                 "created_at": utc_iso(finding.created_at),
             }
+            if finding.analysis == "coordination":
+                record["flagged"] = True
             out.write(jsonl_line(record))
-    return len(findings)
+        count = len(findings)
+        if stored is not None:
+            count += _write_run_groups(session, stored, out, include_all=include_all, have=findings)
+    return count
+
+
+def _write_run_groups(
+    session: Session, stored: runs.StoredRun, out: TextIO, *, include_all: bool, have: list[Finding]
+) -> int:
+    """A run's groups that are not among the case's findings: its flagged groups when their
+    findings were replaced by a later run, and with ``include_all`` its unflagged candidates."""
+    present = {f.details.get("run") for f in have if f.analysis == "coordination"}
+    wanted = [
+        g for g in stored.groups
+        if (not g.flagged and include_all) or (g.flagged and stored.id not in present)
+    ]  # fmt: skip
+    ids = [
+        int(m["account"])
+        for g in wanted
+        for m in g.details.get("members", [])
+        if isinstance(m["account"], int)
+    ]
+    accounts = _lookup(
+        session, Account.id, (Account.platform, Account.platform_id, Account.handle), ids
+    )
+    for group in wanted:
+        members = [
+            int(m["account"])
+            for m in group.details.get("members", [])
+            if isinstance(m["account"], int)
+        ]
+        record = {
+            "kind": "coordinated_group" if group.flagged else "coordinated_group_candidate",
+            "analysis": "coordination",
+            "flagged": group.flagged,
+            "run": stored.id,
+            "title": group.title,
+            "explanation": group.explanation,
+            "p_value": group.p_value,
+            "accounts": [
+                {"platform": p, "account_id": pid, "handle": h}
+                for p, pid, h in (accounts[a] for a in members if a in accounts)
+            ],
+            "details": group.details,
+        }
+        out.write(jsonl_line(record))
+    return len(wanted)
 
 
 class _Names:
@@ -165,11 +236,51 @@ def iter_pair_rows(session: Session, result: CoordinationResult) -> Iterator[lis
             ]
 
 
-def export_pairs(store: Store, case_name: str, options: CoordinationOptions, out: TextIO) -> int:
-    """The co-share pairs as CSV (CooRTweet's columns + modality); returns the row count."""
+def stored_result(
+    session: Session, case_id: int, run_id: int | None = None, expect: dict[str, Any] | None = None
+) -> CoordinationResult:
+    """The pairs, network and groups of a stored coordination run (the latest by default).
+
+    ``expect`` (parameter -> value, e.g. ``{"window": 60}``) must match what the run used:
+    an export never silently shows another analysis than the one asked for. A run too large
+    to keep its pairs is recomputed with its own parameters, when the data is unchanged."""
+    run = runs.find_run(session, case_id, run_id)
+    for name, value in (expect or {}).items():
+        used = run.parameters.get(name)
+        if value is not None and used != value:
+            raise InputError(
+                f"coordination run {run.id} used {name.replace('_', '-')} {used}, not {value}",
+                hint=f"run 'osint analyze coordination --{name.replace('_', '-')} {value}' "
+                "first, or drop the option to export the run as it was",
+            )
+    stored = runs.read_run(session, run)
+    if stored.pairs is not None and stored.network is not None:
+        return CoordinationResult(stored.pairs, stored.network, {}, stored.groups, [], run.id)
+    if not run.summary.get("pairs_stored", True):
+        runs.check_unchanged(session, run)
+        result = compute_coordination(session, case_id, options_from_record(run.parameters))
+        result.groups, result.run_id = stored.groups, run.id
+        return result
+    nothing = np.empty(0, np.int64)
+    table = ShareTable.from_codes(nothing, nothing, nothing, nothing)
+    empty = CoSharePairs(table, nothing, nothing, nothing, (0, 0), 0, 0)
+    return CoordinationResult(
+        empty, generate_coordinated_network(empty), {}, stored.groups, [], run.id
+    )
+
+
+def export_pairs(
+    store: Store,
+    case_name: str,
+    out: TextIO,
+    *,
+    run: int | None = None,
+    expect: dict[str, Any] | None = None,
+) -> int:
+    """The co-share pairs of a stored run as CSV (CooRTweet's columns + modality); rows."""
     with store.reader() as session:
         case = get_case(session, case_name)
-        result = compute_coordination(session, case.id, options)
+        result = stored_result(session, case.id, run, expect)
         count = write_rows(out, PAIR_COLUMNS, iter_pair_rows(session, result))
     return count
 
@@ -180,8 +291,7 @@ def network_graph(session: Session, case_id: int, result: CoordinationResult) ->
     names = _Names(session, result)
     community = {
         int(code): rank + 1
-        for rank, g in enumerate(result.groups)
-        if g.score >= 0.5
+        for rank, g in enumerate(g for g in result.groups if g.flagged)
         for code in g.account_codes
     }
     store_ids = [int(v) for v in table.account_labels_of(network.accounts())]
@@ -210,7 +320,13 @@ def network_graph(session: Session, case_id: int, result: CoordinationResult) ->
 
 
 def export_network(
-    store: Store, case_name: str, options: CoordinationOptions, fmt: str, out: TextIO
+    store: Store,
+    case_name: str,
+    fmt: str,
+    out: TextIO,
+    *,
+    run: int | None = None,
+    expect: dict[str, Any] | None = None,
 ) -> tuple[int, int]:
     """Write the network as GraphML, GEXF or an edge CSV; returns (accounts, edges)."""
     if fmt not in NETWORK_FORMATS:
@@ -219,7 +335,7 @@ def export_network(
         )
     with store.reader() as session:
         case = get_case(session, case_name)
-        result = compute_coordination(session, case.id, options)
+        result = stored_result(session, case.id, run, expect)
         graph = network_graph(session, case.id, result)
     write_network(graph, fmt, out, EDGE_COLUMNS)
     return graph.number_of_nodes(), graph.number_of_edges()

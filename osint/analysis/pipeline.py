@@ -14,6 +14,7 @@ from osint.analysis.coordination import (
     CoordinationOptions,
     CoordinationReport,
     analyze_coordination,
+    check_options,
 )
 from osint.analysis.timeline import TimelineReport, analyze_timeline
 from osint.config import Settings
@@ -35,6 +36,13 @@ class CaseAnalysis:
             + ", ".join(f"@{h}" for h in g.handles)
             for g in self.coordination.groups[:5]
         ]
+        if not self.coordination.groups and self.coordination.candidates:
+            best = self.coordination.candidates[0]
+            lines.append(
+                f"no coordinated group past the significance bar; strongest candidate (not "
+                f"flagged): {best.size} accounts, {best.objects} objects co-shared: "
+                + ", ".join(f"@{h}" for h in best.handles)
+            )
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.timeline.by_kind.items()))
         if kinds:
             lines.append(f"timeline signals: {kinds}")
@@ -57,6 +65,7 @@ def analyze_case(
     progress: Progress | None = None,
 ) -> CaseAnalysis:
     """Run every analysis of the case; each replaces its own previous findings."""
+    check_options(options or CoordinationOptions())  # bad parameters stop before any work
     images = run_images(store, case_name, progress)
     coordination = analyze_coordination(store, case_name, options, progress)
     timeline = analyze_timeline(store, case_name, progress)

@@ -69,38 +69,58 @@ def _sqlite_columns(session: Session, query: Select) -> list[np.ndarray]:
     column's text in C (the aggregates step row by row in one scan, so the columns stay
     aligned) and ``np.fromstring`` parses it in C: ~2.5x faster. Rowid ranges keep each
     text far below SQLite's 1 GB string limit. Two ids travel packed in one 64-bit integer
-    (``a << 32 | b``) when they fit: half the numbers to print and parse.
+    (``a << 32 | b``) when they fit: half the numbers to print and parse. A time packs only
+    when it lies in [0, 2**32) (1970-2106): the same scan returns the chunk's lowest and
+    highest time, and a chunk with a time outside is read again unpacked, so no share is
+    ever credited to another object.
     """
     packable = _fits_32_bits(session)
+    connection = session.connection()
+    first, last = (
+        connection.exec_driver_sql(f"SELECT {edge}(rowid) FROM post_objects").scalar() or 0
+        for edge in ("min", "max")
+    )
+    parts: list[list[np.ndarray]] = [[] for _ in range(4)]
+    for low in range(first, last + 1, SQLITE_ROWID_CHUNK):
+        columns = _sqlite_chunk(connection, session, query, low, packable)
+        if columns is None:  # a time outside 1970-2106 in this chunk
+            columns = _sqlite_chunk(connection, session, query, low, False)
+        assert columns is not None
+        for part, column in zip(parts, columns, strict=True):
+            part.append(column)
+    return [np.concatenate(p) if p else np.empty(0, dtype=np.int64) for p in parts]
+
+
+def _sqlite_chunk(
+    connection: Any, session: Session, query: Select, low: int, packed: bool
+) -> list[np.ndarray] | None:
+    """One rowid range's (object, account, ts, post) columns; None when ``packed`` and a time
+    does not fit in 32 unsigned bits."""
     exprs: list[ColumnElement[int] | InstrumentedAttribute[int]]
-    if packable:
+    if packed:
         exprs = [
             PostObject.object_id.op("<<")(32).op("|")(PostObject.ts),
             PostObject.account_id.op("<<")(32).op("|")(PostObject.post_id),
         ]
     else:
         exprs = [PostObject.object_id, PostObject.account_id, PostObject.ts, PostObject.post_id]
-    connection = session.connection()
-    first, last = (
-        connection.exec_driver_sql(f"SELECT {edge}(rowid) FROM post_objects").scalar() or 0
-        for edge in ("min", "max")
-    )
-    parts: list[list[np.ndarray]] = [[] for _ in exprs]
     rowid: ColumnElement[int] = literal_column("post_objects.rowid")
-    for low in range(first, last + 1, SQLITE_ROWID_CHUNK):
-        chunk = query.with_only_columns(*(func.group_concat(e) for e in exprs)).where(
-            rowid.between(low, low + SQLITE_ROWID_CHUNK - 1)
-        )
-        sql = str(chunk.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
-        # SQLite would walk the (case, object, ts) index and fetch every row from the table at
-        # random; a plain scan is ~4x faster (SQLAlchemy renders no table hints for SQLite).
-        sql = sql.replace("FROM post_objects", "FROM post_objects NOT INDEXED", 1)
-        texts = connection.exec_driver_sql(sql).one()
-        for part, text in zip(parts, texts, strict=True):
-            if text:
-                part.append(np.fromstring(text, dtype=np.int64, sep=","))
-    columns = [np.concatenate(p) if p else np.empty(0, dtype=np.int64) for p in parts]
-    if not packable:
+    aggregates = [func.group_concat(e) for e in exprs]
+    chunk = query.with_only_columns(
+        *aggregates, func.min(PostObject.ts), func.max(PostObject.ts)
+    ).where(rowid.between(low, low + SQLITE_ROWID_CHUNK - 1))
+    sql = str(chunk.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    # SQLite would walk the (case, object, ts) index and fetch every row from the table at
+    # random; a plain scan is ~4x faster (SQLAlchemy renders no table hints for SQLite).
+    sql = sql.replace("FROM post_objects", "FROM post_objects NOT INDEXED", 1)
+    *texts, lowest, highest = connection.exec_driver_sql(sql).one()
+    if packed and lowest is not None and (lowest < 0 or highest >= 2**32):
+        return None
+    columns = [
+        np.fromstring(text, dtype=np.int64, sep=",") if text else np.empty(0, dtype=np.int64)
+        for text in texts
+    ]
+    if not packed:
         return columns
     low_bits = np.int64(0xFFFFFFFF)
     packed_a, packed_b = columns
@@ -108,8 +128,8 @@ def _sqlite_columns(session: Session, query: Select) -> list[np.ndarray]:
 
 
 def _fits_32_bits(session: Session) -> bool:
-    """Whether every store id stays below 2**31 (posts' epoch seconds, 1970-2106, always fit
-    in 32 unsigned bits). Maximum primary keys are index look-ups, not scans."""
+    """Whether every store id stays below 2**31 (times are checked per chunk). Maximum
+    primary keys are index look-ups, not scans."""
     highest = [
         session.scalar(select(func.max(model.id))) or 0 for model in (Account, Post, SharedObject)
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,18 +20,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from osint.analysis import replace_findings
-from osint.analyzers.timeline import (
-    AccountProfile,
-    AccountTimeline,
-    NameObservation,
-    timeline_findings,
-)
+from osint.analyzers.timeline import AccountProfile, NameObservation
+from osint.analyzers.timeline_screen import PostsByAccount, timeline_findings_at_scale
 from osint.cases import get_case
 from osint.progress import Progress
 from osint.storage.db import Store
 from osint.storage.models import Account, AccountSnapshot, Finding, FindingEvidence, Post
 
 ANALYSIS = "timeline"
+_BATCH = 100_000
 
 
 @dataclass
@@ -51,20 +49,22 @@ def _epoch(session: Session, column: Any) -> ColumnElement[int]:
     return cast(func.strftime("%s", column), Integer)
 
 
-def _post_times(session: Session, case_id: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    rows = session.execute(
-        select(Post.account_id, Post.id, _epoch(session, Post.created_at))
-        .where(Post.case_id == case_id)
-        .order_by(Post.account_id)
-    ).all()
-    if not rows:
-        return {}
-    table = np.array(rows, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], table[1:, 0] != table[:-1, 0])))
-    ends = np.append(starts[1:], len(table))
-    return {
-        int(table[s, 0]): (table[s:e, 1], table[s:e, 2]) for s, e in zip(starts, ends, strict=True)
-    }
+def _post_times(session: Session, case_id: int) -> PostsByAccount:
+    """Every post's account, id and epoch seconds as arrays, read in batches of tuples
+    straight off the driver's cursor (no ORM rows), grouped by account in numpy."""
+    query = select(Post.account_id, Post.id, _epoch(session, Post.created_at)).where(
+        Post.case_id == case_id
+    )
+    sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    cursor = session.connection().exec_driver_sql(sql).cursor
+    assert cursor is not None
+    batches = [
+        np.array(rows, dtype=np.int64).reshape(-1, 3)
+        for rows in iter(lambda: cursor.fetchmany(_BATCH), [])
+    ]
+    cursor.close()
+    table = np.concatenate(batches) if batches else np.empty((0, 3), dtype=np.int64)
+    return PostsByAccount.build(table[:, 0], table[:, 1], table[:, 2])
 
 
 def _profiles(session: Session, case_id: int) -> dict[int, AccountProfile]:
@@ -127,12 +127,10 @@ def analyze_timeline(
         case = get_case(session, case_name)
         posts = _post_times(session, case.id)
         profiles = _profiles(session, case.id)
-        empty = np.empty(0, dtype=np.int64)
-        timelines = [
-            AccountTimeline.build(profile, *posts.get(account_id, (empty, empty)))
-            for account_id, profile in profiles.items()
-        ]
-        drafts = timeline_findings(timelines, coordinated_groups(session, case.id))
+        groups = coordinated_groups(session, case.id)
+        by_id: dict[int | str, AccountProfile] = dict(profiles.items())
+        labelled: dict[str, Sequence[int | str]] = dict(groups.items())
+        drafts = timeline_findings_at_scale(posts, by_id, labelled)
         replace_findings(session, case.id, ANALYSIS, drafts)
     by_kind: dict[str, int] = defaultdict(int)
     per_account: dict[int, list[str]] = defaultdict(list)
@@ -143,8 +141,8 @@ def analyze_timeline(
     ranked = sorted(per_account.items(), key=lambda item: -len(item[1]))[:10]
     return TimelineReport(
         case=case_name,
-        accounts=len(timelines),
-        posts=sum(len(ids) for ids, _ in posts.values()),
+        accounts=len(profiles),
+        posts=int(posts.times.size),
         findings=len(drafts),
         by_kind=dict(by_kind),
         top_accounts=[(profiles[a].handle, kinds) for a, kinds in ranked if a in profiles],

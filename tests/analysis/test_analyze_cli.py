@@ -13,8 +13,8 @@ from osint.cases import get_case as find_case
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter
 from osint.storage.records import AccountRecord, PostRecord, ProfileRecord
+from osint.synth.planted import Scenario, ScenarioConfig, generate_scenario
 from tests.conftest import CliRun
-from tests.scenarios import Scenario, ScenarioConfig, generate_scenario
 
 SMALL = ScenarioConfig(
     n_accounts=220, n_groups=4, group_size=(10, 14), n_objects=300, n_viral=8,

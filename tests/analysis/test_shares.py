@@ -8,8 +8,10 @@ import pytest
 from bench._store import bulk_load
 from osint.analysis import shares
 from osint.analysis.shares import load_share_table
+from osint.analyzers.coordination import detect_groups
+from osint.analyzers.share_table import ShareTable
 from osint.storage.db import Store
-from tests.scenarios import generate_share_arrays
+from osint.synth.planted import generate_share_arrays
 
 
 def _rows(objects: np.ndarray, accounts: np.ndarray, posts: np.ndarray, times: np.ndarray) -> set:
@@ -46,3 +48,29 @@ def test_load_share_table_reads_every_row_aligned(
     )
     assert _rows(objects, accounts, posts, table.timestamp) == expected
     assert base_post > int(other_table.content_labels_of(other_table.content_code).max())
+
+
+def test_times_before_1970_and_after_2106_keep_their_object(store: Store) -> None:
+    """Times outside 32 unsigned bits travel unpacked (they once spilled into the object id)."""
+    before, after = -2_000_000_000, 5_000_000_000  # 1906 and 2128
+    generated = ShareTable.from_codes(
+        np.array([0, 0, 1, 1, 2, 2]),
+        np.array([0, 1, 0, 1, 0, 1]),
+        np.arange(6),
+        np.array([before, before + 5, after, after + 7, 1_600_000_000, 1_600_000_009]),
+    )
+    case_id = bulk_load(store, "old-and-future", generated)
+    with store.reader() as session:
+        table = load_share_table(session, case_id)
+    objects = table.object_labels_of(table.object_code)
+    by_time = dict(zip(table.timestamp.tolist(), objects.tolist(), strict=True))
+    first = int(objects.min())
+    assert by_time == {
+        before: first, before + 5: first, after: first + 1, after + 7: first + 1,
+        1_600_000_000: first + 2, 1_600_000_009: first + 2,
+    }  # fmt: skip
+    pairs = detect_groups(table, 10, 1)
+    paired = table.object_labels_of(pairs.object_code) - first
+    assert sorted(zip(paired.tolist(), pairs.time_delta.tolist(), strict=True)) == [
+        (0, 5), (1, 7), (2, 9)
+    ]  # fmt: skip

@@ -7,7 +7,8 @@ some groups were created in a burst of days, some post on another timezone's sch
 their claimed location, one behaves like a scheduler (fixed seconds), one is repurposed
 (handle changes). Organic accounts also reshare the groups' content hours later.
 
-Used by tests (``tests/analyzers``) and benchmarks (``bench/``): import it, do not copy it.
+Used by tests (``tests/analyzers``) and benchmarks (``bench/``): import it from
+``osint.synth.planted``, do not copy it.
 """
 
 from __future__ import annotations
@@ -301,7 +302,7 @@ def generate_scenario(config: ScenarioConfig | None = None) -> Scenario:
     accounts = _organic_accounts(rng, organic_ids)
     offsets = np.array([a.true_utc_offset for a in accounts])
     objects, sharers, times = _organic_shares(rng, settings, accounts, offsets)
-    parts = [(objects, organic_ids[sharers], times)]
+    parts: list[tuple[np.ndarray, ...]] = [(objects, organic_ids[sharers], times)]
     groups: dict[int, np.ndarray] = {}
     campaigns: dict[int, np.ndarray] = {}
     next_object = settings.n_objects
@@ -338,7 +339,7 @@ def _organic_reshares(
 ) -> tuple[np.ndarray, ...]:
     """Campaign content goes viral: organic accounts reshare it hours later."""
     objects, _, times = pushed
-    first_push = {}
+    first_push: dict[int, int] = {}
     for obj, when in zip(objects.tolist(), times.tolist(), strict=True):
         first_push[obj] = min(when, first_push.get(obj, when))
     campaign_objects = np.array(sorted(first_push))
