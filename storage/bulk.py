@@ -285,6 +285,76 @@ class BulkRows:
         finally:
             cur.close()
 
+    def update_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        where: Sequence[str] = ("id",),
+        json: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
+        """``UPDATE table SET columns WHERE where``, one row of values (then keys) per tuple.
+
+        Rows should come sorted by their keys: two writers then lock rows in the same order.
+        ``json`` names the columns given as JSON text (cast to JSONB on PostgreSQL).
+        """
+        if not rows:
+            return
+        mark = "%s" if self.is_postgres else "?"
+        sets = ", ".join(
+            f"{c} = {mark}::jsonb" if self.is_postgres and c in json else f"{c} = {mark}"
+            for c in columns
+        )
+        keys = " AND ".join(f"{c} = {mark}" for c in where)
+        sql = f"UPDATE {table} SET {sets} WHERE {keys}"
+        if self.is_postgres:
+            with self._driver().cursor() as cur:
+                cur.executemany(sql, rows)
+            return
+        cur = self._driver().cursor()
+        try:
+            cur.executemany(sql, rows)
+        finally:
+            cur.close()
+
+    def delete_where_in(self, table: str, column: str, values: Sequence[Any]) -> None:
+        """``DELETE FROM table WHERE column IN values``, any count."""
+        if not values:
+            return
+        if self.is_postgres:
+            with self._driver().cursor() as cur:
+                cur.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", (list(values),))
+            return
+        cur = self._driver().cursor()
+        try:
+            for start in range(0, len(values), _SQLITE_IN_CHUNK):
+                chunk = values[start : start + _SQLITE_IN_CHUNK]
+                cur.execute(
+                    f"DELETE FROM {table} WHERE {column} IN ({', '.join('?' * len(chunk))})",
+                    tuple(chunk),
+                )
+        finally:
+            cur.close()
+
+    def delete_pairs(
+        self, table: str, columns: tuple[str, str], pairs: Sequence[tuple[Any, Any]]
+    ) -> None:
+        """Delete the rows whose two ``columns`` hold one of these pairs."""
+        if not pairs:
+            return
+        mark = "%s" if self.is_postgres else "?"
+        sql = f"DELETE FROM {table} WHERE {columns[0]} = {mark} AND {columns[1]} = {mark}"
+        if self.is_postgres:
+            with self._driver().cursor() as cur:
+                cur.executemany(sql, pairs)
+            return
+        cur = self._driver().cursor()
+        try:
+            cur.executemany(sql, pairs)
+        finally:
+            cur.close()
+
     def set_where_ids(self, table: str, values: dict[str, Any], ids: Sequence[int]) -> None:
         """``UPDATE table SET ... WHERE id IN ids``: one statement (or a few) for many rows."""
         if not ids:

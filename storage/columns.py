@@ -64,7 +64,18 @@ ACCOUNT_COLUMNS = (
     "first_seen",
     "last_seen",
 )
-VERSION_COLUMNS = ("post_id", "text", "text_html", "text_sha256", "captured_at", "capture_id")
+VERSION_COLUMNS = (
+    "post_id",
+    "text",
+    "text_html",
+    "text_sha256",
+    "captured_at",
+    "capture_id",
+    "links",
+    "hashtags",
+    "mentions",
+    "media",
+)
 MEDIA_LINK_COLUMNS = (
     "post_id",
     "position",

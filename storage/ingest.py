@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from osint.storage.bulk import BulkRows
+from osint.storage.checks import ID_CHARS, Unfit, fit_post
 from osint.storage.columns import (
     ACCOUNT_COLUMNS,
     MEDIA_LINK_COLUMNS,
@@ -30,21 +31,26 @@ from osint.storage.columns import (
     VERSION_COLUMNS,
     media_link_row,
 )
+from osint.storage.edits import (
+    KNOWN_COLUMNS,
+    Known,
+    known_from_row,
+    refresh_known,
+    replace_objects,
+    version_rows,
+)
 from osint.storage.models import (
     Account,
     AccountSnapshot,
     Capture,
     Media,
-    Post,
     PostMedia,
-    PostVersion,
 )
 from osint.storage.records import (
     AccountRecord,
     CaptureRecord,
     PostRecord,
     ProfileRecord,
-    text_sha256,
 )
 from osint.storage.types import utcnow
 
@@ -63,10 +69,23 @@ class EditedPost:
 
 @dataclass
 class PostWriteResult:
+    """Where each record of a batch went: every record is counted once.
+
+    ``new`` posts were inserted; known posts are ``edited`` (their text changed: a new version)
+    or ``unchanged`` (same text; ``refreshed`` names those whose other fields changed and now
+    follow this capture); ``repeated`` counts records of a post that the same capture or run
+    had already written (twice in the batch, or in an earlier batch of the same file, when the
+    run passes one ``seen_at`` for all its batches); ``refused``
+    the records the store cannot hold (:func:`storage.checks.fit_post`), with the reason.
+    """
+
     ids: dict[str, int] = field(default_factory=dict)  # platform_id -> post id
     new: list[int] = field(default_factory=list)
     edited: list[EditedPost] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)
+    refreshed: list[int] = field(default_factory=list)
+    repeated: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (platform_id, why)
 
 
 @dataclass
@@ -315,14 +334,26 @@ class CaseWriter:
 
     # -- posts ------------------------------------------------------------------------------
     def posts(
-        self, records: Sequence[PostRecord], *, seen_at: datetime | None = None
+        self,
+        records: Sequence[PostRecord],
+        *,
+        seen_at: datetime | None = None,
+        checked: bool = False,
     ) -> PostWriteResult:
-        """Store a batch of posts: new ones inserted, known ones refreshed, edits versioned."""
+        """Store a batch of posts: new ones inserted, known ones refreshed, edits versioned.
+
+        ``checked``: every record already went through :func:`storage.checks.fit_post` (the
+        importers do it where they can name the line); otherwise it is done here, and the
+        records the store cannot hold are left out and listed in ``refused``.
+        """
         seen_at = seen_at or utcnow()
         result = PostWriteResult()
+        if not checked:
+            records = self._fit(records, result)
         if not records:
             return result
         unique = _unique_posts(records)
+        result.repeated = len(records) - len(unique)
         account_ids = self.accounts((r.account for r in unique.values()), seen_at=seen_at)
         existing = self._existing_posts(list(unique))
         fresh = [r for k, r in unique.items() if k not in existing]
@@ -342,11 +373,29 @@ class CaseWriter:
             self._write_objects(new_recs, inserted, account_ids, may_conflict=False)
         known = [r for k, r in unique.items() if k in existing]
         if known:
-            self._refresh_posts(known, existing, seen_at, result)
+            changed = refresh_known(self, known, existing, seen_at, result)
+            replace_objects(self, changed, result.ids)
             with_objects = [r for r in known if r.objects]
             self._write_objects(with_objects, result.ids, account_ids, may_conflict=True)
         self._trim_caches()
         return result
+
+    @staticmethod
+    def _fit(records: Sequence[PostRecord], result: PostWriteResult) -> list[PostRecord]:
+        kept = []
+        for rec in records:
+            try:
+                fit_post(rec)
+            except Unfit as exc:
+                result.refused.append((str(rec.platform_id)[:ID_CHARS], str(exc)))
+                continue
+            kept.append(rec)
+        return kept
+
+    def reset_caches(self) -> None:
+        """Forget cached ids: after a rolled-back transaction they may name rows never stored."""
+        for cache in (self._accounts, self._media, self._objects):
+            cache.clear()
 
     def _trim_caches(self) -> None:
         # Bounded memory on any input size: a cache past its limit starts again (a re-read
@@ -355,20 +404,20 @@ class CaseWriter:
             if len(cache) > _CACHE_LIMIT:
                 cache.clear()
 
-    def _existing_posts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], _Known]:
-        found: dict[tuple[str, str], _Known] = {}
+    def _existing_posts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Known]:
+        found: dict[tuple[str, str], Known] = {}
         by_platform: dict[str, list[str]] = {}
         for platform, pid in keys:
             by_platform.setdefault(platform, []).append(pid)
         for platform, pids in by_platform.items():
             for row in self.bulk.select_in(
                 "posts",
-                ("id", "platform_id", "text", "text_html"),
+                KNOWN_COLUMNS,
                 {"case_id": self.case_id, "platform": platform},
                 "platform_id",
                 pids,
             ):
-                found[(platform, row[1])] = _Known(row[0], row[2], row[3])
+                found[(platform, row[1])] = known_from_row(row)
         return found
 
     def _insert_posts(
@@ -417,20 +466,7 @@ class CaseWriter:
     def _insert_versions(
         self, recs: Sequence[PostRecord], ids: dict[str, int], seen_at: datetime
     ) -> None:
-        # A post without text has no text to keep: its first version is the first text it shows.
-        seen = self.bulk.utc(seen_at)
-        rows = [
-            (
-                ids[r.platform_id],
-                r.text,
-                r.text_html,
-                text_sha256(r.text, r.text_html),
-                seen,
-                r.capture_id,
-            )
-            for r in recs
-            if r.text or r.text_html
-        ]
+        rows = version_rows(self, recs, ids, seen_at)
         self.bulk.insert("post_versions", VERSION_COLUMNS, rows, may_conflict=False)
 
     def _write_media_links(
@@ -521,34 +557,13 @@ class CaseWriter:
             rows.extend((post_id, object_ids[obj], case_id, account_id, ts) for obj in objects)
         self.bulk.insert("post_objects", POST_OBJECT_COLUMNS, rows, may_conflict=may_conflict)
 
-    def _refresh_posts(
-        self,
-        recs: Sequence[PostRecord],
-        existing: dict[tuple[str, str], _Known],
-        seen_at: datetime,
-        result: PostWriteResult,
-    ) -> None:
-        ids = {r.platform_id: existing[(r.platform, r.platform_id)].id for r in recs}
-        result.ids.update(ids)
-        for rec in recs:
-            row = existing[(rec.platform, rec.platform_id)]
-            if (rec.text or "", rec.text_html or "") == (row.text or "", row.text_html or ""):
-                result.unchanged.append(row.id)
-            else:
-                result.edited.append(self._record_edit(row, rec, seen_at))
-        self.bulk.set_where_ids("posts", {"last_seen": self.bulk.utc(seen_at)}, list(ids.values()))
-        with_media = [r for r in recs if r.media]
-        if with_media:
-            known: dict[int, dict[int, int | None]] = {}
-            post_ids = [ids[r.platform_id] for r in with_media]
-            for chunk in _chunks(post_ids):
-                for post_id, position, media_id in self.session.execute(
-                    select(PostMedia.post_id, PostMedia.position, PostMedia.media_id).where(
-                        PostMedia.post_id.in_(chunk)
-                    )
-                ):
-                    known.setdefault(post_id, {})[position] = media_id
-            self._write_media_links(with_media, ids, known)
+    def media_ids_of(self, shas: Iterable[str]) -> dict[str, int]:
+        """Media ids by SHA-256 (of those stored), from the cache or the database."""
+        return self._media_ids(shas)
+
+    def insert_media_links(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert ``post_media`` rows (:data:`MEDIA_LINK_COLUMNS`), skipping existing ones."""
+        self.bulk.insert("post_media", MEDIA_LINK_COLUMNS, rows)
 
     # -- batched captures and media (the collection engine writes a page's worth at once) -----
     def captures(self, records: Sequence[CaptureRecord], *, run_id: int | None = None) -> list[int]:
@@ -575,42 +590,6 @@ class CaseWriter:
                 self.session.execute(self._insert(table).on_conflict_do_nothing(), missing)
                 self._media_ids([row["sha256"] for row in missing])
         return {r["sha256"]: self._media[r["sha256"]] for r in rows}
-
-    def _record_edit(self, row: _Known, rec: PostRecord, seen_at: datetime) -> EditedPost:
-        """A changed text: a new version (or the earlier one it went back to), post updated."""
-        digest = text_sha256(rec.text, rec.text_html)
-        self.session.execute(
-            self._insert(PostVersion)
-            .values(
-                post_id=row.id,
-                text=rec.text,
-                text_html=rec.text_html,
-                text_sha256=digest,
-                captured_at=seen_at,
-                capture_id=rec.capture_id,
-            )
-            .on_conflict_do_nothing()
-        )
-        version_id = self.session.execute(
-            select(PostVersion.id).where(
-                PostVersion.post_id == row.id, PostVersion.text_sha256 == digest
-            )
-        ).scalar_one()
-        self.session.execute(
-            update(Post)
-            .where(Post.id == row.id)
-            .values(text=rec.text, text_html=rec.text_html, capture_id=rec.capture_id)
-        )
-        return EditedPost(row.id, rec.platform_id, row.text, rec.text, version_id)
-
-
-@dataclass(frozen=True)
-class _Known:
-    """What the store holds of a post, as far as an edit check needs it."""
-
-    id: int
-    text: str | None
-    text_html: str | None
 
 
 def _unique_posts(records: Sequence[PostRecord]) -> dict[tuple[str, str], PostRecord]:
