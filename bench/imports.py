@@ -198,12 +198,12 @@ def parse_rate(path: Path, reader: Callable[[Path], Iterator[object]]) -> float:
 
 
 def _read_shares(path: Path) -> Iterator[object]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with path.open("rb") as fh:
         yield from read_shares(fh, modality="repost")
 
 
 def _read_twarc(path: Path) -> Iterator[object]:
-    with path.open(encoding="utf-8") as fh:
+    with path.open("rb") as fh:
         yield from read_twarc(fh)
 
 

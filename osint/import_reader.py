@@ -1,5 +1,10 @@
 """Reading an import file in a second process, so that parsing runs beside the store's writes.
 
+The child starts isolated (``python -I``: nothing from the current folder, ``PYTHONPATH`` or the
+user's site can be imported: an ``orjson.py`` in a downloaded dataset folder is never run) and
+ends as soon as its parent does (``PR_SET_PDEATHSIG`` on Linux, and a watch on its parent's id
+elsewhere), so a killed import leaves no reader behind.
+
 An import is two jobs of about equal weight: reading the file into records (JSON parsing, the
 platform normaliser, content keys) and writing them. One Python process does them in turn; with
 :func:`read_ahead`, a child process reads and keys the records while this one writes, a few
@@ -17,14 +22,16 @@ import contextlib
 import os
 import pickle
 import queue
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, Any, BinaryIO
 
 from osint.collectors.importers import ImportProblem
 from osint.collectors.importers.twarc import read_twarc
@@ -32,7 +39,7 @@ from osint.errors import InputError
 from osint.keys import add_content_keys
 from osint.storage.records import PostRecord, post_from_tuple, post_to_tuple
 
-Reader = Callable[[TextIO], Iterator[PostRecord | ImportProblem]]
+Reader = Callable[[BinaryIO], Iterator[PostRecord | ImportProblem]]
 READERS: dict[str, Reader] = {"twarc": read_twarc}  # file readers that may run in a child
 
 CHUNK = 1_000  # items per message from the child
@@ -46,9 +53,10 @@ class ReaderFailed(InputError):
     """The reading process ended without saying why (killed, out of memory, a crash)."""
 
 
-def open_text(path: Path) -> TextIO:
+def open_binary(path: Path) -> BinaryIO:
+    """The file to read; the readers decode it line by line (a bad byte costs its line only)."""
     try:
-        return path.open(newline="", encoding="utf-8-sig", errors="strict")
+        return path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
@@ -79,7 +87,7 @@ def read_keyed(source: str, path: Path, *, in_child: bool) -> Iterator[PostRecor
         except ReaderFailed:
             if started:
                 raise
-    with open_text(path) as stream:
+    with open_binary(path) as stream:
         for item in READERS[source](stream):
             yield item if isinstance(item, ImportProblem) else add_content_keys(item)
 
@@ -91,16 +99,24 @@ def read_ahead(source: str, path: Path) -> Iterator[PostRecord | ImportProblem]:
     """
     if source not in READERS:
         raise ValueError(f"no reader {source!r} (known: {', '.join(READERS)})")
-    # A child of its own (python -m), not multiprocessing: nothing of the caller's main module
-    # or threads is copied or re-run. Frames come back on its stdout.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([_PACKAGE_ROOT, *sys.path])}
+    # A child of its own, not multiprocessing: nothing of the caller's main module or threads
+    # is copied or re-run. Isolated (-I): its sys.path is the interpreter's own, then this
+    # package's folder, never the current folder. Frames come back on its stdout.
     with tempfile.TemporaryFile() as errors:
         child = subprocess.Popen(
-            [sys.executable, "-m", __name__, source, str(path)],
+            [
+                sys.executable,
+                "-I",
+                "-c",
+                _BOOTSTRAP,
+                _PACKAGE_ROOT,
+                source,
+                str(path.resolve()),
+                str(os.getpid()),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=errors,
-            env=env,
         )
         frames: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
         pump = threading.Thread(
@@ -163,7 +179,7 @@ def _produce(source: str, path: Path, out: IO[bytes]) -> None:
 
     chunk: list[Any] = []
     try:
-        with fewer_gc_pauses(), open_text(path) as stream:
+        with fewer_gc_pauses(), open_binary(path) as stream:
             for item in READERS[source](stream):
                 if isinstance(item, ImportProblem):
                     chunk.append(item)
@@ -191,7 +207,41 @@ def _portable(exc: Exception) -> Exception:
         return InputError(f"{type(exc).__name__}: {exc}")
 
 
-if __name__ == "__main__":
-    _frames = sys.stdout.buffer
+# Run as ``python -I -c _BOOTSTRAP <package root> <source> <path> <parent pid>``: the package
+# root goes last on sys.path, after the interpreter's own folders, so that nothing there can
+# stand in for an installed module.
+_BOOTSTRAP = (
+    "import sys; sys.path.append(sys.argv[1]); "
+    "from osint.import_reader import child_main; child_main(sys.argv[2:])"
+)
+
+
+def child_main(argv: list[str]) -> None:
+    """The child's entry point: tie its life to the parent's, then read."""
+    source, path, parent = argv[0], Path(argv[1]), int(argv[2])
+    _die_with_parent(parent)
+    frames = sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries frames only: a stray print goes to stderr
-    _produce(sys.argv[1], Path(sys.argv[2]), _frames)
+    _produce(source, path, frames)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this process as soon as ``parent`` ends (it may already have)."""
+    with contextlib.suppress(Exception):  # Linux: the kernel sends the signal
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:  # elsewhere (and as a second guard): poll the parent's id
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="osint-parent-watch", daemon=True).start()
+
+
+if __name__ == "__main__":
+    child_main(sys.argv[1:])

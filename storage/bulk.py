@@ -27,10 +27,13 @@ import orjson
 from sqlalchemy.orm import Session
 
 try:
-    from psycopg.errors import UniqueViolation
+    from psycopg.errors import LockNotAvailable, UniqueViolation
 except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only installs still work
 
     class UniqueViolation(Exception):  # type: ignore[no-redef]
+        pass
+
+    class LockNotAvailable(Exception):  # type: ignore[no-redef]
         pass
 
 
@@ -207,12 +210,29 @@ class BulkRows:
                 found = cur.fetchone()
             self._analysed[table] = max(float(found[0]), 0.0) if found else 0.0
         grown = self._grown.get(table, 0) + count
-        if grown >= max(_ANALYZE_AFTER_ROWS, self._analysed[table]):
-            with self._driver().cursor() as cur:
-                cur.execute(f"ANALYZE {table}")
+        if grown >= max(_ANALYZE_AFTER_ROWS, self._analysed[table]) and self._analyze(table):
             self._analysed[table] += grown
             grown = 0
         self._grown[table] = grown
+
+    def _analyze(self, table: str) -> bool:
+        """ANALYZE now if no other writer is analysing the table; whether it ran.
+
+        Inside a transaction ANALYZE holds its lock until the commit: a second writer waiting
+        for it while holding rows the first one needs would deadlock. So it waits at most a
+        moment and otherwise leaves the statistics to the next batch (or to autovacuum).
+        """
+        with self._driver().cursor() as cur:
+            cur.execute("SAVEPOINT osint_analyze")
+            try:
+                cur.execute("SET LOCAL lock_timeout = '50ms'")
+                cur.execute(f"ANALYZE {table}")
+            except LockNotAvailable:
+                cur.execute("ROLLBACK TO SAVEPOINT osint_analyze")  # the setting goes with it
+                return False
+            cur.execute("SET LOCAL lock_timeout TO DEFAULT")
+            cur.execute("RELEASE SAVEPOINT osint_analyze")
+        return True
 
     def _copy(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"

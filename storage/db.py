@@ -44,6 +44,21 @@ def _bind_null(value: None) -> None:
 sqlite3.register_adapter(type(None), _bind_null)
 
 
+_CONFLICT_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+
+
+def is_write_conflict(exc: BaseException) -> bool:
+    """A transaction that lost a deadlock or a serialization conflict (PostgreSQL): retry it."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "sqlstate", None) in _CONFLICT_SQLSTATES:
+            return True
+        orig = getattr(exc, "orig", None)
+        exc = orig if isinstance(orig, BaseException) else exc.__cause__  # type: ignore[assignment]
+    return False
+
+
 class StoreUnavailable(Exception):
     """The database cannot be reached; the service layer turns this into an actionable error."""
 

@@ -143,7 +143,8 @@ class CaseWriter:
         missing = [k for k in wanted if k not in self._accounts]
         if missing:
             self._load_accounts(missing)
-            absent = [k for k in missing if k not in self._accounts]
+            # in key order: two writers inserting the same accounts take them in the same order
+            absent = sorted(k for k in missing if k not in self._accounts)
             if absent:
                 self._insert_accounts([wanted[k] for k in absent], seen_at)
         updates = []
@@ -163,6 +164,7 @@ class CaseWriter:
                 )
                 self._accounts[key] = (acc_id, rec.handle or handle, rec.display_name or name)
         if updates:
+            updates.sort(key=lambda row: int(row["id"] or 0))
             self.session.execute(update(Account), updates)
         accounts = self._accounts
         return {k: accounts[k][0] for k in wanted}
@@ -356,7 +358,7 @@ class CaseWriter:
         result.repeated = len(records) - len(unique)
         account_ids = self.accounts((r.account for r in unique.values()), seen_at=seen_at)
         existing = self._existing_posts(list(unique))
-        fresh = [r for k, r in unique.items() if k not in existing]
+        fresh = [unique[k] for k in sorted(unique) if k not in existing]  # in key order
         if fresh:
             inserted = self._insert_posts(fresh, account_ids, seen_at)
             new_recs = [r for r in fresh if r.platform_id in inserted]
@@ -504,7 +506,7 @@ class CaseWriter:
             return self._objects
         hashes = {object_key_hash(m, k): (m, k) for m, k in missing}
         self._load_objects(list(hashes), hashes)
-        absent = [h for h in hashes if hashes[h] not in self._objects]
+        absent = sorted(h for h in hashes if hashes[h] not in self._objects)
         if absent:
             ids = self.bulk.allocate_ids("shared_objects", len(absent))
             rows = [
@@ -555,6 +557,8 @@ class CaseWriter:
             ts = int(rec.created_at.timestamp())
             objects = rec.objects if len(rec.objects) == 1 else dict.fromkeys(rec.objects)
             rows.extend((post_id, object_ids[obj], case_id, account_id, ts) for obj in objects)
+        if may_conflict:  # rows other writers may hold too: take them in key order
+            rows.sort()
         self.bulk.insert("post_objects", POST_OBJECT_COLUMNS, rows, may_conflict=may_conflict)
 
     def media_ids_of(self, shas: Iterable[str]) -> dict[str, int]:

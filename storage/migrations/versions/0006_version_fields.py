@@ -6,6 +6,8 @@ Revises: 0001
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Text
@@ -19,7 +21,7 @@ depends_on = None
 _COLUMNS = ("links", "hashtags", "mentions", "media")
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return (
         sa.JSON()
         .with_variant(postgresql.JSONB(astext_type=Text()), "postgresql")
