@@ -33,6 +33,14 @@ NUL = "\x00"
 _REPLACEMENT = "\ufffd"
 
 
+def as_json_text(value: Any) -> str:
+    """Any value as JSON text (what a text field holds when a file put something else there)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return str(value)
+
+
 class Unfit(ValueError):
     """The record cannot be stored as it is; the message says why."""
 
@@ -109,7 +117,8 @@ def _fit_texts(rec: PostRecord, notes: list[str]) -> None:
         if value is None:
             continue
         if not isinstance(value, str):
-            setattr(rec, name, value := str(value))
+            setattr(rec, name, value := as_json_text(value))
+            notes.append(f"its {name} is not a text: kept as its JSON")
         if NUL in value:
             setattr(rec, name, value.replace(NUL, _REPLACEMENT))
             notes.append(f"NUL bytes in its {name} replaced by U+FFFD")

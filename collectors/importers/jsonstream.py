@@ -25,6 +25,7 @@ _BACKSLASH = 0x5C
 _ESCAPED_QUOTES = re.compile(rb'\\+"')
 _UNESCAPED_QUOTE = re.compile(rb'(?<!\\)(?:\\\\)*"')
 _HIGH_SURROGATE_END = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}$")
+_PARTIAL_UNICODE = re.compile(rb"\\u[0-9a-fA-F]{0,3}$")
 
 
 class CappedStrings:
@@ -62,6 +63,7 @@ class CappedStrings:
             return self._scan(chunk, start)
 
     def _scan(self, chunk: bytes, start: int) -> bytes:
+        before = self._carry
         quotes = chunk.count(b'"') - self._escaped(chunk)
         if quotes:
             last = self._last_unescaped(chunk)
@@ -78,8 +80,10 @@ class CappedStrings:
         # this string is too long: end it here, read past the rest
         self.cuts += 1
         self._skipping = True
-        keep = _safe_end(chunk, max(0, self._string_start - start))
-        return chunk[:keep] + _CUT_BYTES
+        floor = max(0, self._string_start - start)
+        carry = before if floor == 0 else 0
+        keep, double = _safe_end(chunk, floor, carry)
+        return chunk[:keep] + (b"\\" if double else b"") + _CUT_BYTES
 
     def _escaped(self, chunk: bytes) -> int:
         """How many quotes of the chunk are escaped (preceded by an odd run of backslashes)."""
@@ -107,13 +111,16 @@ class CappedStrings:
 
     def _closing_quote(self, chunk: bytes) -> int:
         """Where the string being read past ends in this chunk; -1 if it goes on."""
-        for match in _UNESCAPED_QUOTE.finditer(chunk):
-            run = match.end() - match.start() - 1
-            if match.start() == 0:
-                run += self._carry
-            if run % 2 == 0:
-                return match.end() - 1
-        return -1
+        if b'"' not in chunk:  # most of a long string: one memchr, no regular expression
+            return -1
+        lead = len(chunk) - len(chunk.lstrip(b"\\"))  # continues the last chunk's run
+        start = 0
+        if chunk[lead : lead + 1] == b'"':
+            if (lead + self._carry) % 2 == 0:
+                return lead
+            start = lead + 1
+        match = _UNESCAPED_QUOTE.search(chunk, start)
+        return -1 if match is None else match.end() - 1
 
 
 def _trailing_backslashes(chunk: bytes, carry: int) -> int:
@@ -122,8 +129,13 @@ def _trailing_backslashes(chunk: bytes, carry: int) -> int:
     return run + carry if not stripped else run
 
 
-def _safe_end(chunk: bytes, floor: int) -> int:
-    """An end for ``chunk[:end]`` inside a string that splits no character and no escape."""
+def _safe_end(chunk: bytes, floor: int, carry: int) -> tuple[int, bool]:
+    """Where to end ``chunk`` inside a string without splitting a character or an escape.
+
+    Returns the end and whether a backslash must be added (the kept part ends in an escape
+    character with nothing after it: doubled, it stands for itself). ``carry`` counts the
+    backslashes just before the chunk.
+    """
     end = len(chunk)
     lead = end
     while lead > floor and chunk[lead - 1] & 0xC0 == 0x80:
@@ -132,11 +144,25 @@ def _safe_end(chunk: bytes, floor: int) -> int:
         width = 2 if chunk[lead - 1] < 0xE0 else 3 if chunk[lead - 1] < 0xF0 else 4
         if lead - 1 + width > end:
             end = lead - 1
-    window = chunk.find(b"\\", max(floor, end - 12), end)
-    if window >= 0:
-        end = window
-        while end > floor and chunk[end - 1] == _BACKSLASH:
-            end -= 1
-    if _HIGH_SURROGATE_END.search(chunk, max(floor, end - 6), end):
-        end -= 6
-    return max(end, floor)
+    partial = _PARTIAL_UNICODE.search(chunk, max(floor, end - 5), end)
+    if partial and _escapes(chunk, partial.start(), floor, carry):
+        end = partial.start()
+    high = _HIGH_SURROGATE_END.search(chunk, max(floor, end - 6), end)
+    if high and _escapes(chunk, high.start(), floor, carry):
+        end = high.start()
+    run, i = 0, end
+    while i > floor and chunk[i - 1] == _BACKSLASH:
+        run, i = run + 1, i - 1
+    if i == 0:
+        run += carry
+    return end, run % 2 == 1
+
+
+def _escapes(chunk: bytes, at: int, floor: int, carry: int) -> bool:
+    """Whether the backslash at ``at`` starts an escape (an even run of backslashes before it)."""
+    run, i = 0, at
+    while i > floor and chunk[i - 1] == _BACKSLASH:
+        run, i = run + 1, i - 1
+    if i == 0:
+        run += carry
+    return run % 2 == 0

@@ -37,9 +37,10 @@ class BadLine:
 
 
 def iter_lines(
-    stream: BinaryIO, *, start_line: int = 1, start_offset: int = 0, limit: int = MAX_LINE_BYTES
+    stream: BinaryIO, *, start_line: int = 1, start_offset: int = 0, limit: int | None = None
 ) -> Iterator[Line | BadLine]:
     """The lines of ``stream`` (a BOM at the very start dropped), or why one was skipped."""
+    limit = limit or MAX_LINE_BYTES
     number, offset = start_line, start_offset
     first = start_offset == 0
     while True:
