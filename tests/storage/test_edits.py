@@ -59,8 +59,10 @@ def _tweet(n: int, withheld: bool) -> dict[str, Any]:
     else:
         tweet["text"] = f"Protest {n} in #Nablus and #Ramallah, via @qudsn https://t.co/x{n}"
         tweet["entities"] = {
-            "hashtags": [{"start": 12, "end": 19, "tag": "Nablus"}]
-            + [{"start": 24, "end": 33, "tag": "Ramallah"}],
+            "hashtags": [
+                {"start": 12, "end": 19, "tag": "Nablus"},
+                {"start": 24, "end": 33, "tag": "Ramallah"},
+            ],
             "mentions": [{"start": 39, "end": 45, "username": "qudsn"}],
             "urls": [
                 {"start": 46, "end": 69, "url": f"https://t.co/x{n}"}

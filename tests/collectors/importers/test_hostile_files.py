@@ -133,7 +133,7 @@ def test_a_file_of_nothing_but_counts_fails_with_that_line(
 ) -> None:
     path = tmp_path / "counts.jsonl"
     path.write_text(json.dumps({"data": [{"start": "a", "end": "b", "tweet_count": 3}]}) + "\n")
-    with pytest.raises(InputError, match="nothing could be imported.*tweet counts"):
+    with pytest.raises(InputError, match=r"nothing could be imported.*tweet counts"):
         import_file(store, settings, path)
 
 
@@ -291,7 +291,7 @@ def test_a_file_where_nothing_can_be_imported_fails(
 ) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(HEADER + "o,a,c,never\no,a,d,nor this\n")
-    with pytest.raises(InputError, match="nothing could be imported.*2 of 2 rows"):
+    with pytest.raises(InputError, match=r"nothing could be imported.*2 of 2 rows"):
         import_file(store, settings, path, kind="shares")
     with store.reader() as s:
         assert s.execute(select(func.count()).select_from(Account)).scalar_one() == 0
