@@ -358,6 +358,7 @@ def import_shares(
     modality: str = "object",
     progress: Progress | None = None,
 ) -> ImportSummary:
+    path = Path(path)
     if not platform.strip() or len(platform) > PLATFORM_CHARS or NUL in platform:
         raise InputError(
             f"--platform {platform[:60]!r}: a platform name is 1 to {PLATFORM_CHARS} characters",

@@ -142,3 +142,83 @@ def test_import_twarc_reads_here_when_no_child_starts(
     summary = imports.import_twarc(store, settings, case="c", path=path, read_in_child=True)
     assert summary.rows == 2_507 and summary.posts_new == 2_503 and summary.problem_count == 3
     assert len(stored(store, "c")["keys"]) > 2_503  # type: ignore[arg-type]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        found.extend(int(c) for c in text.split())
+    return found
+
+
+def test_the_child_reader_imports_nothing_from_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = twarc_file(tmp_path)
+    planted = tmp_path / "dataset"
+    planted.mkdir()
+    marker = tmp_path / "planted-code-ran"
+    for name in ("orjson", "ijson", "osint"):  # what the reader imports, and its own package
+        (planted / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').write('{name}')\n")
+    monkeypatch.chdir(planted)
+    monkeypatch.setenv("PYTHONPATH", str(planted))
+    ahead, stopped = ahead_items(path)
+    assert stopped is None and len(ahead) > 2_500
+    assert not marker.exists()
+
+
+KILLED = r"""
+import sys
+from osint.config import load_settings
+from osint.store import open_store
+from osint import imports
+store = open_store(load_settings(home=sys.argv[1], db=sys.argv[2], environ={}))
+imports.import_twarc(store, load_settings(home=sys.argv[1], db=sys.argv[2], environ={}),
+                     case="c", path=sys.argv[3], read_in_child=True)
+"""
+
+
+def test_a_killed_import_leaves_no_reader_and_its_run_is_closed_next_time(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "big.jsonl"
+    write_twarc_jsonl(path, 60_000)
+    create_case(store, "c")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(settings.home), settings.db, str(path)],
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not (children := _children(parent.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert children, "the import never started its reader"
+    with store.reader() as s:  # wait until the run is recorded
+        while time.monotonic() < deadline and not s.execute(select(CollectionRun)).first():
+            time.sleep(0.05)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    gone_by = time.monotonic() + 5
+    while any(Path(f"/proc/{c}").exists() for c in children) and time.monotonic() < gone_by:
+        time.sleep(0.05)
+    alive = [
+        c
+        for c in children
+        if Path(f"/proc/{c}/status").exists()
+        and "zombie" not in Path(f"/proc/{c}/status").read_text()
+    ]
+    assert alive == []  # the reader ended with its parent
+    with store.reader() as s:
+        assert s.execute(select(CollectionRun.status)).scalar_one() == "running"
+    small = tmp_path / "small.jsonl"
+    small.write_text(sample())
+    imports.import_twarc(store, settings, case="c", path=small, read_in_child=False)
+    with store.reader() as s:
+        runs = s.execute(select(CollectionRun).order_by(CollectionRun.id)).scalars().all()
+    assert [r.status for r in runs] == ["abandoned", "completed"]
+    assert f"(pid {parent.pid}) ended without finishing" in runs[0].errors[-1]
