@@ -9,7 +9,8 @@ An import is two jobs of about equal weight: reading the file into records (JSON
 platform normaliser, content keys) and writing them. One Python process does them in turn; with
 :func:`read_ahead`, a child process reads and keys the records while this one writes, a few
 batches ahead. Records cross as plain tuples (:func:`storage.records.post_to_tuple`): pickling
-dataclasses costs more than building them.
+dataclasses costs more than building them. They come checked, keyed and encoded
+(:func:`storage.columns.encode_post`): the writer only assigns ids.
 
 What the importer sees is the serial reader's stream, item for item: the same records, the same
 line-numbered problems in the same places, and an error that stops the reader (a truncated file)
@@ -37,6 +38,7 @@ from osint.collectors.importers import ImportProblem
 from osint.collectors.importers.twarc import read_twarc
 from osint.errors import InputError
 from osint.keys import add_content_keys
+from osint.storage.columns import attach_encoded, encode_post, encoded_post
 from osint.storage.records import PostRecord, post_from_tuple, post_to_tuple
 
 Reader = Callable[[BinaryIO], Iterator[PostRecord | ImportProblem]]
@@ -89,7 +91,7 @@ def read_keyed(source: str, path: Path, *, in_child: bool) -> Iterator[PostRecor
                 raise
     with open_binary(path) as stream:
         for item in READERS[source](stream):
-            yield item if isinstance(item, ImportProblem) else add_content_keys(item)
+            yield item if isinstance(item, ImportProblem) else encode_post(add_content_keys(item))
 
 
 def read_ahead(source: str, path: Path) -> Iterator[PostRecord | ImportProblem]:
@@ -128,7 +130,10 @@ def read_ahead(source: str, path: Path) -> Iterator[PostRecord | ImportProblem]:
                 kind, payload = pickle.loads(frame)  # noqa: S301 (bytes from our own child)
                 if kind == "items":
                     for item in payload:
-                        yield post_from_tuple(item) if type(item) is tuple else item
+                        if type(item) is tuple:
+                            yield attach_encoded(post_from_tuple(item[0]), item[1])
+                        else:
+                            yield item
                 elif kind == "error":
                     raise payload
                 else:
@@ -184,7 +189,8 @@ def _produce(source: str, path: Path, out: IO[bytes]) -> None:
                 if isinstance(item, ImportProblem):
                     chunk.append(item)
                 else:
-                    chunk.append(post_to_tuple(add_content_keys(item)))
+                    rec = encode_post(add_content_keys(item))
+                    chunk.append((post_to_tuple(rec), encoded_post(rec)))
                 if len(chunk) >= CHUNK:
                     send("items", chunk)
                     chunk = []

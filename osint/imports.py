@@ -38,6 +38,7 @@ from osint.mediafacts import MediaFacts, store_local_file
 from osint.progress import NullProgress, Progress
 from osint.runs import close_stale_runs, finish_run, start_run
 from osint.storage.checks import NUL, PLATFORM_CHARS
+from osint.storage.columns import encode_post
 from osint.storage.db import Store, is_write_conflict
 from osint.storage.ingest import CaseWriter
 from osint.storage.records import CaptureRecord, PostRecord
@@ -140,7 +141,7 @@ def run_import(
     summary = ImportSummary(case, source, str(path), capture.sha256, run.id)
     status = "failed"
     try:
-        with store.pinned() as pinned, fewer_gc_pauses():
+        with store.pinned(trusted_rows=True) as pinned, fewer_gc_pauses():
             importer = _Importer(
                 pinned, writer, capture_id, summary, progress, keyed=keyed, checked=checked
             )
@@ -241,6 +242,7 @@ class _Importer:
             try:
                 with self.store.session() as session:
                     self.writer.session = session
+                    self.writer.check_case()  # the rows below refer to it
                     for facts in batch.media:
                         self.writer.media(**facts.__dict__)
                     result = self.writer.posts(
@@ -275,6 +277,8 @@ class _Importer:
                 item.capture_id = self.capture_id
                 if not self.keyed:
                     add_content_keys(item)
+                    if self.checked:  # final now: encode it here, not in the writer's lane
+                        encode_post(item)
                 media.extend(self._store_files(item))
                 batch.append(item)
                 if len(batch) >= BATCH:

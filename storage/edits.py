@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from osint.storage.columns import VERSION_COLUMNS, media_link_row
+from osint.storage.columns import VERSION_COLUMNS, encoded_post, media_link_row
 from osint.storage.records import MediaRef, PostRecord, text_sha256
 
 if TYPE_CHECKING:
@@ -109,22 +109,22 @@ def version_rows(
     # A post without text has no text to keep: its first version is the first text it shows.
     bulk = writer.bulk
     seen, json_of = bulk.utc(seen_at), bulk.json
-    return [
-        (
-            ids[r.platform_id],
-            r.text,
-            r.text_html,
-            text_sha256(r.text, r.text_html),
-            seen,
-            r.capture_id,
-            json_of(r.links),
-            json_of(r.hashtags),
-            json_of(r.mentions),
-            json_of(version_media(r.media)) if r.media else "[]",
+    rows = []
+    for r in recs:
+        if not (r.text or r.text_html):
+            continue
+        enc = encoded_post(r)
+        if enc is None:
+            values = (text_sha256(r.text, r.text_html), json_of(r.links))
+            lists = (json_of(r.hashtags), json_of(r.mentions))
+        else:
+            values, lists = (enc[7], enc[2]), (enc[3], enc[4])
+        media = json_of(version_media(r.media)) if r.media else "[]"
+        post_id, capture_id = ids[r.platform_id], r.capture_id
+        rows.append(
+            (post_id, r.text, r.text_html, values[0], seen, capture_id, values[1], *lists, media)
         )
-        for r in recs
-        if r.text or r.text_html
-    ]
+    return rows
 
 
 def refresh_known(

@@ -29,6 +29,7 @@ from osint.storage.columns import (
     POST_COLUMNS,
     POST_OBJECT_COLUMNS,
     VERSION_COLUMNS,
+    encoded_post,
     media_link_row,
 )
 from osint.storage.edits import (
@@ -93,6 +94,10 @@ class SnapshotResult:
     snapshot_id: int
     created: bool
     previous_id: int | None
+
+
+class CaseGone(Exception):
+    """The case being written to was deleted meanwhile; nothing more can be written to it."""
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -394,6 +399,12 @@ class CaseWriter:
             kept.append(rec)
         return kept
 
+    def check_case(self) -> None:
+        """Fail (``CaseGone``) unless this writer's case still exists, in this transaction."""
+        found = self.bulk.select_in("cases", ("id",), {}, "id", [self.case_id])
+        if not found:
+            raise CaseGone(f"case {self.case_id} was deleted while this import was running")
+
     def reset_caches(self) -> None:
         """Forget cached ids: after a rolled-back transaction they may name rows never stored."""
         for cache in (self._accounts, self._media, self._objects):
@@ -430,34 +441,45 @@ class CaseWriter:
         ids = bulk.allocate_ids("posts", len(recs))
         seen, json_of, utc = bulk.utc(seen_at), bulk.json, bulk.utc
         case_id, source = self.case_id, self.source
-        rows = [
-            (
-                post_id,
-                case_id,
-                account_ids[(r.account.platform, r.account.platform_id)],
-                r.platform,
-                r.platform_id,
-                utc(r.created_at),
-                r.kind,
-                r.text,
-                r.text_html,
-                r.url,
-                r.lang,
-                r.repost_of,
-                r.reply_to,
-                r.quote_of,
-                json_of(r.links),
-                json_of(r.hashtags),
-                json_of(r.mentions),
-                json_of(r.metrics),
-                json_of(r.extra),
-                source,
-                seen,
-                seen,
-                r.capture_id,
+        zone = "+00:00" if bulk.is_postgres else ""  # encoded times are SQLite's UTC text
+        rows = []
+        for post_id, r in zip(ids, recs, strict=True):
+            acc = r.account
+            enc = encoded_post(r)
+            if enc is None:
+                values = (
+                    utc(r.created_at),
+                    json_of(r.links),
+                    json_of(r.hashtags),
+                    json_of(r.mentions),
+                    json_of(r.metrics),
+                    json_of(r.extra),
+                )
+            else:
+                values = (enc[0] + zone, *enc[2:7])
+            rows.append(
+                (
+                    post_id,
+                    case_id,
+                    account_ids[(acc.platform, acc.platform_id)],
+                    r.platform,
+                    r.platform_id,
+                    values[0],
+                    r.kind,
+                    r.text,
+                    r.text_html,
+                    r.url,
+                    r.lang,
+                    r.repost_of,
+                    r.reply_to,
+                    r.quote_of,
+                    *values[1:],
+                    source,
+                    seen,
+                    seen,
+                    r.capture_id,
+                )
             )
-            for post_id, r in zip(ids, recs, strict=True)
-        ]
         inserted = bulk.insert_new("posts", POST_COLUMNS, rows)
         return {
             r.platform_id: post_id
@@ -554,7 +576,8 @@ class CaseWriter:
                 continue
             post_id = ids[rec.platform_id]
             account_id = account_ids[(rec.account.platform, rec.account.platform_id)]
-            ts = int(rec.created_at.timestamp())
+            enc = encoded_post(rec)
+            ts = int(rec.created_at.timestamp()) if enc is None else enc[1]
             objects = rec.objects if len(rec.objects) == 1 else dict.fromkeys(rec.objects)
             rows.extend((post_id, object_ids[obj], case_id, account_id, ts) for obj in objects)
         if may_conflict:  # rows other writers may hold too: take them in key order
