@@ -35,18 +35,24 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from osint.collectors.importers import ImportProblem
+from osint.collectors.importers.lines import Handover
 from osint.collectors.importers.twarc import read_twarc
 from osint.errors import InputError
 from osint.keys import add_content_keys
 from osint.storage.columns import attach_encoded, encode_post, encoded_post
 from osint.storage.records import PostRecord, post_from_tuple, post_to_tuple
 
-Reader = Callable[[BinaryIO], Iterator[PostRecord | ImportProblem]]
+# (stream, *, start_line=1, start_offset=0, handover=None) -> items, as read_twarc
+Reader = Callable[..., Iterator[PostRecord | ImportProblem]]
 READERS: dict[str, Reader] = {"twarc": read_twarc}  # file readers that may run in a child
 
+PROBE_SECONDS = 0.25  # of reading here before choosing whether a child takes over
+# A child costs its start (about 1 s on a quiet 2-core machine: the X normaliser's imports) and
+# the parent a third of the reading time it saves (unpickling and rebuilding the records):
+# it pays when the rest of the file takes longer than this to read here. See bench/imports.py.
+CHILD_PAYS_AFTER_SECONDS = 3.0
 CHUNK = 1_000  # items per message from the child
 AHEAD = 40  # messages the child may have waiting: two import batches
-MIN_BYTES = 8_000_000  # smaller files: starting a process costs more than it saves
 _HEADER = struct.Struct("<Q")  # each frame: its length, then a pickle
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -63,38 +69,73 @@ def open_binary(path: Path) -> BinaryIO:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def worth_reading_ahead(path: Path) -> bool:
-    """A second core to use, and a file big enough to repay starting a process."""
-    try:
-        big = path.stat().st_size >= MIN_BYTES
-    except OSError:
-        return False
-    return big and (os.cpu_count() or 1) > 1
+def read_keyed(
+    source: str, path: Path, *, in_child: bool | None = None
+) -> Iterator[PostRecord | ImportProblem]:
+    """The items of ``READERS[source]`` over ``path``: records checked, keyed and encoded.
 
-
-def read_keyed(source: str, path: Path, *, in_child: bool) -> Iterator[PostRecord | ImportProblem]:
-    """The items of ``READERS[source]`` over ``path``, records with their content keys added.
-
-    Read in a child process when ``in_child`` (:func:`read_ahead`), here otherwise, and here too
-    when no child could start (no usable interpreter, as in a frozen build): before the first
-    item, switching changes nothing of what the importer sees.
+    ``in_child``: True reads in a child process (:func:`read_ahead`), False here; None (the
+    default) starts here and measures: once :data:`PROBE_SECONDS` of reading tell how long the
+    rest of the file would take, a child takes over at the next line if that is more than
+    :data:`CHILD_PAYS_AFTER_SECONDS` (what starting it and receiving its records costs), so
+    small files never start one. Here too when no child can start (no usable interpreter, as in
+    a frozen build): before its first item, switching changes nothing of what the importer sees.
     """
     if in_child:
-        started = False
-        try:
-            for item in read_ahead(source, path):
-                started = True
-                yield item
-            return
-        except ReaderFailed:
-            if started:
-                raise
+        yield from _ahead_or_here(source, path, 1, 0)
+        return
+    handover = Handover()
     with open_binary(path) as stream:
-        for item in READERS[source](stream):
+        size = _size(stream)
+        items = READERS[source](stream, handover=handover)
+        reading, clock = 0.0, time.perf_counter
+        decided = in_child is False or (os.cpu_count() or 1) < 2
+        while True:
+            began = clock()
+            item = next(items, None)
+            reading += clock() - began
+            if item is None:
+                break
+            yield item if isinstance(item, ImportProblem) else encode_post(add_content_keys(item))
+            if not decided and reading >= PROBE_SECONDS:
+                decided = True
+                done = max(stream.tell(), 1)
+                rest = reading * (size - done) / done  # seconds of reading left, here
+                handover.requested = rest > CHILD_PAYS_AFTER_SECONDS
+    if handover.line is not None and handover.offset is not None:
+        yield from _ahead_or_here(source, path, handover.line, handover.offset)
+
+
+def _size(stream: BinaryIO) -> int:
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (OSError, ValueError):
+        return 0
+
+
+def _ahead_or_here(
+    source: str, path: Path, line: int, offset: int
+) -> Iterator[PostRecord | ImportProblem]:
+    """From ``line`` on, in a child; here when none can start (before its first item)."""
+    started = False
+    try:
+        for item in read_ahead(source, path, start_line=line, start_offset=offset):
+            started = True
+            yield item
+        return
+    except ReaderFailed:
+        if started:
+            raise
+    with open_binary(path) as stream:
+        stream.seek(offset)
+        reader = READERS[source](stream, start_line=line, start_offset=offset)
+        for item in reader:
             yield item if isinstance(item, ImportProblem) else encode_post(add_content_keys(item))
 
 
-def read_ahead(source: str, path: Path) -> Iterator[PostRecord | ImportProblem]:
+def read_ahead(
+    source: str, path: Path, *, start_line: int = 1, start_offset: int = 0
+) -> Iterator[PostRecord | ImportProblem]:
     """The items of ``READERS[source]`` over ``path``, read and keyed in a child process.
 
     Records come with their content keys already added (:func:`osint.keys.add_content_keys`).
@@ -115,6 +156,8 @@ def read_ahead(source: str, path: Path) -> Iterator[PostRecord | ImportProblem]:
                 source,
                 str(path.resolve()),
                 str(os.getpid()),
+                str(start_line),
+                str(start_offset),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -172,7 +215,7 @@ def _pump(stream: IO[bytes] | None, frames: queue.Queue[bytes | None]) -> None:
         frames.put(None)
 
 
-def _produce(source: str, path: Path, out: IO[bytes]) -> None:
+def _produce(source: str, path: Path, out: IO[bytes], line: int = 1, offset: int = 0) -> None:
     """The child: read, key and send the items, then ``end`` or the error that stopped it."""
     from osint.imports import fewer_gc_pauses  # here: osint.imports imports this module
 
@@ -185,7 +228,9 @@ def _produce(source: str, path: Path, out: IO[bytes]) -> None:
     chunk: list[Any] = []
     try:
         with fewer_gc_pauses(), open_binary(path) as stream:
-            for item in READERS[source](stream):
+            stream.seek(offset)
+            reader = READERS[source](stream, start_line=line, start_offset=offset)
+            for item in reader:
                 if isinstance(item, ImportProblem):
                     chunk.append(item)
                 else:
@@ -225,10 +270,11 @@ _BOOTSTRAP = (
 def child_main(argv: list[str]) -> None:
     """The child's entry point: tie its life to the parent's, then read."""
     source, path, parent = argv[0], Path(argv[1]), int(argv[2])
+    line, offset = (int(argv[3]), int(argv[4])) if len(argv) > 4 else (1, 0)
     _die_with_parent(parent)
     frames = sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries frames only: a stray print goes to stderr
-    _produce(source, path, frames)
+    _produce(source, path, frames, line, offset)
 
 
 def _die_with_parent(parent: int) -> None:

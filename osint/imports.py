@@ -32,7 +32,7 @@ from osint.collectors.importers.shares import read_shares
 from osint.collectors.importers.telegram_export import locate_export, read_export
 from osint.config import Settings
 from osint.errors import InputError
-from osint.import_reader import open_binary, read_keyed, worth_reading_ahead
+from osint.import_reader import open_binary, read_keyed
 from osint.keys import add_content_keys
 from osint.mediafacts import MediaFacts, store_local_file
 from osint.progress import NullProgress, Progress
@@ -397,11 +397,11 @@ def import_twarc(
 ) -> ImportSummary:
     """Import twarc2 JSONL (API pages or ``twarc2 flatten`` output) through the X normaliser.
 
-    A big file is read in a child process while this one writes (:mod:`osint.import_reader`);
-    ``read_in_child`` forces the choice either way.
+    A big file is read in a child process while this one writes (:mod:`osint.import_reader`),
+    chosen by the measured reading time of the file's start; ``read_in_child`` forces the
+    choice either way.
     """
     path = Path(path)
-    ahead = worth_reading_ahead(path) if read_in_child is None else read_in_child
 
     return run_import(
         store,
@@ -409,7 +409,7 @@ def import_twarc(
         case=case,
         source="twarc",
         path=path,
-        records=lambda: read_keyed("twarc", path, in_child=ahead),
+        records=lambda: read_keyed("twarc", path, in_child=read_in_child),
         progress=progress,
         keyed=True,
         checked=True,

@@ -222,3 +222,34 @@ def test_a_killed_import_leaves_no_reader_and_its_run_is_closed_next_time(
         runs = s.execute(select(CollectionRun).order_by(CollectionRun.id)).scalars().all()
     assert [r.status for r in runs] == ["abandoned", "completed"]
     assert f"(pid {parent.pid}) ended without finishing" in runs[0].errors[-1]
+
+
+def test_a_child_takes_over_at_a_line_when_the_rest_is_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = twarc_file(tmp_path, tail=b'{"data": [], "note": "bad \xff byte"}\n' + sample().encode())
+    serial, _ = serial_items(path)
+    monkeypatch.setattr(import_reader, "PROBE_SECONDS", 0.0)
+    monkeypatch.setattr(import_reader, "CHILD_PAYS_AFTER_SECONDS", 0.0)
+    calls: list[tuple[int, int]] = []
+    real = import_reader.read_ahead
+
+    def spy(source: str, path: Path, *, start_line: int, start_offset: int) -> object:
+        calls.append((start_line, start_offset))
+        return real(source, path, start_line=start_line, start_offset=start_offset)
+
+    monkeypatch.setattr(import_reader, "read_ahead", spy)
+    measured = list(import_reader.read_keyed("twarc", path))
+    assert calls == [(2, len(path.read_bytes().split(b"\n")[0]) + 1)]  # after the first line
+    assert measured == serial  # the same items, line numbers and offsets included
+
+
+def test_a_small_file_is_read_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = twarc_file(tmp_path)
+    monkeypatch.setattr(import_reader, "PROBE_SECONDS", 0.0)
+
+    def never(*args: object, **kwargs: object) -> object:
+        raise AssertionError("no child for a file this small")
+
+    monkeypatch.setattr(import_reader, "read_ahead", never)
+    assert list(import_reader.read_keyed("twarc", path)) == serial_items(path)[0]

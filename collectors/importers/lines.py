@@ -27,6 +27,15 @@ class Line:
     data: bytes
 
 
+@dataclass
+class Handover:
+    """Asks :func:`iter_lines` to stop before its next line and says where that line starts."""
+
+    requested: bool = False
+    line: int | None = None  # the first line not read
+    offset: int | None = None
+
+
 @dataclass(frozen=True)
 class BadLine:
     """A line that could not be read as text; ``message`` says why."""
@@ -37,13 +46,24 @@ class BadLine:
 
 
 def iter_lines(
-    stream: BinaryIO, *, start_line: int = 1, start_offset: int = 0, limit: int | None = None
+    stream: BinaryIO,
+    *,
+    start_line: int = 1,
+    start_offset: int = 0,
+    limit: int | None = None,
+    handover: Handover | None = None,
 ) -> Iterator[Line | BadLine]:
-    """The lines of ``stream`` (a BOM at the very start dropped), or why one was skipped."""
+    """The lines of ``stream`` (a BOM at the very start dropped), or why one was skipped.
+
+    ``handover``: once it is requested, stop at the next line boundary and note where.
+    """
     limit = limit or MAX_LINE_BYTES
     number, offset = start_line, start_offset
     first = start_offset == 0
     while True:
+        if handover is not None and handover.requested:
+            handover.line, handover.offset = number, offset
+            return
         data = stream.readline(limit + 1)
         if not data:
             return

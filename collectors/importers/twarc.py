@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from osint.collectors.importers import ImportProblem, checked
-from osint.collectors.importers.lines import BadLine, Line, iter_lines
+from osint.collectors.importers.lines import BadLine, Handover, Line, iter_lines
 from osint.collectors.x import page_from_flat_tweet, posts_from_page
 from osint.storage.records import PostRecord
 
@@ -60,14 +60,20 @@ class _Refused(Exception):
 
 
 def read_twarc(
-    stream: BinaryIO, *, start_line: int = 1, start_offset: int = 0
+    stream: BinaryIO,
+    *,
+    start_line: int = 1,
+    start_offset: int = 0,
+    handover: Handover | None = None,
 ) -> Iterator[PostRecord | ImportProblem]:
     """Yield the posts of each line (or the problems of a line), in file order.
 
     ``start_line`` and ``start_offset`` name where ``stream`` stands in the file, for line
-    numbers and byte offsets when reading starts part-way (a child reader takes over).
+    numbers and byte offsets when reading starts part-way (a child reader takes over);
+    ``handover`` stops the reading at a line boundary when asked.
     """
-    for line in iter_lines(stream, start_line=start_line, start_offset=start_offset):
+    lines = iter_lines(stream, start_line=start_line, start_offset=start_offset, handover=handover)
+    for line in lines:
         if isinstance(line, BadLine):
             yield ImportProblem(line.number, line.message)
         elif line.data.strip():
