@@ -20,7 +20,6 @@ raised after every item read before it.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import pickle
 import queue
@@ -41,13 +40,7 @@ from osint.collectors.importers.twarc import read_twarc
 from osint.errors import InputError
 from osint.keys import add_content_keys
 from osint.storage.columns import attach_encoded, encode_post, encoded_post
-from osint.storage.records import (
-    AccountRecord,
-    PostRecord,
-    _time_from_wire,
-    post_from_tuple,
-    post_to_tuple,
-)
+from osint.storage.records import PostRecord, post_from_tuple, post_to_tuple
 
 # (stream, *, start_line=1, start_offset=0, handover=None) -> items, as read_twarc
 Reader = Callable[..., Iterator[PostRecord | ImportProblem]]
@@ -181,7 +174,7 @@ def read_ahead(
                 if kind == "items":
                     for item in payload:
                         if type(item) is tuple:
-                            yield attach_encoded(rebuild_post(item[0]), item[1])
+                            yield attach_encoded(post_from_tuple(item[0]), item[1])
                         else:
                             yield item
                 elif kind == "error":
@@ -206,32 +199,6 @@ def read_ahead(
             child.wait()
             if child.stdout is not None:
                 child.stdout.close()
-
-
-_POST_FIELDS = tuple(f.name for f in dataclasses.fields(PostRecord))
-_ACCOUNT_FIELDS = tuple(f.name for f in dataclasses.fields(AccountRecord))
-
-
-def rebuild_post(row: tuple[Any, ...]) -> PostRecord:
-    """:func:`storage.records.post_from_tuple`, without running the dataclasses' __init__.
-
-    Rebuilding was most of what the writing process spent per record it did not write. Only
-    for rows whose layout is the records' field order (checked by length; any other goes the
-    ordinary way); ``tests/test_import_reader.py`` checks that both give equal records.
-    """
-    if len(row) != len(_POST_FIELDS) or len(row[2]) != len(_ACCOUNT_FIELDS) or row[17]:
-        return post_from_tuple(row)  # attachments: the ordinary way (they carry paths)
-    values = dict(zip(_POST_FIELDS, row, strict=True))
-    account = object.__new__(AccountRecord)
-    account.__dict__.update(zip(_ACCOUNT_FIELDS, row[2], strict=True))
-    if type(account.created_at) is int:
-        account.created_at = _time_from_wire(account.created_at)
-    values["account"] = account
-    values["created_at"] = _time_from_wire(row[3])
-    values["media"] = []
-    rec = object.__new__(PostRecord)
-    rec.__dict__.update(values)
-    return rec
 
 
 def _pump(stream: IO[bytes] | None, frames: queue.Queue[bytes | None]) -> None:

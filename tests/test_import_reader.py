@@ -253,16 +253,3 @@ def test_a_small_file_is_read_here(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(import_reader, "read_ahead", never)
     assert list(import_reader.read_keyed("twarc", path)) == serial_items(path)[0]
-
-
-def test_rebuilt_records_equal_the_ordinary_ones(tmp_path: Path) -> None:
-    from osint.storage.records import post_from_tuple, post_to_tuple
-
-    path = twarc_file(tmp_path)
-    records = [i for i in serial_items(path)[0] if isinstance(i, PostRecord)]
-    assert any(r.account.created_at for r in records) and any(r.media for r in records)
-    for rec in records:
-        row = post_to_tuple(rec)
-        rebuilt = import_reader.rebuild_post(row)
-        assert rebuilt == post_from_tuple(row) == rec
-        assert type(rebuilt.created_at) is type(rec.created_at)
