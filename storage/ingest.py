@@ -578,8 +578,11 @@ class CaseWriter:
             account_id = account_ids[(rec.account.platform, rec.account.platform_id)]
             enc = encoded_post(rec)
             ts = int(rec.created_at.timestamp()) if enc is None else enc[1]
-            objects = rec.objects if len(rec.objects) == 1 else dict.fromkeys(rec.objects)
-            rows.extend((post_id, object_ids[obj], case_id, account_id, ts) for obj in objects)
+            # keyed records hold each key once (add_content_keys); merged or given ones may not
+            objects = rec.objects if len(rec.objects) < 3 else dict.fromkeys(rec.objects)
+            if len(objects) == 2 and rec.objects[0] == rec.objects[1]:
+                objects = rec.objects[:1]
+            rows += [(post_id, object_ids[obj], case_id, account_id, ts) for obj in objects]
         if may_conflict:  # rows other writers may hold too: take them in key order
             rows.sort()
         self.bulk.insert("post_objects", POST_OBJECT_COLUMNS, rows, may_conflict=may_conflict)
