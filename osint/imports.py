@@ -10,8 +10,15 @@ Records go to the store in batches of :data:`BATCH`, one transaction each. On Po
 batch is read and prepared while the server stores the previous one (a writer thread): the
 server's per-row work (constraint checks, indexes) then runs beside the parsing instead of after
 it. SQLite runs in this process, so there the batches are simply written in turn. A big twarc2
-file is read, normalised and keyed in a child process (:mod:`osint.import_reader`), so that on
-either store the reading runs on a second core beside the writing.
+file is read, normalised, keyed and encoded in a child process (:mod:`osint.import_reader`),
+when the measured reading time of the rest of the file repays starting one, so that on either
+store the reading runs on a second core beside the writing.
+
+The accounting adds up: every row read is a new post, an already known one, one repeated within
+the file, or a problem (with its line or message id); a row imported with a part refused or
+repaired is a note. A batch that loses a deadlock or a serialization conflict (PostgreSQL) is
+written again. An import whose rows were all problems fails; a run left ``running`` by a killed
+import is closed (``abandoned``) by the next import into the case.
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 :class:`CaseWriter` works inside the caller's transaction, so a collector can commit a page of
 posts together with its captures and its resume cursor: after a crash the store holds whole pages
-or nothing of them. Writing the same records twice changes nothing but ``last_seen``; a changed
-text becomes a new :class:`~storage.models.PostVersion` (an edit). Batches go to the database as
+or nothing of them. Writing the same records twice changes nothing but ``last_seen``; a post
+captured again with other content follows the new capture and a changed text becomes a new
+:class:`~storage.models.PostVersion` (an edit; :mod:`storage.edits`). Records the store cannot
+hold are refused one by one (:mod:`storage.checks`), never a whole batch. Rows go in key order,
+so that writers sharing accounts and objects take them in the same order. Batches go to the database as
 multi-row statements, with in-memory caches of account, media and object ids, which is what lets
 an import write tens of thousands of posts a second.
 """
