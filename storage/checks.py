@@ -98,6 +98,9 @@ def fit_post(rec: PostRecord) -> list[str]:
             ref.kind = "other"
     rec.metrics = _fit_json(rec.metrics, "its metrics", notes)
     rec.extra = _fit_json(rec.extra, "its raw fields", notes)
+    content = getattr(rec, "content", None)  # structured content, where records carry it
+    if content:
+        rec.content = _fit_json(content, "its structured content", notes)  # type: ignore[attr-defined]
     return notes
 
 
