@@ -306,7 +306,8 @@ class _Importer:
             self.summary.note_count += 1
         if len(self.summary.problems) < MAX_REPORTED_PROBLEMS:
             self.summary.problems.append(str(problem))
-            self.progress.log(f"skipped {problem}" if problem.dropped else str(problem))
+            says = problem.message.endswith("skipped") or not problem.dropped
+            self.progress.log(str(problem) if says else f"skipped {problem}")
 
     def _store_files(self, rec: PostRecord) -> list[MediaFacts]:
         """Copy the files a record names into the media store; the facts of new ones."""
