@@ -299,14 +299,14 @@ class _Importer:
             yield _Batch(batch, media)
 
     def _note(self, problem: ImportProblem) -> None:
-        if problem.dropped:
+        if not problem.kept:
             self.summary.problem_count += 1
             self.summary.rows += 1
         else:
             self.summary.note_count += 1
         if len(self.summary.problems) < MAX_REPORTED_PROBLEMS:
             self.summary.problems.append(str(problem))
-            says = problem.message.endswith("skipped") or not problem.dropped
+            says = problem.message.endswith("skipped") or problem.kept
             self.progress.log(str(problem) if says else f"skipped {problem}")
 
     def _store_files(self, rec: PostRecord) -> list[MediaFacts]:

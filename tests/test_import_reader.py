@@ -71,7 +71,7 @@ def test_a_byte_that_is_not_utf8_costs_its_line_only_either_way(tmp_path: Path) 
     offset = path.read_bytes().index(b"\xff")
     notes = [i for i in serial if isinstance(i, ImportProblem) and "not UTF-8" in i.message]
     assert [n.message.split(" (")[0] for n in notes] == [f"not UTF-8 at byte offset {offset:,}"]
-    assert not notes[0].dropped  # the line was read, with U+FFFD for the bad byte
+    assert notes[0].kept  # the line was read, with U+FFFD for the bad byte
     assert len(serial) > 2_000 and ahead == serial
     # the sample after the bad line is read whole: its posts are there
     assert sum(isinstance(i, PostRecord) for i in serial) == 2 * 4 + 2_500

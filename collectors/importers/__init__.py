@@ -18,15 +18,15 @@ class ImportProblem:
     """A part of the input that could not be imported; the rest goes on.
 
     ``line`` numbers the place in the file's own terms: a line of a CSV or JSONL file, a
-    message id of a Telegram export (``unit="message"``). ``dropped`` says whether a row was
-    lost; a problem that is not (an attachment refused, a bad byte replaced) is a note on a row
-    that was imported all the same.
+    message id of a Telegram export (``unit="message"``). ``kept``: the row was imported all
+    the same, without the bad part or with it repaired (an attachment refused, a bad byte
+    replaced): a note, not a lost row.
     """
 
     line: int
     message: str
     unit: str = "line"
-    dropped: bool = True
+    kept: bool = False  # the record was imported all the same (without the bad part)
 
     def __str__(self) -> str:
         return f"{self.unit} {self.line}: {self.message}"
@@ -46,5 +46,5 @@ def checked(
         yield ImportProblem(line, f"{str(label)[:80]}: {exc}: skipped", unit)
         return
     for note in notes:
-        yield ImportProblem(line, f"{label}: {note}", unit, dropped=False)
+        yield ImportProblem(line, f"{label}: {note}", unit, kept=True)
     yield rec

@@ -255,7 +255,7 @@ def message_records(
             msg_id,
             "its text is longer than 1 MiB: imported cut to its first 1 MiB",
             "message",
-            dropped=False,
+            kept=True,
         )
     post = PostRecord(
         platform=PLATFORM,
@@ -274,7 +274,7 @@ def message_records(
     )
     _set_kind(post, message, chat)
     for problem in _attach_files(post, message, folder):
-        yield ImportProblem(msg_id, problem, "message", dropped=False)
+        yield ImportProblem(msg_id, problem, "message", kept=True)
     yield from checked(post, msg_id, "message", label="the message")
 
 

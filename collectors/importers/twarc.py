@@ -89,7 +89,7 @@ def _read_line(line: Line) -> Iterator[PostRecord | ImportProblem]:
         yield ImportProblem(number, str(exc))
         return
     for note in notes:
-        yield ImportProblem(number, note, dropped=False)
+        yield ImportProblem(number, note, kept=True)
     if page is None:
         if kind:
             yield ImportProblem(number, kind)
@@ -97,7 +97,7 @@ def _read_line(line: Line) -> Iterator[PostRecord | ImportProblem]:
     provenance = _provenance(item)
     posts, problems = _normalise(page)
     for message, dropped in problems:
-        yield ImportProblem(number, message, dropped=dropped)
+        yield ImportProblem(number, message, kept=not dropped)
     for post in posts:
         if provenance:
             post.extra["twarc"] = provenance

@@ -143,8 +143,8 @@ def test_a_lone_surrogate_costs_one_character_not_the_page() -> None:
     assert "\\ud83d" in page  # json.dumps escapes it, as the API did
     posts, problems = twarc_items(page.encode())
     assert [p.text for p in posts] == ["emoji cut in half: \ufffd end", "its neighbour"]
-    assert [(p.message, p.dropped) for p in problems] == [
-        ("1 lone UTF-16 surrogate(s) replaced by U+FFFD", False)
+    assert [(p.message, p.kept) for p in problems] == [
+        ("1 lone UTF-16 surrogate(s) replaced by U+FFFD", True)
     ]
 
 

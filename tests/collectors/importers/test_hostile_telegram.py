@@ -68,7 +68,7 @@ def test_a_spoiled_message_costs_at_most_itself(
     assert others <= set(posts)  # every other message is imported
     assert (msg_id in posts) == (fate == "kept")
     if fate == "dropped":
-        assert any(p.dropped for p in problems)
+        assert any(not p.kept for p in problems)
 
 
 def test_a_symlink_loop_under_photos_refuses_that_file_only(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_a_symlink_loop_under_photos_refuses_that_file_only(tmp_path: Path) -> N
     assert set(posts) == set(range(2, 12))
     (ref,) = posts[9].media
     assert ref.local_path is None and ref.error
-    assert any(p.line == 9 and not p.dropped for p in problems)
+    assert any(p.line == 9 and p.kept for p in problems)
 
 
 def test_a_message_nested_too_deep_is_refused_alone(tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_a_message_nested_too_deep_is_refused_alone(tmp_path: Path) -> None:
         deep = [deep]
     posts, problems = read(write_export(tmp_path / "export", spoiled(4, text=deep)))
     assert set(posts) == set(range(2, 12)) - {4}
-    assert [(p.line, p.message) for p in problems if p.dropped] == [
+    assert [(p.line, p.message) for p in problems if not p.kept] == [
         (4, "nested more than 32 levels deep: skipped")
     ]
 
