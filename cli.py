@@ -288,10 +288,14 @@ def import_() -> None:
 
 def _print_import(summary: imports.ImportSummary) -> None:
     files = f"{summary.media_files:,} media files, " if summary.media_files else ""
+    repeated = (
+        f"{summary.posts_repeated:,} repeated within the file, " if summary.posts_repeated else ""
+    )
+    notes = f"; {summary.note_count:,} imported in part (see above)" if summary.note_count else ""
     console.print(
         f"imported {summary.rows:,} rows from {summary.path} into case {summary.case}: "
-        f"{summary.posts_new:,} new posts, {summary.posts_known:,} already known, {files}"
-        f"{summary.problem_count:,} problems (sha256 {summary.sha256})",
+        f"{summary.posts_new:,} new posts, {summary.posts_known:,} already known, {repeated}"
+        f"{files}{summary.problem_count:,} problems{notes} (sha256 {summary.sha256})",
         markup=False,
     )
 

@@ -9,7 +9,9 @@ reference line shows a bare ``executemany`` of the same post rows into an uninde
 PostgreSQL runs in a schema of its own (``osint_bench_<random>``) on ``OSINT_BENCH_PG``
 (default ``postgresql://postgres@127.0.0.1:5432/test``); the schema is dropped at the end.
 
-Run: ``python -m bench imports`` (``OSINT_BENCH_POSTS=200000`` for a shorter run).
+Run: ``python -m bench imports`` (``OSINT_BENCH_POSTS=200000`` for a shorter run,
+``OSINT_BENCH_POSTS=10000000`` for the 10M-post run; peak memory is printed on every line). A
+last line says what reading in a child process costs and from where it pays.
 """
 
 from __future__ import annotations
@@ -198,13 +200,52 @@ def parse_rate(path: Path, reader: Callable[[Path], Iterator[object]]) -> float:
 
 
 def _read_shares(path: Path) -> Iterator[object]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with path.open("rb") as fh:
         yield from read_shares(fh, modality="repost")
 
 
 def _read_twarc(path: Path) -> Iterator[object]:
-    with path.open(encoding="utf-8") as fh:
+    with path.open("rb") as fh:
         yield from read_twarc(fh)
+
+
+def child_reader_cost(path: Path, work: Path) -> str:
+    """What reading in a child costs and saves, measured here: the line the import chooses by.
+
+    The child's start-up is timed on an empty file (process start, imports, first frame); its
+    saving is the reading time the writing process no longer spends, less what receiving the
+    records costs it. Both per second of reading give the break-even the import uses
+    (``osint.import_reader.CHILD_PAYS_AFTER_SECONDS``).
+    """
+    from osint import import_reader
+
+    empty = work / "empty.jsonl"
+    empty.write_bytes(b"")
+    starts = []
+    for _ in range(3):
+        started = time.perf_counter()
+        list(import_reader.read_ahead("twarc", empty))
+        starts.append(time.perf_counter() - started)
+    start = sorted(starts)[1]
+    sample = work / "sample.jsonl"
+    write_twarc_jsonl(sample, 20_000)
+    with fewer_gc_pauses():
+        began = time.process_time()
+        here = sum(1 for _ in import_reader.read_keyed("twarc", sample, in_child=False))
+        reading = time.process_time() - began
+        began = time.process_time()
+        there = sum(1 for _ in import_reader.read_keyed("twarc", sample, in_child=True))
+        receiving = time.process_time() - began
+    assert here == there
+    saved = max(reading - receiving, 1e-9) / reading  # of each second of reading
+    break_even = start / saved
+    per_mb = reading / (sample.stat().st_size / 1e6)
+    return (
+        f"  reading in a child: starts in {start:.2f} s; receiving its records costs the writer "
+        f"{receiving / reading:.2f} s per second of reading it saves, so it pays past "
+        f"{break_even:.1f} s of reading (about {break_even / per_mb:,.0f} MB of twarc2 JSONL); "
+        f"the import hands over past {import_reader.CHILD_PAYS_AFTER_SECONDS:.1f} s"
+    )
 
 
 def bare_executemany_rate(path: Path, work: Path) -> float:
@@ -298,6 +339,7 @@ def run() -> str:
         print(f"  reference, bare executemany into an unindexed table: {bare:,.0f} posts/s")
         (work / "shares CSV.db").unlink(missing_ok=True)
         jsonl_runs = measure_format("twarc2 JSONL", work, twarc, ["twarc", str(twarc)], _read_twarc)
+        print(child_reader_cost(twarc, work), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     lines = [_summary("shares CSV", *csv_runs), _summary("twarc2 JSONL", *jsonl_runs)]

@@ -1,10 +1,16 @@
 """Reading an import file in a second process, so that parsing runs beside the store's writes.
 
+The child starts isolated (``python -I``: nothing from the current folder, ``PYTHONPATH`` or the
+user's site can be imported: an ``orjson.py`` in a downloaded dataset folder is never run) and
+ends as soon as its parent does (``PR_SET_PDEATHSIG`` on Linux, and a watch on its parent's id
+elsewhere), so a killed import leaves no reader behind.
+
 An import is two jobs of about equal weight: reading the file into records (JSON parsing, the
 platform normaliser, content keys) and writing them. One Python process does them in turn; with
 :func:`read_ahead`, a child process reads and keys the records while this one writes, a few
 batches ahead. Records cross as plain tuples (:func:`storage.records.post_to_tuple`): pickling
-dataclasses costs more than building them.
+dataclasses costs more than building them. They come checked, keyed and encoded
+(:func:`storage.columns.encode_post`): the writer only assigns ids.
 
 What the importer sees is the serial reader's stream, item for item: the same records, the same
 line-numbered problems in the same places, and an error that stops the reader (a truncated file)
@@ -17,27 +23,36 @@ import contextlib
 import os
 import pickle
 import queue
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, Any, BinaryIO
 
 from osint.collectors.importers import ImportProblem
+from osint.collectors.importers.lines import Handover
 from osint.collectors.importers.twarc import read_twarc
 from osint.errors import InputError
 from osint.keys import add_content_keys
+from osint.storage.columns import attach_encoded, encode_post, encoded_post
 from osint.storage.records import PostRecord, post_from_tuple, post_to_tuple
 
-Reader = Callable[[TextIO], Iterator[PostRecord | ImportProblem]]
+# (stream, *, start_line=1, start_offset=0, handover=None) -> items, as read_twarc
+Reader = Callable[..., Iterator[PostRecord | ImportProblem]]
 READERS: dict[str, Reader] = {"twarc": read_twarc}  # file readers that may run in a child
 
+PROBE_SECONDS = 0.25  # of reading here before choosing whether a child takes over
+# A child costs its start (about 1 s on a quiet 2-core machine: the X normaliser's imports) and
+# the parent a third of the reading time it saves (unpickling and rebuilding the records):
+# it pays when the rest of the file takes longer than this to read here. See bench/imports.py.
+CHILD_PAYS_AFTER_SECONDS = 3.0
 CHUNK = 1_000  # items per message from the child
 AHEAD = 40  # messages the child may have waiting: two import batches
-MIN_BYTES = 8_000_000  # smaller files: starting a process costs more than it saves
 _HEADER = struct.Struct("<Q")  # each frame: its length, then a pickle
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -46,61 +61,107 @@ class ReaderFailed(InputError):
     """The reading process ended without saying why (killed, out of memory, a crash)."""
 
 
-def open_text(path: Path) -> TextIO:
+def open_binary(path: Path) -> BinaryIO:
+    """The file to read; the readers decode it line by line (a bad byte costs its line only)."""
     try:
-        return path.open(newline="", encoding="utf-8-sig", errors="strict")
+        return path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def worth_reading_ahead(path: Path) -> bool:
-    """A second core to use, and a file big enough to repay starting a process."""
-    try:
-        big = path.stat().st_size >= MIN_BYTES
-    except OSError:
-        return False
-    return big and (os.cpu_count() or 1) > 1
+def read_keyed(
+    source: str, path: Path, *, in_child: bool | None = None
+) -> Iterator[PostRecord | ImportProblem]:
+    """The items of ``READERS[source]`` over ``path``: records checked, keyed and encoded.
 
-
-def read_keyed(source: str, path: Path, *, in_child: bool) -> Iterator[PostRecord | ImportProblem]:
-    """The items of ``READERS[source]`` over ``path``, records with their content keys added.
-
-    Read in a child process when ``in_child`` (:func:`read_ahead`), here otherwise, and here too
-    when no child could start (no usable interpreter, as in a frozen build): before the first
-    item, switching changes nothing of what the importer sees.
+    ``in_child``: True reads in a child process (:func:`read_ahead`), False here; None (the
+    default) starts here and measures: once :data:`PROBE_SECONDS` of reading tell how long the
+    rest of the file would take, a child takes over at the next line if that is more than
+    :data:`CHILD_PAYS_AFTER_SECONDS` (what starting it and receiving its records costs), so
+    small files never start one. Here too when no child can start (no usable interpreter, as in
+    a frozen build): before its first item, switching changes nothing of what the importer sees.
     """
     if in_child:
-        started = False
-        try:
-            for item in read_ahead(source, path):
-                started = True
-                yield item
-            return
-        except ReaderFailed:
-            if started:
-                raise
-    with open_text(path) as stream:
-        for item in READERS[source](stream):
-            yield item if isinstance(item, ImportProblem) else add_content_keys(item)
+        yield from _ahead_or_here(source, path, 1, 0)
+        return
+    handover = Handover()
+    with open_binary(path) as stream:
+        size = _size(stream)
+        items = READERS[source](stream, handover=handover)
+        reading, clock = 0.0, time.perf_counter
+        decided = in_child is False or (os.cpu_count() or 1) < 2
+        while True:
+            began = clock()
+            item = next(items, None)
+            reading += clock() - began
+            if item is None:
+                break
+            yield item if isinstance(item, ImportProblem) else encode_post(add_content_keys(item))
+            if not decided and reading >= PROBE_SECONDS:
+                decided = True
+                done = max(stream.tell(), 1)
+                rest = reading * (size - done) / done  # seconds of reading left, here
+                handover.requested = rest > CHILD_PAYS_AFTER_SECONDS
+    if handover.line is not None and handover.offset is not None:
+        yield from _ahead_or_here(source, path, handover.line, handover.offset)
 
 
-def read_ahead(source: str, path: Path) -> Iterator[PostRecord | ImportProblem]:
+def _size(stream: BinaryIO) -> int:
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (OSError, ValueError):
+        return 0
+
+
+def _ahead_or_here(
+    source: str, path: Path, line: int, offset: int
+) -> Iterator[PostRecord | ImportProblem]:
+    """From ``line`` on, in a child; here when none can start (before its first item)."""
+    started = False
+    try:
+        for item in read_ahead(source, path, start_line=line, start_offset=offset):
+            started = True
+            yield item
+        return
+    except ReaderFailed:
+        if started:
+            raise
+    with open_binary(path) as stream:
+        stream.seek(offset)
+        reader = READERS[source](stream, start_line=line, start_offset=offset)
+        for item in reader:
+            yield item if isinstance(item, ImportProblem) else encode_post(add_content_keys(item))
+
+
+def read_ahead(
+    source: str, path: Path, *, start_line: int = 1, start_offset: int = 0
+) -> Iterator[PostRecord | ImportProblem]:
     """The items of ``READERS[source]`` over ``path``, read and keyed in a child process.
 
     Records come with their content keys already added (:func:`osint.keys.add_content_keys`).
     """
     if source not in READERS:
         raise ValueError(f"no reader {source!r} (known: {', '.join(READERS)})")
-    # A child of its own (python -m), not multiprocessing: nothing of the caller's main module
-    # or threads is copied or re-run. Frames come back on its stdout.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([_PACKAGE_ROOT, *sys.path])}
+    # A child of its own, not multiprocessing: nothing of the caller's main module or threads
+    # is copied or re-run. Isolated (-I): its sys.path is the interpreter's own, then this
+    # package's folder, never the current folder. Frames come back on its stdout.
     with tempfile.TemporaryFile() as errors:
         child = subprocess.Popen(
-            [sys.executable, "-m", __name__, source, str(path)],
+            [
+                sys.executable,
+                "-I",
+                "-c",
+                _BOOTSTRAP,
+                _PACKAGE_ROOT,
+                source,
+                str(path.resolve()),
+                str(os.getpid()),
+                str(start_line),
+                str(start_offset),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=errors,
-            env=env,
         )
         frames: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
         pump = threading.Thread(
@@ -112,7 +173,10 @@ def read_ahead(source: str, path: Path) -> Iterator[PostRecord | ImportProblem]:
                 kind, payload = pickle.loads(frame)  # noqa: S301 (bytes from our own child)
                 if kind == "items":
                     for item in payload:
-                        yield post_from_tuple(item) if type(item) is tuple else item
+                        if type(item) is tuple:
+                            yield attach_encoded(post_from_tuple(item[0]), item[1])
+                        else:
+                            yield item
                 elif kind == "error":
                     raise payload
                 else:
@@ -151,7 +215,7 @@ def _pump(stream: IO[bytes] | None, frames: queue.Queue[bytes | None]) -> None:
         frames.put(None)
 
 
-def _produce(source: str, path: Path, out: IO[bytes]) -> None:
+def _produce(source: str, path: Path, out: IO[bytes], line: int = 1, offset: int = 0) -> None:
     """The child: read, key and send the items, then ``end`` or the error that stopped it."""
     from osint.imports import fewer_gc_pauses  # here: osint.imports imports this module
 
@@ -163,12 +227,15 @@ def _produce(source: str, path: Path, out: IO[bytes]) -> None:
 
     chunk: list[Any] = []
     try:
-        with fewer_gc_pauses(), open_text(path) as stream:
-            for item in READERS[source](stream):
+        with fewer_gc_pauses(), open_binary(path) as stream:
+            stream.seek(offset)
+            reader = READERS[source](stream, start_line=line, start_offset=offset)
+            for item in reader:
                 if isinstance(item, ImportProblem):
                     chunk.append(item)
                 else:
-                    chunk.append(post_to_tuple(add_content_keys(item)))
+                    rec = encode_post(add_content_keys(item))
+                    chunk.append((post_to_tuple(rec), encoded_post(rec)))
                 if len(chunk) >= CHUNK:
                     send("items", chunk)
                     chunk = []
@@ -191,7 +258,42 @@ def _portable(exc: Exception) -> Exception:
         return InputError(f"{type(exc).__name__}: {exc}")
 
 
-if __name__ == "__main__":
-    _frames = sys.stdout.buffer
+# Run as ``python -I -c _BOOTSTRAP <package root> <source> <path> <parent pid>``: the package
+# root goes last on sys.path, after the interpreter's own folders, so that nothing there can
+# stand in for an installed module.
+_BOOTSTRAP = (
+    "import sys; sys.path.append(sys.argv[1]); "
+    "from osint.import_reader import child_main; child_main(sys.argv[2:])"
+)
+
+
+def child_main(argv: list[str]) -> None:
+    """The child's entry point: tie its life to the parent's, then read."""
+    source, path, parent = argv[0], Path(argv[1]), int(argv[2])
+    line, offset = (int(argv[3]), int(argv[4])) if len(argv) > 4 else (1, 0)
+    _die_with_parent(parent)
+    frames = sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries frames only: a stray print goes to stderr
-    _produce(sys.argv[1], Path(sys.argv[2]), _frames)
+    _produce(source, path, frames, line, offset)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this process as soon as ``parent`` ends (it may already have)."""
+    with contextlib.suppress(Exception):  # Linux: the kernel sends the signal
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:  # elsewhere (and as a second guard): poll the parent's id
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="osint-parent-watch", daemon=True).start()
+
+
+if __name__ == "__main__":
+    child_main(sys.argv[1:])

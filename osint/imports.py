@@ -10,16 +10,25 @@ Records go to the store in batches of :data:`BATCH`, one transaction each. On Po
 batch is read and prepared while the server stores the previous one (a writer thread): the
 server's per-row work (constraint checks, indexes) then runs beside the parsing instead of after
 it. SQLite runs in this process, so there the batches are simply written in turn. A big twarc2
-file is read, normalised and keyed in a child process (:mod:`osint.import_reader`), so that on
-either store the reading runs on a second core beside the writing.
+file is read, normalised, keyed and encoded in a child process (:mod:`osint.import_reader`),
+when the measured reading time of the rest of the file repays starting one, so that on either
+store the reading runs on a second core beside the writing.
+
+The accounting adds up: every row read is a new post, an already known one, one repeated within
+the file, or a problem (with its line or message id); a row imported with a part refused or
+repaired is a note. A batch that loses a deadlock or a serialization conflict (PostgreSQL) is
+written again. An import whose rows were all problems fails; a run left ``running`` by a killed
+import is closed (``abandoned``) by the next import into the case.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,23 +39,31 @@ from osint.collectors.importers.shares import read_shares
 from osint.collectors.importers.telegram_export import locate_export, read_export
 from osint.config import Settings
 from osint.errors import InputError
-from osint.import_reader import open_text, read_keyed, worth_reading_ahead
+from osint.import_reader import open_binary, read_keyed
 from osint.keys import add_content_keys
 from osint.mediafacts import MediaFacts, store_local_file
 from osint.progress import NullProgress, Progress
-from osint.runs import finish_run, start_run
-from osint.storage.db import Store
+from osint.runs import close_stale_runs, finish_run, start_run
+from osint.storage.checks import NUL, PLATFORM_CHARS
+from osint.storage.columns import encode_post
+from osint.storage.db import Store, is_write_conflict
 from osint.storage.ingest import CaseWriter
 from osint.storage.records import CaptureRecord, PostRecord
 from osint.storage.types import utcnow
 
 BATCH = 20_000  # posts per transaction: fewer, larger commits rewrite fewer index pages
 MAX_REPORTED_PROBLEMS = 50
+WRITE_TRIES = 5  # a batch that lost a deadlock or a serialization conflict is written again
 _CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".jsonl": "application/jsonl"}
 
 
 @dataclass
 class ImportSummary:
+    """What an import did. Its accounting adds up: ``rows`` = ``posts_new`` + ``posts_known`` +
+    ``posts_repeated`` (a post that came again within the file) + ``problem_count`` (rows that
+    could not be imported). ``note_count`` counts rows imported with a part refused or repaired.
+    """
+
     case: str
     source: str
     path: str
@@ -58,6 +75,8 @@ class ImportSummary:
     media_files: int = 0
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0
+    posts_repeated: int = 0
+    note_count: int = 0
 
 
 @dataclass
@@ -96,10 +115,14 @@ def run_import(
     params: dict[str, object] | None = None,
     progress: Progress | None = None,
     keyed: bool = False,
+    checked: bool = False,
 ) -> ImportSummary:
     """Stream ``records()`` into the case in batches, one transaction per batch.
 
     ``keyed``: the records come with their content keys already added (read ahead in a child).
+    ``checked``: they already went through :func:`storage.checks.fit_post` (the reader could
+    name their line); otherwise the writer checks them and names the refused ones by post id.
+    Raises :class:`InputError` when rows were read but none could be imported.
     """
     progress = progress or NullProgress()
     path = Path(path)
@@ -108,6 +131,8 @@ def run_import(
     capture = _file_capture(store, path)
     with store.session() as session:
         case_id = get_case(session, case).id
+        for stale in close_stale_runs(session, settings, case_id=case_id, kind="import"):
+            progress.log(f"run {stale} was left unfinished by a process that is gone: abandoned")
         run = start_run(
             session,
             settings,
@@ -116,19 +141,26 @@ def run_import(
             platform=source,
             target=str(path),
             params={"sha256": capture.sha256, **(params or {})},
+            state={"pid": os.getpid(), "host": settings.hostname},
         )
         writer = CaseWriter(session, case_id, source=f"import:{source}")
         capture_id = writer.capture(capture, run_id=run.id)
     summary = ImportSummary(case, source, str(path), capture.sha256, run.id)
     status = "failed"
     try:
-        with store.pinned() as pinned, fewer_gc_pauses():
-            importer = _Importer(pinned, writer, capture_id, summary, progress, keyed=keyed)
+        with store.pinned(trusted_rows=True) as pinned, fewer_gc_pauses():
+            importer = _Importer(
+                pinned, writer, capture_id, summary, progress, keyed=keyed, checked=checked
+            )
             importer.run(records())
         status = "completed"
+        _nothing_imported(summary)
     except (ImportFormatError, UnicodeDecodeError) as exc:
         summary.problems.append(str(exc))
         raise InputError(f"{path}: {exc}") from exc
+    except InputError:
+        status = "failed"
+        raise
     finally:
         with store.session() as session:
             finish_run(
@@ -140,11 +172,25 @@ def run_import(
                     "rows": summary.rows,
                     "posts_new": summary.posts_new,
                     "posts_known": summary.posts_known,
+                    "posts_repeated": summary.posts_repeated,
                     "media_files": summary.media_files,
                     "problems": summary.problem_count,
+                    "notes": summary.note_count,
                 },
             )
     return summary
+
+
+def _nothing_imported(summary: ImportSummary) -> None:
+    """Rows were read, and every one of them was a problem: that is a failed import."""
+    imported = summary.posts_new + summary.posts_known + summary.posts_repeated
+    if summary.rows and not imported:
+        first = f"; the first: {summary.problems[0]}" if summary.problems else ""
+        raise InputError(
+            f"nothing could be imported from {summary.path}: "
+            f"{summary.problem_count:,} of {summary.rows:,} rows are problems{first}",
+            hint="check that the file is of the kind this import command reads",
+        )
 
 
 @contextlib.contextmanager
@@ -178,9 +224,12 @@ class _Importer:
         progress: Progress,
         *,
         keyed: bool = False,
+        checked: bool = False,
     ) -> None:
         self.store = store
         self.keyed = keyed
+        self.checked = checked
+        self.seen_at = utcnow()  # one time for the whole run: what it saw twice is a repeat
         self.writer = writer
         self.capture_id = capture_id
         self.summary = summary
@@ -196,13 +245,30 @@ class _Importer:
                 self.write(batch)
 
     def write(self, batch: _Batch) -> None:
-        with self.store.session() as session:
-            self.writer.session = session
-            for facts in batch.media:
-                self.writer.media(**facts.__dict__)
-            result = self.writer.posts(batch.records)
-        self.summary.posts_new += len(result.new)
-        self.summary.posts_known += len(result.edited) + len(result.unchanged)
+        for attempt in range(1, WRITE_TRIES + 1):
+            try:
+                with self.store.session() as session:
+                    self.writer.session = session
+                    self.writer.check_case()  # the rows below refer to it
+                    for facts in batch.media:
+                        self.writer.media(**facts.__dict__)
+                    result = self.writer.posts(
+                        batch.records, seen_at=self.seen_at, checked=self.checked
+                    )
+                break
+            except Exception as exc:
+                if attempt == WRITE_TRIES or not is_write_conflict(exc):
+                    raise
+                # rolled back: ids cached in that transaction may name rows never stored
+                self.writer.reset_caches()
+                time.sleep(0.05 * attempt)
+        summary = self.summary
+        summary.posts_new += len(result.new)
+        summary.posts_known += len(result.edited) + len(result.unchanged)
+        summary.posts_repeated += result.repeated
+        for platform_id, why in result.refused:  # already counted as rows when read
+            summary.rows -= 1
+            self._note(ImportProblem(0, f"post {platform_id}: {why}: skipped", "record"))
         self.progress.update("posts", advance=len(batch.records))
 
     def _batches(self, items: Iterable[PostRecord | ImportProblem]) -> Iterator[_Batch]:
@@ -218,6 +284,8 @@ class _Importer:
                 item.capture_id = self.capture_id
                 if not self.keyed:
                     add_content_keys(item)
+                    if self.checked:  # final now: encode it here, not in the writer's lane
+                        encode_post(item)
                 media.extend(self._store_files(item))
                 batch.append(item)
                 if len(batch) >= BATCH:
@@ -231,10 +299,15 @@ class _Importer:
             yield _Batch(batch, media)
 
     def _note(self, problem: ImportProblem) -> None:
-        self.summary.problem_count += 1
+        if not problem.kept:
+            self.summary.problem_count += 1
+            self.summary.rows += 1
+        else:
+            self.summary.note_count += 1
         if len(self.summary.problems) < MAX_REPORTED_PROBLEMS:
             self.summary.problems.append(str(problem))
-            self.progress.log(f"skipped {problem}")
+            says = problem.message.endswith("skipped") or problem.kept
+            self.progress.log(str(problem) if says else f"skipped {problem}")
 
     def _store_files(self, rec: PostRecord) -> list[MediaFacts]:
         """Copy the files a record names into the media store; the facts of new ones."""
@@ -297,8 +370,15 @@ def import_shares(
     modality: str = "object",
     progress: Progress | None = None,
 ) -> ImportSummary:
+    path = Path(path)
+    if not platform.strip() or len(platform) > PLATFORM_CHARS or NUL in platform:
+        raise InputError(
+            f"--platform {platform[:60]!r}: a platform name is 1 to {PLATFORM_CHARS} characters",
+            hint="name the platform the shares come from, e.g. --platform x",
+        )
+
     def records() -> Iterator[PostRecord | ImportProblem]:
-        with open_text(path) as fh:
+        with open_binary(path) as fh:
             yield from read_shares(fh, platform=platform, modality=modality)
 
     return run_import(
@@ -310,6 +390,7 @@ def import_shares(
         records=records,
         params={"platform": platform, "modality": modality},
         progress=progress,
+        checked=True,
     )
 
 
@@ -324,11 +405,11 @@ def import_twarc(
 ) -> ImportSummary:
     """Import twarc2 JSONL (API pages or ``twarc2 flatten`` output) through the X normaliser.
 
-    A big file is read in a child process while this one writes (:mod:`osint.import_reader`);
-    ``read_in_child`` forces the choice either way.
+    A big file is read in a child process while this one writes (:mod:`osint.import_reader`),
+    chosen by the measured reading time of the file's start; ``read_in_child`` forces the
+    choice either way.
     """
     path = Path(path)
-    ahead = worth_reading_ahead(path) if read_in_child is None else read_in_child
 
     return run_import(
         store,
@@ -336,9 +417,10 @@ def import_twarc(
         case=case,
         source="twarc",
         path=path,
-        records=lambda: read_keyed("twarc", path, in_child=ahead),
+        records=lambda: read_keyed("twarc", path, in_child=read_in_child),
         progress=progress,
         keyed=True,
+        checked=True,
     )
 
 
@@ -371,4 +453,5 @@ def import_telegram_export(
         records=records,
         params={"folder": str(folder.resolve())},
         progress=progress,
+        checked=True,
     )

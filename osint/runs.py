@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import osint
@@ -63,3 +64,38 @@ def finish_run(
     if state is not None:
         values["state"] = state
     session.execute(update(CollectionRun).where(CollectionRun.id == run_id).values(**values))
+
+
+def close_stale_runs(session: Session, settings: Settings, *, case_id: int, kind: str) -> list[int]:
+    """Mark ``running`` runs of this case whose process is gone as ``abandoned``; their ids.
+
+    A run killed outright (kill -9, a power cut) never says it stopped. Only runs started on
+    this host can be checked (by the process id they recorded); the others are left alone.
+    """
+    from osint.collect import pid_alive  # here: osint.collect imports this module
+
+    closed = []
+    runs = session.execute(
+        select(CollectionRun).where(
+            CollectionRun.case_id == case_id,
+            CollectionRun.kind == kind,
+            CollectionRun.status == "running",
+        )
+    ).scalars()
+    for run in runs:
+        state = run.state or {}
+        pid = state.get("pid")
+        if state.get("host") != settings.hostname or not isinstance(pid, int):
+            continue
+        if pid == os.getpid() or pid_alive(pid):
+            continue
+        run.status = "abandoned"
+        run.finished_at = utcnow()
+        run.errors = [
+            *(run.errors or [])[: MAX_STORED_ERRORS - 1],
+            f"the process (pid {pid}) ended without finishing the run; what it had written "
+            "stays, and running the same command again completes it",
+        ]
+        closed.append(run.id)
+    session.flush()
+    return closed

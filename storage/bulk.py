@@ -27,10 +27,13 @@ import orjson
 from sqlalchemy.orm import Session
 
 try:
-    from psycopg.errors import UniqueViolation
+    from psycopg.errors import LockNotAvailable, UniqueViolation
 except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only installs still work
 
     class UniqueViolation(Exception):  # type: ignore[no-redef]
+        pass
+
+    class LockNotAvailable(Exception):  # type: ignore[no-redef]
         pass
 
 
@@ -207,12 +210,29 @@ class BulkRows:
                 found = cur.fetchone()
             self._analysed[table] = max(float(found[0]), 0.0) if found else 0.0
         grown = self._grown.get(table, 0) + count
-        if grown >= max(_ANALYZE_AFTER_ROWS, self._analysed[table]):
-            with self._driver().cursor() as cur:
-                cur.execute(f"ANALYZE {table}")
+        if grown >= max(_ANALYZE_AFTER_ROWS, self._analysed[table]) and self._analyze(table):
             self._analysed[table] += grown
             grown = 0
         self._grown[table] = grown
+
+    def _analyze(self, table: str) -> bool:
+        """ANALYZE now if no other writer is analysing the table; whether it ran.
+
+        Inside a transaction ANALYZE holds its lock until the commit: a second writer waiting
+        for it while holding rows the first one needs would deadlock. So it waits at most a
+        moment and otherwise leaves the statistics to the next batch (or to autovacuum).
+        """
+        with self._driver().cursor() as cur:
+            cur.execute("SAVEPOINT osint_analyze")
+            try:
+                cur.execute("SET LOCAL lock_timeout = '50ms'")
+                cur.execute(f"ANALYZE {table}")
+            except LockNotAvailable:
+                cur.execute("ROLLBACK TO SAVEPOINT osint_analyze")  # the setting goes with it
+                return False
+            cur.execute("SET LOCAL lock_timeout TO DEFAULT")
+            cur.execute("RELEASE SAVEPOINT osint_analyze")
+        return True
 
     def _copy(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
@@ -282,6 +302,76 @@ class BulkRows:
         cur = self._driver().cursor()
         try:
             return list(cur.execute(f"{prefix} ({marks})", (*params, *ids)).fetchall())
+        finally:
+            cur.close()
+
+    def update_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        where: Sequence[str] = ("id",),
+        json: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
+        """``UPDATE table SET columns WHERE where``, one row of values (then keys) per tuple.
+
+        Rows should come sorted by their keys: two writers then lock rows in the same order.
+        ``json`` names the columns given as JSON text (cast to JSONB on PostgreSQL).
+        """
+        if not rows:
+            return
+        mark = "%s" if self.is_postgres else "?"
+        sets = ", ".join(
+            f"{c} = {mark}::jsonb" if self.is_postgres and c in json else f"{c} = {mark}"
+            for c in columns
+        )
+        keys = " AND ".join(f"{c} = {mark}" for c in where)
+        sql = f"UPDATE {table} SET {sets} WHERE {keys}"
+        if self.is_postgres:
+            with self._driver().cursor() as cur:
+                cur.executemany(sql, rows)
+            return
+        cur = self._driver().cursor()
+        try:
+            cur.executemany(sql, rows)
+        finally:
+            cur.close()
+
+    def delete_where_in(self, table: str, column: str, values: Sequence[Any]) -> None:
+        """``DELETE FROM table WHERE column IN values``, any count."""
+        if not values:
+            return
+        if self.is_postgres:
+            with self._driver().cursor() as cur:
+                cur.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", (list(values),))
+            return
+        cur = self._driver().cursor()
+        try:
+            for start in range(0, len(values), _SQLITE_IN_CHUNK):
+                chunk = values[start : start + _SQLITE_IN_CHUNK]
+                cur.execute(
+                    f"DELETE FROM {table} WHERE {column} IN ({', '.join('?' * len(chunk))})",
+                    tuple(chunk),
+                )
+        finally:
+            cur.close()
+
+    def delete_pairs(
+        self, table: str, columns: tuple[str, str], pairs: Sequence[tuple[Any, Any]]
+    ) -> None:
+        """Delete the rows whose two ``columns`` hold one of these pairs."""
+        if not pairs:
+            return
+        mark = "%s" if self.is_postgres else "?"
+        sql = f"DELETE FROM {table} WHERE {columns[0]} = {mark} AND {columns[1]} = {mark}"
+        if self.is_postgres:
+            with self._driver().cursor() as cur:
+                cur.executemany(sql, pairs)
+            return
+        cur = self._driver().cursor()
+        try:
+            cur.executemany(sql, pairs)
         finally:
             cur.close()
 

@@ -5,9 +5,62 @@ Rows are plain tuples (see :mod:`storage.bulk`); these tuples name their columns
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
-from osint.storage.records import MediaRef
+import orjson
+
+from osint.storage.records import MediaRef, PostRecord, text_sha256
+
+_ENCODED = "_osint_encoded"  # where a record carries its encoded values (its __dict__)
+
+
+def encode_post(rec: PostRecord) -> PostRecord:
+    """Encode the record's values as the store keeps them, once, where it is read.
+
+    An importer's reader (a child process, for a big file) does this beside the writer, which
+    then only assigns ids: the post's UTC time as SQLite's DATETIME text, its epoch seconds,
+    links, hashtags, mentions, metrics and raw fields as JSON text, and its text's SHA-256. The
+    record must be final (checked, keyed) and its encoded fields not changed afterwards.
+    """
+    created = rec.created_at
+    if created.tzinfo is not UTC:
+        created = created.astimezone(UTC)
+    rec.__dict__[_ENCODED] = (
+        created.replace(tzinfo=None).isoformat(" ", "microseconds"),
+        int(created.timestamp()),  # as the writer computes it for records not encoded
+        _json(rec.links),
+        _json(rec.hashtags),
+        _json(rec.mentions),
+        _json(rec.metrics),
+        _json(rec.extra),
+        text_sha256(rec.text, rec.text_html),
+    )
+    return rec
+
+
+def attach_encoded(rec: PostRecord, values: tuple[Any, ...] | None) -> PostRecord:
+    """Give ``rec`` the values :func:`encode_post` made for it elsewhere (in a reader child)."""
+    if values is not None:
+        rec.__dict__[_ENCODED] = values
+    return rec
+
+
+def encoded_post(rec: PostRecord) -> tuple[Any, ...] | None:
+    """What :func:`encode_post` attached: (time text, epoch seconds, links, hashtags, mentions,
+    metrics, extra, text digest); None for a record nobody encoded."""
+    return rec.__dict__.get(_ENCODED)
+
+
+def _json(value: Any) -> str:
+    if not value and isinstance(value, list | dict):
+        return "[]" if isinstance(value, list) else "{}"
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        import json
+
+        return json.dumps(value)  # what orjson refuses (integers past 64 bits, ...)
 
 
 def media_link_row(
@@ -66,7 +119,18 @@ ACCOUNT_COLUMNS = (
     "first_seen",
     "last_seen",
 )
-VERSION_COLUMNS = ("post_id", "text", "text_html", "text_sha256", "captured_at", "capture_id")
+VERSION_COLUMNS = (
+    "post_id",
+    "text",
+    "text_html",
+    "text_sha256",
+    "captured_at",
+    "capture_id",
+    "links",
+    "hashtags",
+    "mentions",
+    "media",
+)
 MEDIA_LINK_COLUMNS = (
     "post_id",
     "position",

@@ -2,8 +2,11 @@
 
 :class:`CaseWriter` works inside the caller's transaction, so a collector can commit a page of
 posts together with its captures and its resume cursor: after a crash the store holds whole pages
-or nothing of them. Writing the same records twice changes nothing but ``last_seen``; a changed
-text becomes a new :class:`~storage.models.PostVersion` (an edit). Batches go to the database as
+or nothing of them. Writing the same records twice changes nothing but ``last_seen``; a post
+captured again with other content follows the new capture and a changed text becomes a new
+:class:`~storage.models.PostVersion` (an edit; :mod:`storage.edits`). Records the store cannot
+hold are refused one by one (:mod:`storage.checks`), never a whole batch. Rows go in key order,
+so that writers sharing accounts and objects take them in the same order. Batches go to the database as
 multi-row statements, with in-memory caches of account, media and object ids, which is what lets
 an import write tens of thousands of posts a second.
 """
@@ -21,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from osint.storage.bulk import BulkRows
+from osint.storage.checks import ID_CHARS, Unfit, fit_post
 from osint.storage.columns import (
     ACCOUNT_COLUMNS,
     MEDIA_LINK_COLUMNS,
@@ -28,7 +32,16 @@ from osint.storage.columns import (
     POST_COLUMNS,
     POST_OBJECT_COLUMNS,
     VERSION_COLUMNS,
+    encoded_post,
     media_link_row,
+)
+from osint.storage.edits import (
+    KNOWN_COLUMNS,
+    Known,
+    known_from_row,
+    refresh_known,
+    replace_objects,
+    version_rows,
 )
 from osint.storage.models import (
     Account,
@@ -37,14 +50,12 @@ from osint.storage.models import (
     Media,
     Post,
     PostMedia,
-    PostVersion,
 )
 from osint.storage.records import (
     AccountRecord,
     CaptureRecord,
     PostRecord,
     ProfileRecord,
-    text_sha256,
 )
 from osint.storage.types import utcnow
 
@@ -63,10 +74,23 @@ class EditedPost:
 
 @dataclass
 class PostWriteResult:
+    """Where each record of a batch went: every record is counted once.
+
+    ``new`` posts were inserted; known posts are ``edited`` (their text changed: a new version)
+    or ``unchanged`` (same text; ``refreshed`` names those whose other fields changed and now
+    follow this capture); ``repeated`` counts records of a post that the same capture or run
+    had already written (twice in the batch, or in an earlier batch of the same file, when the
+    run passes one ``seen_at`` for all its batches); ``refused``
+    the records the store cannot hold (:func:`storage.checks.fit_post`), with the reason.
+    """
+
     ids: dict[str, int] = field(default_factory=dict)  # platform_id -> post id
     new: list[int] = field(default_factory=list)
     edited: list[EditedPost] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)
+    refreshed: list[int] = field(default_factory=list)
+    repeated: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (platform_id, why)
 
 
 @dataclass
@@ -74,6 +98,10 @@ class SnapshotResult:
     snapshot_id: int
     created: bool
     previous_id: int | None
+
+
+class CaseGone(Exception):
+    """The case being written to was deleted meanwhile; nothing more can be written to it."""
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -124,7 +152,8 @@ class CaseWriter:
         missing = [k for k in wanted if k not in self._accounts]
         if missing:
             self._load_accounts(missing)
-            absent = [k for k in missing if k not in self._accounts]
+            # in key order: two writers inserting the same accounts take them in the same order
+            absent = sorted(k for k in missing if k not in self._accounts)
             if absent:
                 self._insert_accounts([wanted[k] for k in absent], seen_at)
         updates = []
@@ -144,6 +173,7 @@ class CaseWriter:
                 )
                 self._accounts[key] = (acc_id, rec.handle or handle, rec.display_name or name)
         if updates:
+            updates.sort(key=lambda row: int(row["id"] or 0))
             self.session.execute(update(Account), updates)
         accounts = self._accounts
         return {k: accounts[k][0] for k in wanted}
@@ -315,17 +345,29 @@ class CaseWriter:
 
     # -- posts ------------------------------------------------------------------------------
     def posts(
-        self, records: Sequence[PostRecord], *, seen_at: datetime | None = None
+        self,
+        records: Sequence[PostRecord],
+        *,
+        seen_at: datetime | None = None,
+        checked: bool = False,
     ) -> PostWriteResult:
-        """Store a batch of posts: new ones inserted, known ones refreshed, edits versioned."""
+        """Store a batch of posts: new ones inserted, known ones refreshed, edits versioned.
+
+        ``checked``: every record already went through :func:`storage.checks.fit_post` (the
+        importers do it where they can name the line); otherwise it is done here, and the
+        records the store cannot hold are left out and listed in ``refused``.
+        """
         seen_at = seen_at or utcnow()
         result = PostWriteResult()
+        if not checked:
+            records = self._fit(records, result)
         if not records:
             return result
         unique = _unique_posts(records)
+        result.repeated = len(records) - len(unique)
         account_ids = self.accounts((r.account for r in unique.values()), seen_at=seen_at)
         existing = self._existing_posts(list(unique))
-        fresh = [r for k, r in unique.items() if k not in existing]
+        fresh = [unique[k] for k in sorted(unique) if k not in existing]  # in key order
         if fresh:
             inserted = self._insert_posts(fresh, account_ids, seen_at)
             new_recs = [r for r in fresh if r.platform_id in inserted]
@@ -342,12 +384,36 @@ class CaseWriter:
             self._write_objects(new_recs, inserted, account_ids, may_conflict=False)
         known = [r for k, r in unique.items() if k in existing]
         if known:
-            self._refresh_posts(known, existing, seen_at, result)
+            changed = refresh_known(self, known, existing, seen_at, result)
+            replace_objects(self, changed, result.ids)
             self._refresh_collection_fields(known, result.ids)
             with_objects = [r for r in known if r.objects]
             self._write_objects(with_objects, result.ids, account_ids, may_conflict=True)
         self._trim_caches()
         return result
+
+    @staticmethod
+    def _fit(records: Sequence[PostRecord], result: PostWriteResult) -> list[PostRecord]:
+        kept = []
+        for rec in records:
+            try:
+                fit_post(rec)
+            except Unfit as exc:
+                result.refused.append((str(rec.platform_id)[:ID_CHARS], str(exc)))
+                continue
+            kept.append(rec)
+        return kept
+
+    def check_case(self) -> None:
+        """Fail (``CaseGone``) unless this writer's case still exists, in this transaction."""
+        found = self.bulk.select_in("cases", ("id",), {}, "id", [self.case_id])
+        if not found:
+            raise CaseGone(f"case {self.case_id} was deleted while this import was running")
+
+    def reset_caches(self) -> None:
+        """Forget cached ids: after a rolled-back transaction they may name rows never stored."""
+        for cache in (self._accounts, self._media, self._objects):
+            cache.clear()
 
     def _trim_caches(self) -> None:
         # Bounded memory on any input size: a cache past its limit starts again (a re-read
@@ -356,20 +422,20 @@ class CaseWriter:
             if len(cache) > _CACHE_LIMIT:
                 cache.clear()
 
-    def _existing_posts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], _Known]:
-        found: dict[tuple[str, str], _Known] = {}
+    def _existing_posts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Known]:
+        found: dict[tuple[str, str], Known] = {}
         by_platform: dict[str, list[str]] = {}
         for platform, pid in keys:
             by_platform.setdefault(platform, []).append(pid)
         for platform, pids in by_platform.items():
             for row in self.bulk.select_in(
                 "posts",
-                ("id", "platform_id", "text", "text_html"),
+                KNOWN_COLUMNS,
                 {"case_id": self.case_id, "platform": platform},
                 "platform_id",
                 pids,
             ):
-                found[(platform, row[1])] = _Known(row[0], row[2], row[3])
+                found[(platform, row[1])] = known_from_row(row)
         return found
 
     def _insert_posts(
@@ -380,36 +446,47 @@ class CaseWriter:
         ids = bulk.allocate_ids("posts", len(recs))
         seen, json_of, utc = bulk.utc(seen_at), bulk.json, bulk.utc
         case_id, source = self.case_id, self.source
-        rows = [
-            (
-                post_id,
-                case_id,
-                account_ids[(r.account.platform, r.account.platform_id)],
-                r.platform,
-                r.platform_id,
-                utc(r.created_at),
-                r.kind,
-                r.text,
-                r.text_html,
-                r.url,
-                r.lang,
-                r.repost_of,
-                r.reply_to,
-                r.quote_of,
-                json_of(r.links),
-                json_of(r.hashtags),
-                json_of(r.mentions),
-                json_of(r.metrics),
-                json_of(r.extra),
-                source,
-                seen,
-                seen,
-                r.capture_id,
-                json_of(r.content) if r.content else None,
-                r.seen_via,
+        zone = "+00:00" if bulk.is_postgres else ""  # encoded times are SQLite's UTC text
+        rows = []
+        for post_id, r in zip(ids, recs, strict=True):
+            acc = r.account
+            enc = encoded_post(r)
+            if enc is None:
+                values = (
+                    utc(r.created_at),
+                    json_of(r.links),
+                    json_of(r.hashtags),
+                    json_of(r.mentions),
+                    json_of(r.metrics),
+                    json_of(r.extra),
+                )
+            else:
+                values = (enc[0] + zone, *enc[2:7])
+            rows.append(
+                (
+                    post_id,
+                    case_id,
+                    account_ids[(acc.platform, acc.platform_id)],
+                    r.platform,
+                    r.platform_id,
+                    values[0],
+                    r.kind,
+                    r.text,
+                    r.text_html,
+                    r.url,
+                    r.lang,
+                    r.repost_of,
+                    r.reply_to,
+                    r.quote_of,
+                    *values[1:],
+                    source,
+                    seen,
+                    seen,
+                    r.capture_id,
+                    json_of(r.content) if r.content else None,
+                    r.seen_via,
+                )
             )
-            for post_id, r in zip(ids, recs, strict=True)
-        ]
         inserted = bulk.insert_new("posts", POST_COLUMNS, rows)
         return {
             r.platform_id: post_id
@@ -420,20 +497,7 @@ class CaseWriter:
     def _insert_versions(
         self, recs: Sequence[PostRecord], ids: dict[str, int], seen_at: datetime
     ) -> None:
-        # A post without text has no text to keep: its first version is the first text it shows.
-        seen = self.bulk.utc(seen_at)
-        rows = [
-            (
-                ids[r.platform_id],
-                r.text,
-                r.text_html,
-                text_sha256(r.text, r.text_html),
-                seen,
-                r.capture_id,
-            )
-            for r in recs
-            if r.text or r.text_html
-        ]
+        rows = version_rows(self, recs, ids, seen_at)
         self.bulk.insert("post_versions", VERSION_COLUMNS, rows, may_conflict=False)
 
     def _write_media_links(
@@ -471,7 +535,7 @@ class CaseWriter:
             return self._objects
         hashes = {object_key_hash(m, k): (m, k) for m, k in missing}
         self._load_objects(list(hashes), hashes)
-        absent = [h for h in hashes if hashes[h] not in self._objects]
+        absent = sorted(h for h in hashes if hashes[h] not in self._objects)
         if absent:
             ids = self.bulk.allocate_ids("shared_objects", len(absent))
             rows = [
@@ -519,39 +583,24 @@ class CaseWriter:
                 continue
             post_id = ids[rec.platform_id]
             account_id = account_ids[(rec.account.platform, rec.account.platform_id)]
-            ts = int(rec.created_at.timestamp())
-            objects = rec.objects if len(rec.objects) == 1 else dict.fromkeys(rec.objects)
-            rows.extend((post_id, object_ids[obj], case_id, account_id, ts) for obj in objects)
+            enc = encoded_post(rec)
+            ts = int(rec.created_at.timestamp()) if enc is None else enc[1]
+            # keyed records hold each key once (add_content_keys); merged or given ones may not
+            objects = rec.objects if len(rec.objects) < 3 else dict.fromkeys(rec.objects)
+            if len(objects) == 2 and rec.objects[0] == rec.objects[1]:
+                objects = rec.objects[:1]
+            rows += [(post_id, object_ids[obj], case_id, account_id, ts) for obj in objects]
+        if may_conflict:  # rows other writers may hold too: take them in key order
+            rows.sort()
         self.bulk.insert("post_objects", POST_OBJECT_COLUMNS, rows, may_conflict=may_conflict)
 
-    def _refresh_posts(
-        self,
-        recs: Sequence[PostRecord],
-        existing: dict[tuple[str, str], _Known],
-        seen_at: datetime,
-        result: PostWriteResult,
-    ) -> None:
-        ids = {r.platform_id: existing[(r.platform, r.platform_id)].id for r in recs}
-        result.ids.update(ids)
-        for rec in recs:
-            row = existing[(rec.platform, rec.platform_id)]
-            if (rec.text or "", rec.text_html or "") == (row.text or "", row.text_html or ""):
-                result.unchanged.append(row.id)
-            else:
-                result.edited.append(self._record_edit(row, rec, seen_at))
-        self.bulk.set_where_ids("posts", {"last_seen": self.bulk.utc(seen_at)}, list(ids.values()))
-        with_media = [r for r in recs if r.media]
-        if with_media:
-            known: dict[int, dict[int, int | None]] = {}
-            post_ids = [ids[r.platform_id] for r in with_media]
-            for chunk in _chunks(post_ids):
-                for post_id, position, media_id in self.session.execute(
-                    select(PostMedia.post_id, PostMedia.position, PostMedia.media_id).where(
-                        PostMedia.post_id.in_(chunk)
-                    )
-                ):
-                    known.setdefault(post_id, {})[position] = media_id
-            self._write_media_links(with_media, ids, known)
+    def media_ids_of(self, shas: Iterable[str]) -> dict[str, int]:
+        """Media ids by SHA-256 (of those stored), from the cache or the database."""
+        return self._media_ids(shas)
+
+    def insert_media_links(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert ``post_media`` rows (:data:`MEDIA_LINK_COLUMNS`), skipping existing ones."""
+        self.bulk.insert("post_media", MEDIA_LINK_COLUMNS, rows)
 
     def _refresh_collection_fields(self, recs: Sequence[PostRecord], ids: dict[str, int]) -> None:
         """Known posts: structured content follows the latest capture that has some; a post
@@ -614,33 +663,6 @@ class CaseWriter:
                 self._media_ids([row["sha256"] for row in missing])
         return {r["sha256"]: self._media[r["sha256"]] for r in rows}
 
-    def _record_edit(self, row: _Known, rec: PostRecord, seen_at: datetime) -> EditedPost:
-        """A changed text: a new version (or the earlier one it went back to), post updated."""
-        digest = text_sha256(rec.text, rec.text_html)
-        self.session.execute(
-            self._insert(PostVersion)
-            .values(
-                post_id=row.id,
-                text=rec.text,
-                text_html=rec.text_html,
-                text_sha256=digest,
-                captured_at=seen_at,
-                capture_id=rec.capture_id,
-            )
-            .on_conflict_do_nothing()
-        )
-        version_id = self.session.execute(
-            select(PostVersion.id).where(
-                PostVersion.post_id == row.id, PostVersion.text_sha256 == digest
-            )
-        ).scalar_one()
-        self.session.execute(
-            update(Post)
-            .where(Post.id == row.id)
-            .values(text=rec.text, text_html=rec.text_html, capture_id=rec.capture_id)
-        )
-        return EditedPost(row.id, rec.platform_id, row.text, rec.text, version_id)
-
 
 @dataclass(frozen=True)
 class MediaOutcome:
@@ -652,15 +674,6 @@ class MediaOutcome:
     error: str | None = None
     attempted: bool = True  # False: skipped this run (its host unreachable), still pending
     retry_after: datetime | None = None
-
-
-@dataclass(frozen=True)
-class _Known:
-    """What the store holds of a post, as far as an edit check needs it."""
-
-    id: int
-    text: str | None
-    text_html: str | None
 
 
 def _unique_posts(records: Sequence[PostRecord]) -> dict[tuple[str, str], PostRecord]:

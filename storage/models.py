@@ -220,7 +220,7 @@ class Post(Base):
 
 
 class PostVersion(Base):
-    """Each distinct text a post was captured with: edits keep the old text."""
+    """Each distinct text a post was captured with: edits keep the old text and its fields."""
 
     __tablename__ = "post_versions"
 
@@ -231,6 +231,13 @@ class PostVersion(Base):
     text_sha256: Mapped[sha256_hex]
     captured_at: Mapped[utc]
     capture_id: Mapped[int | None] = _fk("captures.id", nullable=True, ondelete="SET NULL")
+    # what the post carried with this text, as first captured with it (the post row follows the
+    # latest capture): links, hashtags, mentions, and attachments as {position, kind, source_url,
+    # sha256}
+    links: Mapped[json_list] = mapped_column(server_default="[]")
+    hashtags: Mapped[json_list] = mapped_column(server_default="[]")
+    mentions: Mapped[json_list] = mapped_column(server_default="[]")
+    media: Mapped[json_list] = mapped_column(server_default="[]")
 
     __table_args__ = (UniqueConstraint("post_id", "text_sha256"),)
 

@@ -13,8 +13,7 @@ from osint.cases import create_case
 from osint.collectors.importers import ImportProblem
 from osint.collectors.importers.twarc import read_twarc
 from osint.config import Settings
-from osint.errors import InputError
-from osint.import_reader import ReaderFailed, open_text, read_ahead
+from osint.import_reader import ReaderFailed, open_binary, read_ahead
 from osint.keys import add_content_keys
 from osint.storage.db import Store
 from osint.storage.models import Account, Case, CollectionRun, Post, PostObject, SharedObject
@@ -26,7 +25,7 @@ def serial_items(path: Path) -> tuple[list[PostRecord | ImportProblem], BaseExce
     """What the serial reader yields (keyed, as the importer keys them), and how it stops."""
     items: list[PostRecord | ImportProblem] = []
     try:
-        with open_text(path) as fh:
+        with open_binary(path) as fh:
             for item in read_twarc(fh):
                 items.append(item if isinstance(item, ImportProblem) else add_content_keys(item))
     except Exception as exc:
@@ -64,13 +63,18 @@ def test_read_ahead_yields_the_serial_stream_with_a_truncated_last_line(tmp_path
     assert all(isinstance(a, PostRecord) and a.objects for a in ahead[:10])
 
 
-def test_read_ahead_stops_where_the_serial_reader_stops(tmp_path: Path) -> None:
+def test_a_byte_that_is_not_utf8_costs_its_line_only_either_way(tmp_path: Path) -> None:
     path = twarc_file(tmp_path, tail=b'{"data": [], "note": "bad \xff byte"}\n' + sample().encode())
     serial, stopped = serial_items(path)
     ahead, ahead_stopped = ahead_items(path)
-    assert isinstance(stopped, UnicodeDecodeError) and isinstance(ahead_stopped, UnicodeDecodeError)
-    assert str(ahead_stopped) == str(stopped)
+    assert stopped is None and ahead_stopped is None
+    offset = path.read_bytes().index(b"\xff")
+    notes = [i for i in serial if isinstance(i, ImportProblem) and "not UTF-8" in i.message]
+    assert [n.message.split(" (")[0] for n in notes] == [f"not UTF-8 at byte offset {offset:,}"]
+    assert notes[0].kept  # the line was read, with U+FFFD for the bad byte
     assert len(serial) > 2_000 and ahead == serial
+    # the sample after the bad line is read whole: its posts are there
+    assert sum(isinstance(i, PostRecord) for i in serial) == 2 * 4 + 2_500
 
 
 def test_read_ahead_reports_a_child_that_dies(
@@ -113,21 +117,19 @@ def test_import_twarc_stores_the_same_either_way(
     path = twarc_file(tmp_path, tail=tail)
     for case, in_child in (("serial", False), ("ahead", True)):
         create_case(store, case)
-        for _ in range(2):  # the second import finds every post known
-            if tail:
-                with pytest.raises(InputError, match="can't decode"):
-                    imports.import_twarc(
-                        store, settings, case=case, path=path, read_in_child=in_child
-                    )
-            else:
-                summary = imports.import_twarc(
-                    store, settings, case=case, path=path, read_in_child=in_child
-                )
-                assert summary.rows == 2_504 and summary.problem_count == 3
+        for run in range(2):  # the second import finds every post known
+            summary = imports.import_twarc(
+                store, settings, case=case, path=path, read_in_child=in_child
+            )
+            problems = 3 + bool(tail)  # the bad line is not JSON once its byte is replaced
+            assert summary.rows == 2_504 + problems and summary.problem_count == problems
+            assert summary.posts_repeated == 1  # the sample has one tweet twice
+            assert (summary.posts_new, summary.posts_known) == ((2_503, 0), (0, 2_503))[run]
+            assert summary.rows == (
+                summary.posts_new + summary.posts_known + summary.posts_repeated + problems
+            )
     serial, ahead = stored(store, "serial"), stored(store, "ahead")
-    # after a break, what came before it is stored (how much: up to the decoder's last chunk)
-    count = len(serial["posts"])  # type: ignore[arg-type]
-    assert count == 2_503 if not tail else 2_500 <= count <= 2_503
+    assert len(serial["posts"]) == 2_503  # type: ignore[arg-type]
     assert ahead == serial
 
 
@@ -138,5 +140,116 @@ def test_import_twarc_reads_here_when_no_child_starts(
     monkeypatch.setattr(import_reader.sys, "executable", "/bin/false")
     create_case(store, "c")
     summary = imports.import_twarc(store, settings, case="c", path=path, read_in_child=True)
-    assert summary.rows == 2_504 and summary.posts_new == 2_503 and summary.problem_count == 3
+    assert summary.rows == 2_507 and summary.posts_new == 2_503 and summary.problem_count == 3
     assert len(stored(store, "c")["keys"]) > 2_503  # type: ignore[arg-type]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        found.extend(int(c) for c in text.split())
+    return found
+
+
+def test_the_child_reader_imports_nothing_from_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = twarc_file(tmp_path)
+    planted = tmp_path / "dataset"
+    planted.mkdir()
+    marker = tmp_path / "planted-code-ran"
+    for name in ("orjson", "ijson", "osint"):  # what the reader imports, and its own package
+        (planted / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').write('{name}')\n")
+    monkeypatch.chdir(planted)
+    monkeypatch.setenv("PYTHONPATH", str(planted))
+    ahead, stopped = ahead_items(path)
+    assert stopped is None and len(ahead) > 2_500
+    assert not marker.exists()
+
+
+KILLED = r"""
+import sys
+from osint.config import load_settings
+from osint.store import open_store
+from osint import imports
+store = open_store(load_settings(home=sys.argv[1], db=sys.argv[2], environ={}))
+imports.import_twarc(store, load_settings(home=sys.argv[1], db=sys.argv[2], environ={}),
+                     case="c", path=sys.argv[3], read_in_child=True)
+"""
+
+
+def test_a_killed_import_leaves_no_reader_and_its_run_is_closed_next_time(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "big.jsonl"
+    write_twarc_jsonl(path, 60_000)
+    create_case(store, "c")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(settings.home), settings.db, str(path)],
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while not (children := _children(parent.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert children, "the import never started its reader"
+    with store.reader() as s:  # wait until the run is recorded
+        while time.monotonic() < deadline and not s.execute(select(CollectionRun)).first():
+            time.sleep(0.05)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    gone_by = time.monotonic() + 5
+    while any(Path(f"/proc/{c}").exists() for c in children) and time.monotonic() < gone_by:
+        time.sleep(0.05)
+    alive = [
+        c
+        for c in children
+        if Path(f"/proc/{c}/status").exists()
+        and "zombie" not in Path(f"/proc/{c}/status").read_text()
+    ]
+    assert alive == []  # the reader ended with its parent
+    with store.reader() as s:
+        assert s.execute(select(CollectionRun.status)).scalar_one() == "running"
+    small = tmp_path / "small.jsonl"
+    small.write_text(sample())
+    imports.import_twarc(store, settings, case="c", path=small, read_in_child=False)
+    with store.reader() as s:
+        runs = s.execute(select(CollectionRun).order_by(CollectionRun.id)).scalars().all()
+    assert [r.status for r in runs] == ["abandoned", "completed"]
+    assert f"(pid {parent.pid}) ended without finishing" in runs[0].errors[-1]
+
+
+def test_a_child_takes_over_at_a_line_when_the_rest_is_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = twarc_file(tmp_path, tail=b'{"data": [], "note": "bad \xff byte"}\n' + sample().encode())
+    serial, _ = serial_items(path)
+    monkeypatch.setattr(import_reader, "PROBE_SECONDS", 0.0)
+    monkeypatch.setattr(import_reader, "CHILD_PAYS_AFTER_SECONDS", 0.0)
+    calls: list[tuple[int, int]] = []
+    real = import_reader.read_ahead
+
+    def spy(source: str, path: Path, *, start_line: int, start_offset: int) -> object:
+        calls.append((start_line, start_offset))
+        return real(source, path, start_line=start_line, start_offset=start_offset)
+
+    monkeypatch.setattr(import_reader, "read_ahead", spy)
+    measured = list(import_reader.read_keyed("twarc", path))
+    assert calls == [(2, len(path.read_bytes().split(b"\n")[0]) + 1)]  # after the first line
+    assert measured == serial  # the same items, line numbers and offsets included
+
+
+def test_a_small_file_is_read_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = twarc_file(tmp_path)
+    monkeypatch.setattr(import_reader, "PROBE_SECONDS", 0.0)
+
+    def never(*args: object, **kwargs: object) -> object:
+        raise AssertionError("no child for a file this small")
+
+    monkeypatch.setattr(import_reader, "read_ahead", never)
+    assert list(import_reader.read_keyed("twarc", path)) == serial_items(path)[0]

@@ -7,8 +7,10 @@ One row per post sharing one object. Two layouts are read:
 - the multi-modal layout ``account_id, post_id, url_id, hashtag_id, domain_id, phash_id,
   timestamp``: every non-empty ``*_id`` column is an object of its own modality.
 
-Timestamps are Unix seconds (integer or decimal) or ISO 8601. The file is read row by row; a
-bad row becomes an :class:`ImportProblem` with its line number and the rest is imported.
+Timestamps are Unix seconds (integer or decimal) or ISO 8601. The file is read row by row, as
+bytes (:mod:`collectors.importers.lines`): a bad row (not UTF-8, a field over the csv module's
+limit, a time outside years 1-9999) becomes an :class:`ImportProblem` with its line number and
+the rest is imported.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import BinaryIO
 
-from osint.collectors.importers import ImportFormatError, ImportProblem
+from osint.collectors.importers import ImportFormatError, ImportProblem, checked
+from osint.collectors.importers.lines import BadLine, decode_line, iter_lines
 from osint.storage.records import AccountRecord, PostRecord
 
 ACCOUNT_COLUMNS = ("account_id",)
@@ -61,14 +64,17 @@ def _pick(header: list[str], names: tuple[str, ...], what: str) -> str:
 
 
 def read_shares(
-    stream: TextIO, *, platform: str = "imported", modality: str = "object"
+    stream: BinaryIO, *, platform: str = "imported", modality: str = "object"
 ) -> Iterator[PostRecord | ImportProblem]:
     """Yield one record per row (or a problem per bad row), in file order."""
-    reader = csv.reader(stream)
+    pending: list[ImportProblem] = []  # lines the csv reader was handed as blank, and why
+    reader = csv.reader(_text_lines(stream, pending))
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
         return
+    except csv.Error as exc:
+        raise SharesFormatError(f"the header cannot be read as CSV ({exc})") from exc
     account_col = header.index(_pick(header, ACCOUNT_COLUMNS, "account"))
     post_col = header.index(_pick(header, POST_COLUMNS, "post (content_id or post_id)"))
     time_col = header.index(_pick(header, TIME_COLUMNS, "timestamp"))
@@ -80,7 +86,19 @@ def read_shares(
         )
     width = len(header)
     accounts: dict[str, AccountRecord] = {}  # one record per account, shared by its posts
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            yield from pending
+            pending.clear()
+            yield ImportProblem(reader.line_num, f"not readable as CSV ({exc}): skipped")
+            continue
+        if pending:
+            yield from pending
+            pending.clear()
         if not row:
             continue
         if len(row) != width:
@@ -107,15 +125,30 @@ def read_shares(
             if len(accounts) >= _ACCOUNT_CACHE:
                 accounts.clear()
             account = accounts[account_id] = AccountRecord(platform, account_id)
-        yield PostRecord(
-            platform=platform,
-            platform_id=post_id,
-            account=account,
-            created_at=created,
-            kind="repost" if reposted else "share",
-            repost_of=reposted,
-            objects=objects,
+        yield from checked(
+            PostRecord(
+                platform=platform,
+                platform_id=post_id,
+                account=account,
+                created_at=created,
+                kind="repost" if reposted else "share",
+                repost_of=reposted,
+                objects=objects,
+            ),
+            reader.line_num,
         )
+    yield from pending
+
+
+def _text_lines(stream: BinaryIO, pending: list[ImportProblem]) -> Iterator[str]:
+    """The file's lines as text; a line that cannot be one is handed on blank, its problem noted."""
+    for line in iter_lines(stream):
+        text = line if isinstance(line, BadLine) else decode_line(line)
+        if isinstance(text, BadLine):
+            pending.append(ImportProblem(text.number, text.message))
+            yield "\n"
+        else:
+            yield text
 
 
 def _repost_key(objects: list[tuple[str, str]]) -> str | None:

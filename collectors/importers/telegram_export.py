@@ -37,7 +37,9 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from osint.collectors.importers import ImportFormatError, ImportProblem
+from osint.collectors.importers import ImportFormatError, ImportProblem, checked
+from osint.collectors.importers.jsonstream import CUT_MARK, CappedStrings
+from osint.storage.checks import NUL
 from osint.storage.records import AccountRecord, MediaRef, PostRecord
 
 PLATFORM = "telegram"
@@ -47,6 +49,9 @@ _MESSAGE_PREFIXES = {f"{p}messages.item": p for p in _CHAT_PREFIXES}
 _CHAT_FIELDS = {f"{p}{name}": (p, name) for p in _CHAT_PREFIXES for name in ("name", "type", "id")}
 _CHANNEL_TYPES = {"public_channel", "private_channel", "public_supergroup", "private_supergroup"}
 _FILE_KINDS = {"video_file": "video", "video_message": "video", "animation": "gif"}
+MAX_MESSAGE_DEPTH = 32  # exports nest 4 or 5 levels (text entities, reactions)
+_TRACKED_DEPTH = 6  # chats and their messages sit within the first five levels
+_BUFFER = 1024 * 1024
 
 
 class TelegramExportError(ImportFormatError):
@@ -94,52 +99,139 @@ def marked_peer_id(from_id: str) -> str:
 
 
 def read_export(stream: BinaryIO, folder: Path) -> Iterator[PostRecord | ImportProblem]:
-    """Yield a record per message (service messages skipped) and a problem per refused part."""
+    """Yield a record per message (service messages skipped) and a problem per refused part.
+
+    Memory and time stay bounded whatever the file holds: strings are cut at
+    :data:`~collectors.importers.jsonstream.MAX_STRING_BYTES` before the parser holds them, and
+    nesting is followed by a counter (no path strings): a message nested deeper than
+    :data:`MAX_MESSAGE_DEPTH` is refused, anything deeper elsewhere is read past.
+    """
     folder = folder.resolve()
-    chats: dict[str, Chat] = {}  # by prefix: the chat (of a full export) being read
-    found_chat = False
-    last_id: int | None = None
-    events = ijson.parse(stream, use_float=True)
+    reading = _Reading()
+    events = ijson.basic_parse(CappedStrings(stream), use_float=True, buf_size=_BUFFER)
     try:
-        for prefix, event, value in events:
-            if prefix in _CHAT_FIELDS and event in ("string", "number", "null"):
-                chat_prefix, name = _CHAT_FIELDS[prefix]
-                setattr(chats.setdefault(chat_prefix, Chat()), name, value)
-                found_chat = True
-            elif event == "start_map" and prefix in _MESSAGE_PREFIXES:
-                message = _build_object(events)
-                chat = chats.setdefault(_MESSAGE_PREFIXES[prefix], Chat())
-                found_chat = True
-                yield from message_records(message, chat, folder)
-                last_id = message.get("id") if isinstance(message.get("id"), int) else last_id
-            elif event == "end_map" and f"{prefix}." in _CHAT_PREFIXES[1:]:
-                chats.pop(f"{prefix}.", None)  # a chat of a full export ends
+        for event, value in events:
+            yield from reading.event(event, value, events, folder)
     except ijson.JSONError as exc:
-        where = f"after message {last_id}" if last_id is not None else "before any message"
+        last = reading.last_id
+        where = f"after message {last}" if last is not None else "before any message"
         raise TelegramExportError(
             f"result.json breaks off {where} (truncated or malformed JSON: {exc}); "
             "the messages before it were imported"
         ) from exc
-    if not found_chat:
+    if not reading.found_chat:
         raise TelegramExportError(
             "no Telegram chat found (expected 'messages' or 'chats.list' at the top level)"
         )
 
 
-def _build_object(events: Iterator[tuple[str, str, Any]]) -> dict[str, Any]:
-    """The object whose ``start_map`` was just read, built from the following events."""
+class _Reading:
+    """Where the parse stands: the containers down to the chats, the chats being read.
+
+    Only the first :data:`_TRACKED_DEPTH` levels are named (that is where chats and messages
+    are); deeper ones are counted, so a file nested 200,000 levels deep costs a counter.
+    """
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[bool, str]] = []  # (is an array, its name in the prefix)
+        self.deep = 0  # containers open below the tracked levels
+        self.key: str | None = None  # the last map key read
+        self.chats: dict[str, Chat] = {}  # by prefix: the chat (of a full export) being read
+        self.found_chat = False
+        self.last_id: int | None = None
+
+    def event(
+        self, event: str, value: Any, events: Iterator[tuple[str, Any]], folder: Path
+    ) -> Iterator[PostRecord | ImportProblem]:
+        if event == "map_key":
+            self.key = value
+        elif event in ("start_map", "start_array"):
+            prefix = self._prefix()
+            if event == "start_map" and prefix in _MESSAGE_PREFIXES:
+                self.found_chat = True
+                chat = self.chats.setdefault(_MESSAGE_PREFIXES[prefix], Chat())
+                yield from self._message(events, chat, folder)
+            elif self.deep or len(self.frames) >= _TRACKED_DEPTH:
+                self.deep += 1
+            else:
+                self.frames.append((event == "start_array", self._name() or ""))
+            self.key = None
+        elif event in ("end_map", "end_array"):
+            if self.deep:
+                self.deep -= 1
+            elif self.frames:
+                _, name = self.frames.pop()
+                ended = ".".join([n for _, n in self.frames[1:]] + [name]) + "."
+                if event == "end_map" and ended in _CHAT_PREFIXES[1:]:
+                    self.chats.pop(ended, None)  # a chat of a full export ends
+            self.key = None
+        else:
+            prefix = self._prefix()
+            if prefix in _CHAT_FIELDS:
+                chat_prefix, name = _CHAT_FIELDS[prefix]
+                setattr(self.chats.setdefault(chat_prefix, Chat()), name, value)
+                self.found_chat = True
+
+    def _name(self) -> str | None:
+        """The name (in ijson's prefix notation) of the value about to be read."""
+        if not self.frames:
+            return None
+        return "item" if self.frames[-1][0] else self.key
+
+    def _prefix(self) -> str | None:
+        if self.deep:
+            return None
+        name = self._name()
+        if name is None:
+            return ""
+        return ".".join([n for _, n in self.frames[1:]] + [name])
+
+    def _message(
+        self, events: Iterator[tuple[str, Any]], chat: Chat, folder: Path
+    ) -> Iterator[PostRecord | ImportProblem]:
+        message, too_deep = _build_message(events)
+        msg_id = message.get("id")
+        number = msg_id if isinstance(msg_id, int) and not isinstance(msg_id, bool) else 0
+        if too_deep:
+            yield ImportProblem(
+                number, f"nested more than {MAX_MESSAGE_DEPTH} levels deep: skipped", "message"
+            )
+            return
+        try:
+            items = list(message_records(message, chat, folder))
+        except Exception as exc:  # a field of a type no export has: this message only
+            what = "nested too deep" if isinstance(exc, RecursionError) else type(exc).__name__
+            yield ImportProblem(
+                number, f"cannot be read ({what}: {str(exc)[:100]}): skipped", "message"
+            )
+            return
+        yield from items
+        if number:
+            self.last_id = number
+
+
+def _build_message(events: Iterator[tuple[str, Any]]) -> tuple[dict[str, Any], bool]:
+    """The message whose ``start_map`` was just read; True if it nests too deep to keep.
+
+    A message nested deeper than :data:`MAX_MESSAGE_DEPTH` is read to its end but not built
+    further (what was built so far still names its id).
+    """
     builder = ijson.ObjectBuilder()
     builder.event("start_map", None)
-    depth = 1
-    for _, event, value in events:
-        builder.event(event, value)
+    depth, too_deep = 1, False
+    for event, value in events:
         if event in ("start_map", "start_array"):
             depth += 1
+            if depth > MAX_MESSAGE_DEPTH:
+                too_deep = True
         elif event in ("end_map", "end_array"):
             depth -= 1
             if depth == 0:
                 break
-    return builder.value
+        if not too_deep:
+            builder.event(event, value)
+    value = builder.value
+    return (value if isinstance(value, dict) else {}), too_deep
 
 
 def message_records(
@@ -149,15 +241,22 @@ def message_records(
     if message.get("type") != "message":
         return
     msg_id = message.get("id")
-    if not isinstance(msg_id, int):
+    if not isinstance(msg_id, int) or isinstance(msg_id, bool):
         yield ImportProblem(0, f"a message without a numeric id: {str(message)[:80]}", "message")
         return
     created, time_note = _message_time(message)
     if created is None:
-        yield ImportProblem(msg_id, "no date or date_unixtime; skipped", "message")
+        yield ImportProblem(msg_id, "no readable date or date_unixtime: skipped", "message")
         return
     entities = _entities(message)
     text = "".join(str(part.get("text", "")) for part in entities)
+    if CUT_MARK in text:
+        yield ImportProblem(
+            msg_id,
+            "its text is longer than 1 MiB: imported cut to its first 1 MiB",
+            "message",
+            kept=True,
+        )
     post = PostRecord(
         platform=PLATFORM,
         platform_id=f"{chat.peer_id}/{msg_id}",
@@ -166,15 +265,17 @@ def message_records(
         text=text or None,
         url=chat.post_url(msg_id),
         links=_links(entities),
-        hashtags=[e["text"].lstrip("#") for e in entities if e.get("type") == "hashtag"],
+        hashtags=[
+            str(e.get("text", "")).lstrip("#") for e in entities if e.get("type") == "hashtag"
+        ],
         mentions=_mentions(entities),
         metrics=_metrics(message),
         extra=_extra(message, chat, entities, time_note),
     )
     _set_kind(post, message, chat)
     for problem in _attach_files(post, message, folder):
-        yield ImportProblem(msg_id, problem, "message")
-    yield post
+        yield ImportProblem(msg_id, problem, "message", kept=True)
+    yield from checked(post, msg_id, "message", label="the message")
 
 
 def _message_time(message: dict[str, Any]) -> tuple[datetime | None, str | None]:
@@ -183,7 +284,7 @@ def _message_time(message: dict[str, Any]) -> tuple[datetime | None, str | None]
         if raw is not None:
             return datetime.fromtimestamp(int(raw), UTC), None
         local = datetime.fromisoformat(str(message["date"]))
-    except (KeyError, ValueError, OverflowError, OSError):
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
         return None, None
     return local.replace(tzinfo=UTC), "unknown: 'date' is the exporting computer's local time"
 
@@ -235,8 +336,8 @@ def _author(message: dict[str, Any], chat: Chat) -> AccountRecord:
 def _metrics(message: dict[str, Any]) -> dict[str, Any]:
     reactions = message.get("reactions")
     if isinstance(reactions, list):
-        total = sum(r.get("count", 0) for r in reactions if isinstance(r, dict))
-        return {"reactions": total}
+        counts = [r.get("count") for r in reactions if isinstance(r, dict)]
+        return {"reactions": sum(c for c in counts if isinstance(c, int) and c >= 0)}
     return {}
 
 
@@ -248,9 +349,12 @@ def _extra(
         if message.get(key) is not None:
             extra[key] = message[key]
     if message.get("edited_unixtime"):
-        extra["edited_at"] = datetime.fromtimestamp(
-            int(message["edited_unixtime"]), UTC
-        ).isoformat()
+        try:
+            extra["edited_at"] = datetime.fromtimestamp(
+                int(message["edited_unixtime"]), UTC
+            ).isoformat()
+        except (TypeError, ValueError, OverflowError, OSError):
+            extra["edited_unixtime_unreadable"] = str(message["edited_unixtime"])[:100]
     marked = [e for e in entities if e.get("type") not in (None, "plain")]
     if marked:
         extra["entities"] = marked
@@ -281,8 +385,13 @@ def _attach_files(post: PostRecord, message: dict[str, Any], folder: Path) -> li
         value = message.get(key)
         if not isinstance(value, str) or not value:
             continue
+        media_type = message.get("media_type")
         kind = (
-            "photo" if key == "photo" else _FILE_KINDS.get(message.get("media_type", ""), "other")
+            "photo"
+            if key == "photo"
+            else _FILE_KINDS.get(media_type, "other")
+            if isinstance(media_type, str)
+            else "other"
         )
         ref = MediaRef(source_url=value, position=len(post.media), kind=kind)
         post.media.append(ref)
@@ -292,23 +401,42 @@ def _attach_files(post: PostRecord, message: dict[str, Any], folder: Path) -> li
         local, refusal = safe_export_path(folder, value)
         if refusal:
             ref.error = refusal
-            problems.append(f"{key} {value!r} refused: {refusal}")
-        elif local is None or not local.is_file():
+            problems.append(f"imported without its {key} {value[:200]!r}, refused: {refusal}")
+        elif local is None or not _is_file(local):
             ref.error = "file missing from the export folder"
-            problems.append(f"{key} {value!r}: file missing from the export folder")
+            problems.append(
+                f"imported without its {key} {value[:200]!r}: file missing from the export folder"
+            )
         else:
             ref.local_path = local
     return problems
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def safe_export_path(folder: Path, relative: str) -> tuple[Path | None, str | None]:
     """The file ``relative`` names inside ``folder`` (resolved), or why it is refused."""
     pure = PurePosixPath(relative.replace("\\", "/"))
+    if not pure.parts:  # "", "." or "./"
+        return None, "not a file path"
     if pure.is_absolute() or relative.startswith(("/", "\\")) or ":" in pure.parts[0]:
         return None, "absolute path (export paths are relative to the export folder)"
     if ".." in pure.parts:
         return None, "path climbs out of the export folder with '..'"
-    candidate = (folder / Path(*pure.parts)).resolve()
+    if NUL in relative:
+        return None, "not a file path (a NUL byte)"
+    try:
+        candidate = (folder / Path(*pure.parts)).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        return (
+            None,
+            f"path cannot be followed ({exc.strerror if isinstance(exc, OSError) else exc})",
+        )
     if not candidate.is_relative_to(folder):
         return None, "path leads outside the export folder (through a symlink)"
     return candidate, None

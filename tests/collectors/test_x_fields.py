@@ -105,7 +105,7 @@ def test_twarc_import_stores_and_exports_them(
 ) -> None:
     path = tmp_path / "flat.jsonl"
     path.write_text(json.dumps(flat_line()) + "\n" + json.dumps(PAGE) + "\n", encoding="utf-8")
-    assert [type(i).__name__ for i in read_twarc(io.StringIO(path.read_text()))] == [
+    assert [type(i).__name__ for i in read_twarc(io.BytesIO(path.read_bytes()))] == [
         "PostRecord",
         "PostRecord",
     ]

@@ -11,7 +11,7 @@ from osint.storage.records import PostRecord
 
 
 def parse(text: str, **kw: str) -> list:
-    return list(read_shares(io.StringIO(text), **kw))
+    return list(read_shares(io.BytesIO(text.encode()), **kw))
 
 
 def test_coortweet_layout() -> None:

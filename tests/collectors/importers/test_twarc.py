@@ -120,7 +120,7 @@ def sample() -> str:
 
 
 def test_read_twarc_pages_flatten_and_bad_lines() -> None:
-    items = list(read_twarc(io.StringIO(sample())))
+    items = list(read_twarc(io.BytesIO(sample().encode())))
     problems = [i for i in items if isinstance(i, ImportProblem)]
     posts = [i for i in items if isinstance(i, PostRecord)]
     assert [p.line for p in problems] == [2, 4, 7]
