@@ -278,11 +278,29 @@ def db_upgrade(app: AppContext) -> None:
 
 
 # -- import --------------------------------------------------------------------------------
-@cli.group(name="import")
+class _ImportGroup(click.Group):
+    """``osint import FORMAT FILE``, and ``osint import FILE``: a first word naming no format
+    is a file, imported by the hidden ``file`` command with the format found in it."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "file", self.commands["file"], args
+        return super().resolve_command(ctx, args)
+
+
+@cli.group(name="import", cls=_ImportGroup)
 def import_() -> None:
     """Import data you already hold into a case.
 
-    Example: osint import shares shares.csv --case mali-2022
+    osint import FILE... --case C recognises each file's format by its content and says which
+    it chose; osint import FORMAT FILE forces one. Formats: x-io (X's information-operations
+    archive: tweets and users files, split parts, .gz or .zip), crowdtangle (Facebook and
+    Instagram CSV), zeeschuimer (X and TikTok NDJSON), 4cat-telegram (4CAT's Telegram CSV),
+    twarc, telegram-export, shares.
+
+    Example: osint import china_052020_tweets_csv_hashed_1.csv --case china-2020
     """
 
 
@@ -381,6 +399,140 @@ def import_twarc(app: AppContext, file: Path, case_name: str) -> None:
             app.store, app.settings, case=case_name, path=file, progress=progress
         )
     _print_import(summary)
+
+
+def _print_notes(summary: imports.ImportSummary) -> None:
+    if summary.profiles:
+        console.print(
+            f"  {summary.profiles:,} profile rows, {summary.snapshots_new:,} new profile snapshots",
+            markup=False,
+        )
+    for note in summary.notes:
+        err_console.print(f"note: {note}", markup=False)
+
+
+def _import_files(
+    app: AppContext, fmt: str | None, files: tuple[Path, ...], case_name: str, **options: Any
+) -> None:
+    """Import each file (format found in it when ``fmt`` is None); fail after all if one did."""
+    from osint import import_datasets
+
+    failed = 0
+    for file in files:
+        try:
+            chosen = fmt
+            if chosen is None:
+                chosen, detail, evidence = import_datasets.detect_format(file)
+                err_console.print(
+                    f"{file}: {detail} ({chosen}), recognised by {evidence}", markup=False
+                )
+            wanted = import_datasets.OPTIONS.get(chosen, ())
+            with TerminalProgress() as progress:
+                summary = import_datasets.import_any(
+                    app.store, app.settings, case=case_name, path=file, format=chosen,
+                    progress=progress, **{k: v for k, v in options.items() if k in wanted},
+                )  # fmt: skip
+        except OsintError as exc:
+            if len(files) == 1:
+                raise
+            failed += 1
+            err_console.print(f"error: {file}: {exc}", markup=False)
+            continue
+        _print_import(summary)
+        _print_notes(summary)
+    if failed:
+        raise click.ClickException(f"{failed} of {len(files)} files could not be imported")
+
+
+def _dataset_options(command: Any) -> Any:
+    command = click.option("--case", "case_name", required=True, help="Case to import into.")(
+        command
+    )
+    return click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))(
+        command
+    )
+
+
+def _archive_options(command: Any) -> Any:
+    command = click.option(
+        "--tweet-time-only", is_flag=True,
+        help="Keep tweet_time's minute even where the tweet id encodes the exact time.",
+    )(command)  # fmt: skip
+    return click.option(
+        "--release",
+        help="The release's name (china_052020) when the file name does not say it.",
+    )(command)
+
+
+@import_.command("file", hidden=True)
+@_dataset_options
+@_archive_options
+@pass_app
+def import_file(
+    app: AppContext, files: tuple[Path, ...], case_name: str, release: str | None,
+    tweet_time_only: bool,
+) -> None:  # fmt: skip
+    """Import files of any known format, recognised by their content.
+
+    Example: osint import russia_201901_1_tweets_csv_hashed.csv --case ira
+    """
+    _import_files(app, None, files, case_name, release=release, exact_times=not tweet_time_only)
+
+
+@import_.command("x-io")
+@_dataset_options
+@_archive_options
+@pass_app
+def import_x_io(
+    app: AppContext, files: tuple[Path, ...], case_name: str, release: str | None,
+    tweet_time_only: bool,
+) -> None:  # fmt: skip
+    """Import X's information-operations archive: tweets and users files of a release.
+
+    Give every part of a split release (_1, _2, ...) and its users file; .csv, .csv.gz and
+    .zip are read as they are. Accounts are kept per release (<release>:<userid>), since hashed
+    ids mean nothing across releases; tweet times come from the tweet ids where they agree with
+    tweet_time (which is to the minute).
+
+    Example: osint import x-io china_052020_tweets_csv_hashed_1.csv china_052020_users_csv_hashed.csv --case china-2020
+    """
+    _import_files(app, "x-io", files, case_name, release=release, exact_times=not tweet_time_only)
+
+
+@import_.command("crowdtangle")
+@_dataset_options
+@pass_app
+def import_crowdtangle(app: AppContext, files: tuple[Path, ...], case_name: str) -> None:
+    """Import CrowdTangle CSV exports: Facebook pages and groups, or Instagram accounts.
+
+    Links and the text CrowdTangle read in images become objects pages share; times carry the
+    export's time zone (EST, CET, ...) and are stored in UTC.
+
+    Example: osint import crowdtangle 2022-04-21-15-02-51-CEST-Historical-Report.csv --case mali-2022
+    """
+    _import_files(app, "crowdtangle", files, case_name)
+
+
+@import_.command("zeeschuimer")
+@_dataset_options
+@pass_app
+def import_zeeschuimer(app: AppContext, files: tuple[Path, ...], case_name: str) -> None:
+    """Import Zeeschuimer NDJSON: the X and TikTok items your browser captured.
+
+    Example: osint import zeeschuimer zeeschuimer-export-twitter.com-2022-04-21.ndjson --case mali-2022
+    """
+    _import_files(app, "zeeschuimer", files, case_name)
+
+
+@import_.command("4cat-telegram")
+@_dataset_options
+@pass_app
+def import_4cat_telegram(app: AppContext, files: tuple[Path, ...], case_name: str) -> None:
+    """Import 4CAT's CSV of a Telegram dataset (times from its unix_* columns, which are UTC).
+
+    Example: osint import 4cat-telegram telegram-dia-diarra.csv --case mali-2022
+    """
+    _import_files(app, "4cat-telegram", files, case_name)
 
 
 # -- collect -------------------------------------------------------------------------------

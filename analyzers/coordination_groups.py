@@ -436,8 +436,13 @@ def group_explanation(
         f"{group.close_pairs:,} pairs of their shares fell within {window}. With these objects' "
         f"share times and popularity and what their other sharers did, chance would give about "
         f"{_about(group.expected_pairs)} such pairs (p <= {group.p_value:.1e} over the "
-        f"{group.objects} objects two or more of them shared). Each member passed on its own: "
-        f"it was within {window} of {np.median(group.member_close):.0%} of the other members "
+        f"{group.objects} objects two or more of them shared). "
+        + (
+            "Each member passed on its own: it was"
+            if group.flagged
+            else "Members on their own: each was"
+        )
+        + f" within {window} of {np.median(group.member_close):.0%} of the other members "
         f"sharing an object (median; chance: {np.median(group.member_expected):.0%}), p <= "
         f"{float(group.member_p.max()):.1e} at worst against a bar of {group.threshold:.1e} "
         f"for the {group.tested:,} accounts tested. Half of the co-shares came within "

@@ -1,5 +1,8 @@
 """Import speed: 1 million generated posts through the real command line, SQLite and PostgreSQL.
 
+Formats: shares CSV, twarc2 JSONL and a release of X's information-operations archive
+(``bench/_io_archive.py``).
+
 Each run is ``osint import ...`` in a child process (what an investigator runs), timed from start
 to exit, with the child's peak resident memory. The baseline, measured in the same run, is the
 rate of only *reading* the same file into records (the importer's parser, no database): it is
@@ -36,8 +39,10 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench._io_archive import write_io_tweets_csv
 from osint.collectors.importers.shares import read_shares
 from osint.collectors.importers.twarc import read_twarc
+from osint.collectors.importers.x_io import read_io_file
 from osint.imports import fewer_gc_pauses
 
 POSTS = int(os.environ.get("OSINT_BENCH_POSTS", "1000000"))
@@ -248,6 +253,10 @@ def child_reader_cost(path: Path, work: Path) -> str:
     )
 
 
+def _read_io(path: Path) -> Iterator[object]:
+    yield from read_io_file(path)
+
+
 def bare_executemany_rate(path: Path, work: Path) -> float:
     """The same posts as plain rows into a table with no index, one executemany per 5,000."""
     conn = sqlite3.connect(work / "bare.db", isolation_level=None)
@@ -340,9 +349,18 @@ def run() -> str:
         (work / "shares CSV.db").unlink(missing_ok=True)
         jsonl_runs = measure_format("twarc2 JSONL", work, twarc, ["twarc", str(twarc)], _read_twarc)
         print(child_reader_cost(twarc, work), flush=True)
+        (work / "twarc2 JSONL.db").unlink(missing_ok=True)
+        twarc.unlink()
+        # a release of X's information-operations archive, named as X names them
+        io_archive = work / "sahel_042022_tweets_csv_hashed.csv"
+        write_io_tweets_csv(io_archive, POSTS)
+        io_runs = measure_format(
+            "IO archive CSV", work, io_archive, ["x-io", str(io_archive)], _read_io
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     lines = [_summary("shares CSV", *csv_runs), _summary("twarc2 JSONL", *jsonl_runs)]
+    lines.insert(-1, _summary("IO archive CSV", *io_runs))  # the last line stays twarc's
     print("\n".join(lines[:-1]))
     return lines[-1]
 

@@ -20,6 +20,8 @@ raised after every item read before it.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import json
 import os
 import pickle
 import queue
@@ -45,6 +47,12 @@ from osint.storage.records import PostRecord, post_from_tuple, post_to_tuple
 # (stream, *, start_line=1, start_offset=0, handover=None) -> items, as read_twarc
 Reader = Callable[..., Iterator[PostRecord | ImportProblem]]
 READERS: dict[str, Reader] = {"twarc": read_twarc}  # file readers that may run in a child
+# Readers of a whole file (compressed, in several members, with options), named
+# "module:function" and imported when used: a child imports only the one it runs. They may
+# yield other records (profiles) too; those pass through unkeyed.
+FILE_READERS: dict[str, str] = {
+    "x-io": "osint.collectors.importers.x_io:read_io_file",
+}
 
 PROBE_SECONDS = 0.25  # of reading here before choosing whether a child takes over
 # A child costs its start (about 1 s on a quiet 2-core machine: the X normaliser's imports) and
@@ -70,7 +78,11 @@ def open_binary(path: Path) -> BinaryIO:
 
 
 def read_keyed(
-    source: str, path: Path, *, in_child: bool | None = None
+    source: str,
+    path: Path,
+    *,
+    in_child: bool | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Iterator[PostRecord | ImportProblem]:
     """The items of ``READERS[source]`` over ``path``: records checked, keyed and encoded.
 
@@ -80,7 +92,11 @@ def read_keyed(
     :data:`CHILD_PAYS_AFTER_SECONDS` (what starting it and receiving its records costs), so
     small files never start one. Here too when no child can start (no usable interpreter, as in
     a frozen build): before its first item, switching changes nothing of what the importer sees.
+    A whole-file reader (:data:`FILE_READERS`, given ``options``) reads here unless ``in_child``.
     """
+    if source in FILE_READERS:
+        yield from _file_items(source, path, in_child=bool(in_child), options=options or {})
+        return
     if in_child:
         yield from _ahead_or_here(source, path, 1, 0)
         return
@@ -104,6 +120,29 @@ def read_keyed(
                 handover.requested = rest > CHILD_PAYS_AFTER_SECONDS
     if handover.line is not None and handover.offset is not None:
         yield from _ahead_or_here(source, path, handover.line, handover.offset)
+
+
+def _file_items(
+    source: str, path: Path, *, in_child: bool, options: dict[str, Any]
+) -> Iterator[Any]:
+    """A whole-file reader's items, in a child when asked (here when none can start)."""
+    if in_child:
+        started = False
+        try:
+            for item in read_ahead(source, path, options=options):
+                started = True
+                yield item
+            return
+        except ReaderFailed:
+            if started:
+                raise
+    for item in _read_file(source, path, options):
+        yield encode_post(add_content_keys(item)) if isinstance(item, PostRecord) else item
+
+
+def _read_file(source: str, path: Path, options: dict[str, Any]) -> Iterator[Any]:
+    module, _, name = FILE_READERS[source].partition(":")
+    yield from getattr(importlib.import_module(module), name)(path, **options)
 
 
 def _size(stream: BinaryIO) -> int:
@@ -134,14 +173,19 @@ def _ahead_or_here(
 
 
 def read_ahead(
-    source: str, path: Path, *, start_line: int = 1, start_offset: int = 0
+    source: str,
+    path: Path,
+    *,
+    start_line: int = 1,
+    start_offset: int = 0,
+    options: dict[str, Any] | None = None,
 ) -> Iterator[PostRecord | ImportProblem]:
     """The items of ``READERS[source]`` over ``path``, read and keyed in a child process.
 
     Records come with their content keys already added (:func:`osint.keys.add_content_keys`).
     """
-    if source not in READERS:
-        raise ValueError(f"no reader {source!r} (known: {', '.join(READERS)})")
+    if source not in READERS and source not in FILE_READERS:
+        raise ValueError(f"no reader {source!r} (known: {', '.join([*READERS, *FILE_READERS])})")
     # A child of its own, not multiprocessing: nothing of the caller's main module or threads
     # is copied or re-run. Isolated (-I): its sys.path is the interpreter's own, then this
     # package's folder, never the current folder. Frames come back on its stdout.
@@ -158,6 +202,7 @@ def read_ahead(
                 str(os.getpid()),
                 str(start_line),
                 str(start_offset),
+                json.dumps(options or {}),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -215,7 +260,14 @@ def _pump(stream: IO[bytes] | None, frames: queue.Queue[bytes | None]) -> None:
         frames.put(None)
 
 
-def _produce(source: str, path: Path, out: IO[bytes], line: int = 1, offset: int = 0) -> None:
+def _produce(
+    source: str,
+    path: Path,
+    out: IO[bytes],
+    line: int = 1,
+    offset: int = 0,
+    options: dict[str, Any] | None = None,
+) -> None:
     """The child: read, key and send the items, then ``end`` or the error that stopped it."""
     from osint.imports import fewer_gc_pauses  # here: osint.imports imports this module
 
@@ -227,15 +279,19 @@ def _produce(source: str, path: Path, out: IO[bytes], line: int = 1, offset: int
 
     chunk: list[Any] = []
     try:
-        with fewer_gc_pauses(), open_binary(path) as stream:
-            stream.seek(offset)
-            reader = READERS[source](stream, start_line=line, start_offset=offset)
+        with fewer_gc_pauses(), contextlib.ExitStack() as stack:
+            if source in FILE_READERS:
+                reader: Iterator[Any] = _read_file(source, path, options or {})
+            else:
+                stream = stack.enter_context(open_binary(path))
+                stream.seek(offset)
+                reader = READERS[source](stream, start_line=line, start_offset=offset)
             for item in reader:
-                if isinstance(item, ImportProblem):
-                    chunk.append(item)
-                else:
+                if isinstance(item, PostRecord):
                     rec = encode_post(add_content_keys(item))
                     chunk.append((post_to_tuple(rec), encoded_post(rec)))
+                else:
+                    chunk.append(item)
                 if len(chunk) >= CHUNK:
                     send("items", chunk)
                     chunk = []
@@ -271,10 +327,11 @@ def child_main(argv: list[str]) -> None:
     """The child's entry point: tie its life to the parent's, then read."""
     source, path, parent = argv[0], Path(argv[1]), int(argv[2])
     line, offset = (int(argv[3]), int(argv[4])) if len(argv) > 4 else (1, 0)
+    options = json.loads(argv[5]) if len(argv) > 5 else {}
     _die_with_parent(parent)
     frames = sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries frames only: a stray print goes to stderr
-    _produce(source, path, frames, line, offset)
+    _produce(source, path, frames, line, offset, options)
 
 
 def _die_with_parent(parent: int) -> None:

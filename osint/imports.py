@@ -19,6 +19,9 @@ the file, or a problem (with its line or message id); a row imported with a part
 repaired is a note. A batch that loses a deadlock or a serialization conflict (PostgreSQL) is
 written again. An import whose rows were all problems fails; a run left ``running`` by a killed
 import is closed (``abandoned``) by the next import into the case.
+
+Profiles among the records (a users file, the authors of a release) become profile snapshots,
+a batch at a time (:mod:`storage.profiles`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from osint.cases import get_case
 from osint.collectors.importers import ImportFormatError, ImportProblem
@@ -47,8 +52,9 @@ from osint.runs import close_stale_runs, finish_run, start_run
 from osint.storage.checks import NUL, PLATFORM_CHARS
 from osint.storage.columns import encode_post
 from osint.storage.db import Store, is_write_conflict
-from osint.storage.ingest import CaseWriter
-from osint.storage.records import CaptureRecord, PostRecord
+from osint.storage.ingest import CaseWriter, PostWriteResult
+from osint.storage.profiles import write_profiles
+from osint.storage.records import CaptureRecord, PostRecord, ProfileRecord
 from osint.storage.types import utcnow
 
 BATCH = 20_000  # posts per transaction: fewer, larger commits rewrite fewer index pages
@@ -77,6 +83,13 @@ class ImportSummary:
     problem_count: int = 0
     posts_repeated: int = 0
     note_count: int = 0
+    profiles: int = 0  # profile rows read (users files, authors of a release)
+    snapshots_new: int = 0
+    notes: list[str] = field(default_factory=list)  # what the file means for the case
+
+
+# After a batch is written: problems that need the store to be seen (ids known from elsewhere).
+BatchCheck = Callable[[Session, list[PostRecord], PostWriteResult], list[ImportProblem]]
 
 
 @dataclass
@@ -85,6 +98,7 @@ class _Batch:
 
     records: list[PostRecord]
     media: list[MediaFacts]
+    profiles: list[ProfileRecord] = field(default_factory=list)
 
 
 def _file_capture(store: Store, path: Path) -> CaptureRecord:
@@ -111,11 +125,12 @@ def run_import(
     case: str,
     source: str,
     path: Path,
-    records: Callable[[], Iterable[PostRecord | ImportProblem]],
+    records: Callable[[], Iterable[PostRecord | ProfileRecord | ImportProblem]],
     params: dict[str, object] | None = None,
     progress: Progress | None = None,
     keyed: bool = False,
     checked: bool = False,
+    check_batch: BatchCheck | None = None,
 ) -> ImportSummary:
     """Stream ``records()`` into the case in batches, one transaction per batch.
 
@@ -123,6 +138,7 @@ def run_import(
     ``checked``: they already went through :func:`storage.checks.fit_post` (the reader could
     name their line); otherwise the writer checks them and names the refused ones by post id.
     Raises :class:`InputError` when rows were read but none could be imported.
+    Profiles among the records become profile snapshots; ``check_batch`` runs after each batch.
     """
     progress = progress or NullProgress()
     path = Path(path)
@@ -152,6 +168,7 @@ def run_import(
             importer = _Importer(
                 pinned, writer, capture_id, summary, progress, keyed=keyed, checked=checked
             )
+            importer.check_batch = check_batch
             importer.run(records())
         status = "completed"
         _nothing_imported(summary)
@@ -176,6 +193,7 @@ def run_import(
                     "media_files": summary.media_files,
                     "problems": summary.problem_count,
                     "notes": summary.note_count,
+                    **({"profiles": summary.profiles} if summary.profiles else {}),
                 },
             )
     return summary
@@ -235,8 +253,9 @@ class _Importer:
         self.summary = summary
         self.progress = progress
         self._stored: dict[Path, MediaFacts] = {}  # files of this import already stored
+        self.check_batch: BatchCheck | None = None
 
-    def run(self, items: Iterable[PostRecord | ImportProblem]) -> None:
+    def run(self, items: Iterable[PostRecord | ProfileRecord | ImportProblem]) -> None:
         batches = self._batches(items)
         if self.store.dialect == "postgresql":
             _write_overlapped(batches, self.write)
@@ -252,8 +271,19 @@ class _Importer:
                     self.writer.check_case()  # the rows below refer to it
                     for facts in batch.media:
                         self.writer.media(**facts.__dict__)
+                    snapshots = 0
+                    if batch.profiles:
+                        snapshots = write_profiles(
+                            self.writer,
+                            batch.profiles,
+                            captured_at=utcnow(),
+                            capture_id=self.capture_id,
+                        )
                     result = self.writer.posts(
                         batch.records, seen_at=self.seen_at, checked=self.checked
+                    )
+                    found = (
+                        self.check_batch(session, batch.records, result) if self.check_batch else []
                     )
                 break
             except Exception as exc:
@@ -263,6 +293,10 @@ class _Importer:
                 self.writer.reset_caches()
                 time.sleep(0.05 * attempt)
         summary = self.summary
+        for problem in found:
+            self._note(problem)
+        summary.snapshots_new += snapshots
+        summary.profiles += len(batch.profiles)
         summary.posts_new += len(result.new)
         summary.posts_known += len(result.edited) + len(result.unchanged)
         summary.posts_repeated += result.repeated
@@ -271,14 +305,23 @@ class _Importer:
             self._note(ImportProblem(0, f"post {platform_id}: {why}: skipped", "record"))
         self.progress.update("posts", advance=len(batch.records))
 
-    def _batches(self, items: Iterable[PostRecord | ImportProblem]) -> Iterator[_Batch]:
+    def _batches(
+        self, items: Iterable[PostRecord | ProfileRecord | ImportProblem]
+    ) -> Iterator[_Batch]:
         """Batches of prepared records; what was read before an error is still yielded."""
         batch: list[PostRecord] = []
         media: list[MediaFacts] = []
+        profiles: list[ProfileRecord] = []
         try:
             for item in items:
                 if isinstance(item, ImportProblem):
                     self._note(item)
+                    continue
+                if isinstance(item, ProfileRecord):
+                    profiles.append(item)
+                    if len(profiles) >= BATCH:
+                        yield _Batch(batch, media, profiles)
+                        batch, media, profiles = [], [], []
                     continue
                 self.summary.rows += 1
                 item.capture_id = self.capture_id
@@ -289,14 +332,14 @@ class _Importer:
                 media.extend(self._store_files(item))
                 batch.append(item)
                 if len(batch) >= BATCH:
-                    yield _Batch(batch, media)
-                    batch, media = [], []
+                    yield _Batch(batch, media, profiles)
+                    batch, media, profiles = [], [], []
         except Exception:
-            if batch:  # a read error: store what came before it, then let the error rise
-                yield _Batch(batch, media)
+            if batch or profiles:  # a read error: store what came before it, then let it rise
+                yield _Batch(batch, media, profiles)
             raise
-        if batch:
-            yield _Batch(batch, media)
+        if batch or profiles:
+            yield _Batch(batch, media, profiles)
 
     def _note(self, problem: ImportProblem) -> None:
         if not problem.kept:

@@ -106,6 +106,8 @@ POST_COLUMNS = (
     "capture_id",
     "content",
     "seen_via",
+    "time_precision",
+    "client",
 )
 ACCOUNT_COLUMNS = (
     "id",

@@ -485,6 +485,8 @@ class CaseWriter:
                     r.capture_id,
                     json_of(r.content) if r.content else None,
                     r.seen_via,
+                    r.time_precision,
+                    r.client,
                 )
             )
         inserted = bulk.insert_new("posts", POST_COLUMNS, rows)

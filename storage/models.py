@@ -204,6 +204,10 @@ class Post(Base):
     # None: collected from its account (or imported); "reference": seen only as what another
     # post reposted, quoted or replied to (its account was not collected)
     seen_via: Mapped[str | None] = mapped_column(String(20))
+    # How precise ``created_at`` is when the source rounds it: "minute" for X's information-
+    # operations archive (tweet_time); None for a time as precise as the platform gives it.
+    time_precision: Mapped[str | None] = mapped_column(String(10))
+    client: Mapped[str | None] = mapped_column(String(255))  # posting app, e.g. "dlvr.it"
 
     media_links: Mapped[list[PostMedia]] = relationship(
         order_by="PostMedia.position", passive_deletes=True

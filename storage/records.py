@@ -117,6 +117,8 @@ class PostRecord:
     # None: collected from its own account (or imported); "reference": seen only as what another
     # post reposted, quoted or replied to; its account was not collected (see Post.seen_via)
     seen_via: str | None = None
+    time_precision: str | None = None  # "minute" when the source rounds created_at to it
+    client: str | None = None  # the app it was posted with, when the source says
 
 
 SEEN_VIA_REFERENCE = "reference"
@@ -198,6 +200,8 @@ def post_to_tuple(rec: PostRecord) -> tuple[Any, ...]:
         rec.capture_id,
         rec.content,
         rec.seen_via,
+        rec.time_precision,
+        rec.client,
     )
 
 
@@ -205,7 +209,7 @@ def post_from_tuple(row: tuple[Any, ...]) -> PostRecord:
     (platform, platform_id, acc, created_at, kind, text, text_html, url, lang) = row[:9]
     (repost_of, reply_to, quote_of, links, hashtags, mentions, metrics, extra) = row[9:17]
     media, objects, capture_id = row[17:20]
-    content, seen_via = row[20:22] if len(row) > 20 else ([], None)
+    content, seen_via, time_precision, client = row[20:24]
     return PostRecord(
         platform,
         platform_id,
@@ -234,4 +238,6 @@ def post_from_tuple(row: tuple[Any, ...]) -> PostRecord:
         capture_id,
         content or [],
         seen_via,
+        time_precision,
+        client,
     )

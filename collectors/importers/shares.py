@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 
 from osint.collectors.importers import ImportFormatError, ImportProblem, checked
+from osint.collectors.importers.csvrows import FIELD_LIMIT  # noqa: F401 (sets the cell limit)
 from osint.collectors.importers.lines import BadLine, decode_line, iter_lines
 from osint.storage.records import AccountRecord, PostRecord
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from osint.analysis import replace_findings, runs
+from osint.analysis.precision import window_notes
 from osint.analysis.shares import load_share_table
 from osint.analyzers.coordination import (
     DEFAULT_MAX_PAIRS,
@@ -47,7 +48,7 @@ from osint.cases import get_case
 from osint.errors import InputError
 from osint.progress import Progress
 from osint.storage.db import Store
-from osint.storage.models import Account, SharedObject
+from osint.storage.models import Account, Post, SharedObject
 
 ANALYSIS = "coordination"
 MAX_LISTED_OBJECTS = 200  # objects named in a finding's details; the posts are all cited
@@ -93,6 +94,7 @@ class GroupSummary:
     co_shares: int
     modalities: list[str]
     handles: list[str]
+    amplified: list[str] = field(default_factory=list)  # authors of the reposted/quoted posts
 
 
 @dataclass
@@ -121,6 +123,7 @@ def compute_coordination(
         check_parameters(options.window, options.min_participation, options.edge_weight)
     except CoordinationInputError as error:
         raise InputError(str(error)) from error
+    precision_notes = window_notes(session, case_id, options.window)
     table = load_share_table(session, case_id, options.modalities)
     if len(table) == 0:
         raise NothingToAnalyse(
@@ -148,7 +151,9 @@ def compute_coordination(
     caps = describe_caps(
         pairs.capped, _object_namer(session, [c.object_code for c in pairs.capped], table)
     )
-    return CoordinationResult(pairs, network, by_modality, groups, [*caps, *notes])
+    return CoordinationResult(
+        pairs, network, by_modality, groups, [*caps, *notes, *precision_notes]
+    )
 
 
 class NothingToAnalyse(Exception):
@@ -241,8 +246,77 @@ def _objects_as_keys(
     ]
 
 
+AMPLIFIED_MODALITIES = ("repost", "quote")
+
+
+def _amplified(
+    session: Session, case_id: int, table: ShareTable, groups: list[CandidateGroup]
+) -> list[list[dict[str, Any]]]:
+    """Per group, whose posts it amplified: the authors of the reposted and quoted posts among
+    its objects (as far as the case holds those posts), most amplified first."""
+    labels = [
+        {int(v) for v in table.object_labels_of(g.object_codes) if isinstance(v, int | np.integer)}
+        for g in groups
+    ]
+    wanted = sorted(set().union(*labels)) if labels else []
+    targets: dict[int, tuple[str, str]] = {}  # object id -> (platform, post id)
+    for start in range(0, len(wanted), 5_000):
+        rows = session.execute(
+            select(SharedObject.id, SharedObject.key).where(
+                SharedObject.id.in_(wanted[start : start + 5_000]),
+                SharedObject.modality.in_(AMPLIFIED_MODALITIES),
+            )
+        )
+        for object_id, key in rows:
+            platform, _, post_id = key.partition(":")
+            if post_id:
+                targets[int(object_id)] = (platform, post_id)
+    authors: dict[tuple[str, str], tuple[int, str]] = {}
+    by_platform: dict[str, list[str]] = {}
+    for platform, post_id in targets.values():
+        by_platform.setdefault(platform, []).append(post_id)
+    for platform, post_ids in by_platform.items():
+        post_ids = sorted(set(post_ids))
+        for start in range(0, len(post_ids), 5_000):
+            found = session.execute(
+                select(Post.platform_id, Account.id, Account.handle, Account.platform_id)
+                .join(Account, Account.id == Post.account_id)
+                .where(
+                    Post.case_id == case_id,
+                    Post.platform == platform,
+                    Post.platform_id.in_(post_ids[start : start + 5_000]),
+                )
+            )
+            for post_id, account_id, handle, account_platform_id in found:
+                authors[(platform, post_id)] = (account_id, handle or account_platform_id)
+    result = []
+    for objects in labels:
+        counts: dict[tuple[int, str], int] = {}
+        for object_id in objects:
+            author = authors.get(targets.get(object_id, ("", "")))
+            if author is not None:
+                counts[author] = counts.get(author, 0) + 1
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0][1]))
+        result.append([{"account": a, "handle": h, "objects": n} for (a, h), n in ranked[:10]])
+    return result
+
+
+def amplified_sentence(amplified: list[dict[str, Any]]) -> str:
+    """The sentence a finding ends with: whose posts the group reposted or quoted together."""
+    if not amplified:
+        return ""
+    named = [
+        f"@{a['handle']} ({a['objects']} object{'s' if a['objects'] != 1 else ''})"
+        for a in amplified[:5]
+    ]
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    return f" The posts they reposted or quoted together are by {listed}."
+
+
 def _summaries(
-    groups: list[CandidateGroup], profiles: dict[int | str, AccountProfile]
+    groups: list[CandidateGroup],
+    profiles: dict[int | str, AccountProfile],
+    amplified: list[list[dict[str, Any]]],
 ) -> list[GroupSummary]:
     return [
         GroupSummary(
@@ -253,8 +327,9 @@ def _summaries(
             co_shares=int(group.pair_index.size),
             modalities=list(group.modalities),
             handles=[profiles[a].handle for a in group.accounts[:5] if a in profiles],
+            amplified=[str(a["handle"]) for a in amp],
         )
-        for rank, group in enumerate(groups)
+        for rank, (group, amp) in enumerate(zip(groups, amplified, strict=True))
     ]
 
 
@@ -263,10 +338,11 @@ def _run_groups(
     profiles: dict[int | str, AccountProfile],
     finding_ids: list[int],
     drafts: list[FindingDraft],
+    amplified: list[list[dict[str, Any]]],
 ) -> list[dict[str, Any]]:
     """Rows of every candidate group of the run: flagged ones point at their finding."""
     rows, flagged_rank, other_rank = [], 0, 0
-    for group in result.groups:
+    for group, amp in zip(result.groups, amplified, strict=True):
         if group.flagged:
             flagged_rank += 1
             draft = drafts[flagged_rank - 1]
@@ -277,12 +353,13 @@ def _run_groups(
             )  # fmt: skip
             continue
         other_rank += 1
-        details = group_details(result.pairs, group, other_rank)
+        details = group_details(result.pairs, group, other_rank) | {"amplified": amp}
         rows.append(
             {"rank": 10_000 + other_rank, "flagged": False, "size": group.size,
              "p_value": group.p_value, "finding_id": None,
              "title": f"Candidate group (not flagged): {group.size} accounts",
-             "explanation": "Not flagged: " + group_explanation(result.pairs, group, profiles),
+             "explanation": "Not flagged: " + group_explanation(result.pairs, group, profiles)
+             + amplified_sentence(amp),
              "details": details}
         )  # fmt: skip
     return rows
@@ -319,15 +396,26 @@ def analyze_coordination(
         result.run_id = run.id
         members = sorted({int(a) for g in result.groups for a in g.accounts if isinstance(a, int)})
         profiles = load_profiles(session, members)
+        amplified = _amplified(session, case.id, result.pairs.shares, result.groups)
+        flagged_amplified = [a for g, a in zip(result.groups, amplified, strict=True) if g.flagged]
         drafts = group_findings(result.pairs, result.groups, profiles)
         drafts = _objects_as_keys(session, drafts, result.pairs.shares.object_names)
-        drafts = [dataclasses.replace(d, details={**d.details, "run": run.id}) for d in drafts]
+        drafts = [
+            dataclasses.replace(
+                d,
+                explanation=d.explanation + amplified_sentence(amp),
+                details={**d.details, "run": run.id, "amplified": amp},
+            )
+            for d, amp in zip(drafts, flagged_amplified, strict=True)
+        ]
         finding_ids = replace_findings(session, case.id, ANALYSIS, drafts)
         by_score = sorted(range(len(drafts)), key=lambda i: -drafts[i].score)
         ids_in_order = [0] * len(drafts)
         for position, index in enumerate(by_score):
             ids_in_order[index] = finding_ids[position]
-        runs.save_groups(session, run, _run_groups(result, profiles, ids_in_order, drafts))
+        runs.save_groups(
+            session, run, _run_groups(result, profiles, ids_in_order, drafts, amplified)
+        )
         network = result.network
         summary = {
             "shares": len(result.pairs.shares), "pairs": len(result.pairs),
@@ -347,6 +435,7 @@ def analyze_coordination(
             for note in result.notes:
                 progress.log(note)
     flagged = [g for g in result.groups if g.flagged]
+    others = [a for g, a in zip(result.groups, amplified, strict=True) if not g.flagged]
     return CoordinationReport(
         case=case_name,
         shares=len(result.pairs.shares),
@@ -355,7 +444,7 @@ def analyze_coordination(
         edges=network.n_edges,
         strong_edges=int(np.count_nonzero(network.weight_threshold)),
         findings=len(drafts),
-        groups=_summaries(flagged, profiles),
+        groups=_summaries(flagged, profiles, flagged_amplified),
         by_modality={
             name: (int(net.weight.sum()), net.n_edges)
             for name, net in result.networks_by_modality.items()
@@ -363,5 +452,5 @@ def analyze_coordination(
         warnings=result.notes,
         seconds=time.perf_counter() - started,
         run_id=run.id,
-        candidates=_summaries([g for g in result.groups if not g.flagged], profiles),
+        candidates=_summaries([g for g in result.groups if not g.flagged], profiles, others),
     )

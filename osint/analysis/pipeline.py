@@ -13,6 +13,7 @@ from typing import Any
 from osint.analysis.coordination import (
     CoordinationOptions,
     CoordinationReport,
+    GroupSummary,
     analyze_coordination,
     check_options,
 )
@@ -34,6 +35,7 @@ class CaseAnalysis:
             f"coordinated group #{g.rank}: {g.size} accounts, {g.objects} objects, "
             f"{g.co_shares:,} co-shares (score {g.score:.2f}): "
             + ", ".join(f"@{h}" for h in g.handles)
+            + _amplifying(g)
             for g in self.coordination.groups[:5]
         ]
         if not self.coordination.groups and self.coordination.candidates:
@@ -42,11 +44,18 @@ class CaseAnalysis:
                 f"no coordinated group past the significance bar; strongest candidate (not "
                 f"flagged): {best.size} accounts, {best.objects} objects co-shared: "
                 + ", ".join(f"@{h}" for h in best.handles)
+                + _amplifying(best)
             )
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.timeline.by_kind.items()))
         if kinds:
             lines.append(f"timeline signals: {kinds}")
         return lines
+
+
+def _amplifying(group: GroupSummary) -> str:
+    if not group.amplified:
+        return ""
+    return "; amplifying posts of " + ", ".join(f"@{h}" for h in group.amplified[:3])
 
 
 def run_images(store: Store, case_name: str, progress: Progress | None) -> Any | None:

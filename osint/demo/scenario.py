@@ -175,6 +175,45 @@ AMPLIFIER_TEXTS = [
 ]
 
 
+# The source's follow-ups to the "grave" posts: (hours after the first, text, link).
+FOLLOW_UPS = [
+    (
+        5,
+        "Les habitants de Gossi témoignent : ils ont tout vu. #Gossi #FranceDehors",
+        "https://sahel-verite.example/temoins-gossi",
+    ),
+    (9, "Regardez bien les images de Gossi avant qu'elles disparaissent. #Gossi", None),
+    (26, "Paris nie, les images parlent. Partagez avant la censure ! #Mali #Gossi", None),
+    (
+        29,
+        "Pourquoi les médias français se taisent sur Gossi ? #Gossi",
+        "https://afrique-debout.example/silence-gossi",
+    ),
+    (
+        33,
+        "Un ancien soldat confirme ce qui s'est passé à Gossi.",
+        "https://sahel-verite.example/soldat-gossi",
+    ),
+    (
+        50,
+        "Gossi : la France doit répondre devant les Maliens. #Mali #FranceDehors",
+        "https://sahel-verite.example/gossi-justice",
+    ),
+    (53, "Le peuple malien n'oubliera pas Gossi. #Gossi", None),
+    (
+        57,
+        "Barkhane, Gossi : la liste des mensonges s'allonge.",
+        "https://afrique-debout.example/mensonges-barkhane",
+    ),
+    (74, "Manifestation à Bamako pour les victimes de Gossi ce vendredi. #Mali", None),
+    (
+        78,
+        "Gossi, une semaine après : toujours aucune réponse de Paris. #Gossi",
+        "https://sahel-verite.example/gossi-une-semaine",
+    ),
+]
+
+
 def _add_source(sc: _Builder) -> str:
     rng = sc.rng
     key = "dia_diarra"
@@ -208,7 +247,7 @@ def _add_source(sc: _Builder) -> str:
                         ]
                     ),
                 )
-    sc.message(
+    grave = sc.message(
         key,
         EVENT,
         "Voici ce que l'armée française a laissé derrière elle à Gossi. "
@@ -216,12 +255,18 @@ def _add_source(sc: _Builder) -> str:
         images=["grave_1", "grave_2"],
         links=[ARTICLE],
     )
-    sc.message(
+    more = sc.message(
         key,
         EVENT + timedelta(minutes=17),
         "Autres images du charnier de Gossi, découvert après le départ des Français. #Gossi",
         images=["grave_3", "grave_4"],
     )
+    sc.campaign = [grave, more]
+    # The accusation is kept alive for days: a series of posts, each pushed by the network.
+    for hours, text, link in FOLLOW_UPS:
+        sc.campaign.append(
+            sc.message(key, EVENT + timedelta(hours=hours), text, links=[link] if link else [])
+        )
     return key
 
 
@@ -236,7 +281,7 @@ def _add_amplifiers(sc: _Builder) -> list[str]:
         "avatar_stock_recompressed",
         "avatar_stock_tint2",
     ]
-    first, second = sc.keys_of("dia_diarra")[-2:]
+    first, second = sc.campaign[:2]
     for i, handle in enumerate(AMPLIFIER_HANDLES):
         key = f"amp_{i:02d}"
         keys.append(key)
@@ -283,7 +328,8 @@ def _add_amplifiers(sc: _Builder) -> list[str]:
         # Each amplifier pushes both "grave" posts, mixing the moves real networks use:
         # a plain repost, a quote with the article link, or a re-upload of the pictures.
         for n, (target, picture) in enumerate(((first, "grave_1"), (second, "grave_3"))):
-            when = EVENT + timedelta(minutes=17 * n + rng.randint(1, 9), seconds=rng.randint(0, 59))
+            # within minutes of the post, as a network pushing on cue does
+            when = EVENT + timedelta(minutes=17 * n + rng.randint(1, 3), seconds=rng.randint(0, 59))
             move = (i + n) % 3
             if move == 0:
                 sc.message(key, when, "", kind="repost", target=target)
@@ -303,6 +349,24 @@ def _add_amplifiers(sc: _Builder) -> list[str]:
                     AMPLIFIER_TEXTS[(i + n) % 4],
                     images=[f"{picture}_copy_{i}"],
                     links=[f"{ARTICLE}/?fbclid=IwAR{i}x"],
+                )
+        # ... and most of the follow-ups, within minutes, by repost or quote.
+        for n, target in enumerate(sc.campaign[2:]):
+            if rng.random() < 0.2:
+                continue
+            hours = FOLLOW_UPS[n][0]
+            when = EVENT + timedelta(
+                hours=hours, minutes=rng.randint(1, 3), seconds=rng.randint(0, 59)
+            )
+            if (i + n) % 2 == 0:
+                sc.message(key, when, "", kind="repost", target=target)
+            else:
+                sc.message(
+                    key,
+                    when,
+                    rng.choice(["À partager !", "Incroyable.", "La vérité éclate"]),
+                    kind="quote",
+                    target=target,
                 )
     return keys
 
@@ -371,7 +435,7 @@ def _add_relays(sc: _Builder) -> list[str]:
 def _add_organic(sc: _Builder, count: int) -> tuple[list[str], list[str]]:
     rng = sc.rng
     keys, late = [], []
-    first = sc.keys_of("dia_diarra")[-2]
+    first = sc.campaign[0]
     for i in range(count):
         key = f"org_{i:02d}"
         keys.append(key)
@@ -424,6 +488,7 @@ class _Builder:
         self.personas: dict[str, Persona] = {}
         self.messages: list[Message] = []
         self._by_author: dict[str, list[str]] = {}
+        self.campaign: list[str] = []  # the source's "grave" posts, then its follow-ups
 
     def persona(
         self,

@@ -29,17 +29,21 @@ def test_demo_analysis_finds_the_amplifiers_not_the_late_sharers(
         persona[k].handle for k in scenario.truth.amplifiers if persona[k].platform == "x"
     }
     innocent = {persona[k].handle for k in [*scenario.truth.organic, *scenario.truth.late_sharers]}
-    groups = [f for f in findings if f["analysis"] == "coordination"]
-    # The demo's amplifiers push two posts: past chance, but not past the bar that names
-    # accounts (p ~ 0.03 for the group). They lead the candidates, labelled not flagged.
-    assert groups and all(f["flagged"] is False for f in groups)
-    strongest = {a["handle"] for a in groups[0]["accounts"]}
-    assert amplifiers <= strongest and persona[scenario.truth.source].handle in strongest
-    assert not strongest & innocent
-    assert any("strongest candidate (not flagged)" in line for line in result.highlights)
+    groups = [f for f in findings if f["analysis"] == "coordination" and f["flagged"]]
+    # The amplifiers push the source's series of posts within minutes: one flagged group, all of
+    # them and nobody else (the source posts first; it is what they amplified, not a member).
+    assert len(groups) == 1
+    flagged = {a["handle"] for a in groups[0]["accounts"]}
+    assert flagged == amplifiers
+    assert not flagged & innocent
+    source = persona[scenario.truth.source].handle
+    # The finding says whose posts the group amplified: the source's, and no one else's.
+    assert [a["handle"] for a in groups[0]["details"]["amplified"]] == [source]
+    assert f"posts they reposted or quoted together are by @{source}" in groups[0]["explanation"]
+    first = [line for line in result.highlights if line.startswith("coordinated group #1")]
+    assert first and first[0].endswith(f"amplifying posts of @{source}")
     cited = {a["handle"] for f in findings if f.get("flagged", True) for a in f["accounts"]}
     assert not cited & innocent, "an organic account appears in a finding"
-    source = persona[scenario.truth.source].handle
     mismatch = [f for f in findings if f["kind"] == "timezone_mismatch"]
     assert [a["handle"] for f in mismatch for a in f["accounts"]] == [source]
     assert "UTC+3" in mismatch[0]["explanation"]

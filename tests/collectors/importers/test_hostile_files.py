@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from osint import imports
 from osint.cases import create_case
 from osint.collectors.importers import ImportProblem, lines
+from osint.collectors.importers.csvrows import FIELD_LIMIT
 from osint.collectors.importers.shares import read_shares
 from osint.collectors.importers.twarc import read_twarc
 from osint.config import Settings
@@ -265,14 +266,15 @@ def test_shares_invalid_utf8_keeps_every_other_row(
 
 
 def test_shares_field_over_the_csv_limit_is_one_line(tmp_path: Path) -> None:
-    data = (HEADER + "o1,a1,c1,1650530000\n" + f"o2,a2,{'z' * 300_000},1650530001\n").encode()
+    big = "z" * (FIELD_LIMIT + 1)
+    data = (HEADER + "o1,a1,c1,1650530000\n" + f"o2,a2,{big},1650530001\n").encode()
     data += b"o3,a3,c3,1650530002\n"
     items = list(read_shares(io.BytesIO(data)))
     posts = [i.platform_id for i in items if isinstance(i, PostRecord)]
     problems = [str(i) for i in items if isinstance(i, ImportProblem)]
     assert posts == ["c1", "c3"]
     assert problems == [
-        "line 3: not readable as CSV (field larger than field limit (131072)): skipped"
+        f"line 3: not readable as CSV (field larger than field limit ({FIELD_LIMIT})): skipped"
     ]
 
 
