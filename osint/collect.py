@@ -609,6 +609,8 @@ def _commit_page(
         scrub_value(referenced, secrets)
         seen = job.writer.posts(referenced, seen_at=seen_at) if referenced else None
         result = job.writer.posts(posts, seen_at=seen_at)
+        for platform_id, why in [*(seen.refused if seen else []), *result.refused]:
+            _problem(job, f"post {platform_id} not stored: {why} (the raw page keeps it)")
         _save_state(session, job, state)
     job.pending, job.state = [], state
     summary = job.summary

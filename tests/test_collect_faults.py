@@ -291,3 +291,18 @@ def test_media_a_hostile_instance_points_at_the_local_network_are_refused(
         assert all("refused to fetch" in (e or "") for e in errors)
         kept = s.execute(select(Media.source_url)).scalars().all()
     assert not any("169.254" in (u or "") or "10.1.2.3" in (u or "") for u in kept)
+
+
+def test_a_post_the_store_cannot_hold_is_reported_and_the_rest_are_kept(
+    store: Store, x_settings: Settings, replay: ReplayServer, case: str
+) -> None:
+    """A server handing out an id longer than the store keeps: that post is named in the
+    run's problems (not dropped silently), every other post of its page is stored."""
+    timeline = BY_NAME["x"]
+    world = replay.world
+    account = dia_world(world, posts=20, image_every=50)
+    world.add_post(account, "an id nobody can store", id="9" * 300)
+    summary = collect(store, x_settings, timeline)
+    refused = [p for p in summary.problems if "not stored" in p]
+    assert len(refused) == 1 and "characters long" in refused[0], summary.problems
+    assert collected(store) == 24
