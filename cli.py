@@ -310,6 +310,11 @@ def _print_import(summary: imports.ImportSummary) -> None:
         f"{summary.posts_repeated:,} repeated within the file, " if summary.posts_repeated else ""
     )
     notes = f"; {summary.note_count:,} imported in part (see above)" if summary.note_count else ""
+    if summary.referenced_new:
+        notes += (
+            f"; {summary.referenced_new:,} posts they reposted, quoted or replied to stored as "
+            "seen through a reference"
+        )
     console.print(
         f"imported {summary.rows:,} rows from {summary.path} into case {summary.case}: "
         f"{summary.posts_new:,} new posts, {summary.posts_known:,} already known, {repeated}"

@@ -54,7 +54,7 @@ from osint.storage.columns import encode_post
 from osint.storage.db import Store, is_write_conflict
 from osint.storage.ingest import CaseWriter, PostWriteResult
 from osint.storage.profiles import write_profiles
-from osint.storage.records import CaptureRecord, PostRecord, ProfileRecord
+from osint.storage.records import SEEN_VIA_REFERENCE, CaptureRecord, PostRecord, ProfileRecord
 from osint.storage.types import utcnow
 
 BATCH = 20_000  # posts per transaction: fewer, larger commits rewrite fewer index pages
@@ -84,6 +84,7 @@ class ImportSummary:
     posts_repeated: int = 0
     note_count: int = 0
     profiles: int = 0  # profile rows read (users files, authors of a release)
+    referenced_new: int = 0  # posts others reposted, quoted or replied to, stored as such
     snapshots_new: int = 0
     notes: list[str] = field(default_factory=list)  # what the file means for the case
 
@@ -99,6 +100,8 @@ class _Batch:
     records: list[PostRecord]
     media: list[MediaFacts]
     profiles: list[ProfileRecord] = field(default_factory=list)
+    # posts seen through a reference (what the file's posts amplified): not rows of the file
+    referenced: list[PostRecord] = field(default_factory=list)
 
 
 def _file_capture(store: Store, path: Path) -> CaptureRecord:
@@ -253,6 +256,7 @@ class _Importer:
         self.summary = summary
         self.progress = progress
         self._stored: dict[Path, MediaFacts] = {}  # files of this import already stored
+        self._referenced: set[str] = set()  # referenced posts already queued by this import
         self.check_batch: BatchCheck | None = None
 
     def run(self, items: Iterable[PostRecord | ProfileRecord | ImportProblem]) -> None:
@@ -279,6 +283,13 @@ class _Importer:
                             captured_at=utcnow(),
                             capture_id=self.capture_id,
                         )
+                    seen = (
+                        self.writer.posts(
+                            batch.referenced, seen_at=self.seen_at, checked=self.checked
+                        )
+                        if batch.referenced
+                        else None
+                    )
                     result = self.writer.posts(
                         batch.records, seen_at=self.seen_at, checked=self.checked
                     )
@@ -300,6 +311,7 @@ class _Importer:
         summary.posts_new += len(result.new)
         summary.posts_known += len(result.edited) + len(result.unchanged)
         summary.posts_repeated += result.repeated
+        summary.referenced_new += len(seen.new) if seen else 0
         for platform_id, why in result.refused:  # already counted as rows when read
             summary.rows -= 1
             self._note(ImportProblem(0, f"post {platform_id}: {why}: skipped", "record"))
@@ -312,6 +324,7 @@ class _Importer:
         batch: list[PostRecord] = []
         media: list[MediaFacts] = []
         profiles: list[ProfileRecord] = []
+        referenced: list[PostRecord] = []
         try:
             for item in items:
                 if isinstance(item, ImportProblem):
@@ -320,8 +333,16 @@ class _Importer:
                 if isinstance(item, ProfileRecord):
                     profiles.append(item)
                     if len(profiles) >= BATCH:
-                        yield _Batch(batch, media, profiles)
-                        batch, media, profiles = [], [], []
+                        yield _Batch(batch, media, profiles, referenced)
+                        batch, media, profiles, referenced = [], [], [], []
+                    continue
+                if item.seen_via == SEEN_VIA_REFERENCE:
+                    if item.platform_id not in self._referenced:
+                        self._referenced.add(item.platform_id)
+                        item.capture_id, item.objects = self.capture_id, []
+                        if self.checked:
+                            encode_post(item)
+                        referenced.append(item)
                     continue
                 self.summary.rows += 1
                 item.capture_id = self.capture_id
@@ -332,14 +353,14 @@ class _Importer:
                 media.extend(self._store_files(item))
                 batch.append(item)
                 if len(batch) >= BATCH:
-                    yield _Batch(batch, media, profiles)
-                    batch, media, profiles = [], [], []
+                    yield _Batch(batch, media, profiles, referenced)
+                    batch, media, profiles, referenced = [], [], [], []
         except Exception:
-            if batch or profiles:  # a read error: store what came before it, then let it rise
-                yield _Batch(batch, media, profiles)
+            if batch or profiles or referenced:  # a read error: store what came before it
+                yield _Batch(batch, media, profiles, referenced)
             raise
-        if batch or profiles:
-            yield _Batch(batch, media, profiles)
+        if batch or profiles or referenced:
+            yield _Batch(batch, media, profiles, referenced)
 
     def _note(self, problem: ImportProblem) -> None:
         if not problem.kept:

@@ -19,7 +19,10 @@ its line number and the rest is imported, as finely as the damage allows:
   tweet that still cannot be read is skipped alone, not its page;
 - JSON nested more than 1,024 levels deep refuses its line.
 
-twarc's provenance is kept in each post's ``extra["twarc"]``.
+twarc's provenance is kept in each post's ``extra["twarc"]``. A page's ``includes.tweets`` (the
+retweeted, quoted and replied-to tweets) are yielded too, as posts of their own authors marked
+``seen_via="reference"`` (what was amplified, as the X collector stores it); they are not rows of
+the file, and the importer counts them apart.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ import orjson
 
 from osint.collectors.importers import ImportProblem, checked
 from osint.collectors.importers.lines import BadLine, Handover, Line, iter_lines
-from osint.collectors.x import page_from_flat_tweet, posts_from_page
-from osint.storage.records import PostRecord
+from osint.collectors.x import Includes, page_from_flat_tweet, posts_from_page, referenced_posts
+from osint.storage.records import SEEN_VIA_REFERENCE, PostRecord
 
 PROVENANCE_KEYS = ("url", "version", "retrieved_at")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -102,6 +105,23 @@ def _read_line(line: Line) -> Iterator[PostRecord | ImportProblem]:
         if provenance:
             post.extra["twarc"] = provenance
         yield from checked(post, number, label=f"tweet {post.platform_id}")
+    own = {post.platform_id for post in posts}
+    for ref in _referenced(page):
+        if ref.platform_id in own:
+            continue
+        ref.seen_via = SEEN_VIA_REFERENCE
+        for fitted in checked(ref, number, label=f"referenced tweet {ref.platform_id}"):
+            if isinstance(fitted, PostRecord):  # a reference that does not fit is left out
+                yield fitted
+
+
+def _referenced(page: dict[str, Any]) -> list[PostRecord]:
+    """The page's ``includes.tweets`` as posts of their authors; none if they cannot be read
+    (the referencing tweets keep their ids either way)."""
+    try:
+        return referenced_posts(Includes.of(page))
+    except Exception:
+        return []
 
 
 def _parse(line: Line) -> tuple[Any, list[str]]:

@@ -122,10 +122,16 @@ def sample() -> str:
 def test_read_twarc_pages_flatten_and_bad_lines() -> None:
     items = list(read_twarc(io.BytesIO(sample().encode())))
     problems = [i for i in items if isinstance(i, ImportProblem)]
-    posts = [i for i in items if isinstance(i, PostRecord)]
+    records = [i for i in items if isinstance(i, PostRecord)]
+    posts = [p for p in records if p.seen_via is None]
     assert [p.line for p in problems] == [2, 4, 7]
     assert "not JSON" in problems[0].message and "users" in problems[1].message
     assert [p.kind for p in posts] == ["post", "repost", "reply", "post"]
+    # the replied-to tweet (expanded in the flattened line) is a post of its own author, seen
+    # through the reference; no content keys of its own
+    (parent,) = [p for p in records if p.seen_via == "reference"]
+    assert (parent.platform_id, parent.account.handle) == ("1511600000000000009", "sahel")
+    assert parent.text == "the parent" and not parent.objects
     first, repost, reply, _ = posts
     assert first.media[0].source_url == "https://pbs.twimg.com/media/5.jpg" and first.hashtags == [
         "Mali"
@@ -141,10 +147,13 @@ def test_import_twarc_cli_is_idempotent(run_cli: CliRun, store: Store, tmp_path:
     run_cli("case", "new", "c")
     out = run_cli("import", "twarc", str(path), "--case", "c").stdout
     assert "3 new posts" in out and "3 problems" in out
+    assert "1 posts they reposted, quoted or replied to stored as seen through a reference" in out
     again = run_cli("import", "twarc", str(path), "--case", "c").stdout
-    assert "0 new posts" in again
+    assert "0 new posts" in again and "seen through a reference" not in again
     with store.reader() as s:
-        assert s.execute(select(func.count()).select_from(Post)).scalar_one() == 3
+        assert s.execute(select(func.count()).select_from(Post)).scalar_one() == 4
+        referenced = s.execute(select(Post.platform_id).where(Post.seen_via == "reference"))
+        assert referenced.scalars().all() == ["1511600000000000009"]
         assert (
             s.execute(select(Account.handle).where(Account.platform_id == "99")).scalar_one()
             == "dia_diarra"
