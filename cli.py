@@ -1129,7 +1129,9 @@ def analyze_timeline(app: AppContext, case_name: str) -> None:
 )
 @click.option("--workers", type=int, default=2, show_default=True, help="Hashing processes.")
 @click.option(
-    "--pdq", is_flag=True, help="Also store PDQ hashes (needs: pip install 'osint[pdq]')."
+    "--pdq",
+    is_flag=True,
+    help="Also store PDQ hashes (Meta's 256-bit hash, for `osint export hashlist`).",
 )
 @click.option(
     "--event-start",

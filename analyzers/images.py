@@ -16,8 +16,8 @@ Hashes per image (``HashRecord.hashes``, keyed ``(algorithm, variant)``, 16 hex 
   frames); only when a border was found.
 - ``phash``/``dhash`` x ``grid_v1`` (GRID_VARIANT): GRID_SIZE (51) hashes concatenated (the whole picture, then 5x5
   windows at 90% and 75% of its side) for recognising crops.
-- ``pdq`` x ``orig``, ``mirror`` (64 hex digits) when the optional ``pdqhash`` package is
-  installed and asked for (``pdq=True``); it needs a 1/4-scale decode, so it costs more.
+- ``pdq`` x ``orig``, ``mirror`` (64 hex digits, ThreatExchange's hex order; ``analyzers.pdq``,
+  numpy only) when asked for (``pdq=True``); it needs a 1/4-scale decode, so it costs more.
 """
 
 from __future__ import annotations
@@ -40,15 +40,11 @@ from osint.analyzers.mediainspect import (
     open_checked,
     read_source,
 )
-
-try:  # optional: pip install 'osint[pdq]'
-    import pdqhash
-except ImportError:  # pragma: no cover - depends on the environment
-    pdqhash = None
+from osint.analyzers.pdq import pdq_from_image
 
 MIN_REDUCED_SIDE = 96  # reduced images keep at least this many pixels on their short side
 PDQ_MIN_SIDE = 256
-PDQ_AVAILABLE = pdqhash is not None
+PDQ_AVAILABLE = True  # analyzers.pdq, numpy only (kept for callers that still ask)
 
 HashKey = tuple[str, str]  # (algorithm, variant)
 
@@ -229,28 +225,20 @@ def hashes_of(reduced: ReducedImage) -> dict[HashKey, str]:
     grid_p, grid_d = perceptual.grid_hashes(gray)
     hashes[("phash", perceptual.GRID_VARIANT)] = perceptual.hex_of_array(grid_p)
     hashes[("dhash", perceptual.GRID_VARIANT)] = perceptual.hex_of_array(grid_d)
-    if reduced.rgb is not None and pdqhash is not None:
+    if reduced.rgb is not None:
         hashes |= _pdq_hashes(reduced.rgb)
     return hashes
 
 
 def _pdq_hashes(rgb: np.ndarray) -> dict[HashKey, str]:
-    vectors, _quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
-    # compute_dihedral order: original, rot90, rot180, rot270, flip-x, flip-y, ...
-    return {("pdq", "orig"): _bits_to_hex(vectors[0]), ("pdq", "mirror"): _bits_to_hex(vectors[5])}
-
-
-def _bits_to_hex(bits: np.ndarray) -> str:
-    packed = np.packbits(np.asarray(bits, dtype=np.uint8))
-    return packed.tobytes().hex()
+    found = pdq_from_image(Image.fromarray(rgb))
+    return {("pdq", "orig"): found.hex, ("pdq", "mirror"): found.mirror_hex}
 
 
 def hash_image(
     source: Path | bytes, *, pdq: bool = False, max_pixels: int | None = None
 ) -> HashRecord:
     """Hash one image. Never raises for bad input: the status and note say what was wrong."""
-    if pdq and pdqhash is None:
-        raise RuntimeError("PDQ hashes need the optional pdqhash package: pip install 'osint[pdq]'")
     try:
         reduced = load_reduced(source, pdq=pdq, max_pixels=max_pixels)
         hashes = hashes_of(reduced)
