@@ -59,3 +59,23 @@ def test_bad_bytes_get_a_status(data: bytes, declared: str, status: str) -> None
 
 def test_the_bomb_limit_is_pillows() -> None:
     assert Image.MAX_IMAGE_PIXELS == 89_478_485  # osint never raises Pillow's default limit
+
+
+def test_exif_stored_by_the_old_inspectors_reads_in_the_one_shape() -> None:
+    from osint.analyzers.imagemeta import stored_exif
+
+    old_collect = {"Make": "Canon", "DateTime": "2022:04:21 09:15:00", "tag59932": "00"}
+    old_import = {
+        "Model": "EOS 80D",
+        "DateTimeOriginal": "2022:04:20 18:00:00",
+        "GPS": {"GPSLatitude": [12, 39, 0], "GPSLatitudeRef": "N", "GPSLongitude": [8, 0, 0],
+                "GPSLongitudeRef": "W"},
+    }  # fmt: skip
+    assert stored_exif(old_collect) == {"make": "Canon", "modified_at": "2022-04-21T09:15:00"}
+    assert stored_exif(old_import) == {
+        "model": "EOS 80D",
+        "taken_at": "2022-04-20T18:00:00",
+        "gps": {"latitude": 12.65, "longitude": -8.0},
+    }
+    new = {"make": "Canon", "gps": {"latitude": 1.0, "longitude": 2.0}}
+    assert stored_exif(new) == new and stored_exif(None) == {}
