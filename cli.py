@@ -1129,7 +1129,9 @@ def analyze_timeline(app: AppContext, case_name: str) -> None:
 )
 @click.option("--workers", type=int, default=2, show_default=True, help="Hashing processes.")
 @click.option(
-    "--pdq", is_flag=True, help="Also store PDQ hashes (needs: pip install 'osint[pdq]')."
+    "--pdq",
+    is_flag=True,
+    help="Also store PDQ hashes (Meta's 256-bit hash, for `osint export hashlist`).",
 )
 @click.option(
     "--event-start",
@@ -1295,6 +1297,31 @@ def export_images_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
     with text_output(output) as out:
         count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=out)
     err_console.print(f"exported {count:,} images of case {case_name}", markup=False)
+
+
+@export.command("hashlist")
+@click.option("--case", "case_name", required=True, help="Case to export.")
+@click.option(
+    "-o", "--out", "output", type=click.Path(path_type=Path), help="File (default: stdout)."
+)
+@pass_app
+def export_hashlist_cmd(app: AppContext, case_name: str, output: Path | None) -> None:
+    """Write the case's PDQ hash list to share: ThreatExchange's CSV, one picture a line.
+
+    Columns signal_type,signal_str,collab,category,tags (as `threatexchange dataset -P --csv`),
+    then sha256, first_post_url, first_posted_at, accounts. Run
+    `osint analyze images --case C --pdq` first.
+
+    Example: osint export hashlist --case mali-2022 --out mali-2022.pdq.csv
+    """
+    from osint import hashlist
+
+    summary = hashlist.export_hashlist(app.store, case=case_name, out=output)
+    err_console.print(
+        f"exported {summary.written:,} PDQ hashes of case {case_name} "
+        f"({summary.without_pdq:,} of {summary.images:,} pictures have no PDQ hash)",
+        markup=False,
+    )
 
 
 @export.command("wacz")
@@ -1528,6 +1555,53 @@ def demo(app: AppContext, out_dir: Path) -> None:
         f"bundle       {result.bundle}  (check it: osint verify {result.bundle})", markup=False
     )
     console.print(f"manifest sha256 {result.manifest_sha256}", markup=False)
+
+
+@cli.group(name="match")
+def match_group() -> None:
+    """Match a case against lists others share (known pictures, as PDQ hashes).
+
+    Example: osint match hashlist known-staged.csv --case mali-2022
+    """
+
+
+@match_group.command("hashlist")
+@click.argument("list_file", type=click.Path(path_type=Path))
+@click.option("--case", "case_name", required=True, help="Case to match.")
+@click.option(
+    "--threshold",
+    type=int,
+    default=31,
+    show_default=True,
+    help="Most PDQ bits (of 256) apart for a match; 31 is ThreatExchange's default.",
+)
+@pass_app
+def match_hashlist_cmd(app: AppContext, list_file: Path, case_name: str, threshold: int) -> None:
+    """Find the case's pictures on a PDQ hash list; store one finding per listed picture.
+
+    Reads ThreatExchange's CSV (`threatexchange dataset -P --csv`, `osint export hashlist`) or a
+    signal file (one `pdq <hash>` a line). Bad lines are reported by number; the rest are used.
+    Run `osint analyze images --case C --pdq` first.
+
+    Example: osint match hashlist known-staged.csv --case mali-2022
+    """
+    from osint import hashlist
+
+    summary = hashlist.match_hashlist_file(
+        app.store, case=case_name, path=list_file, threshold=threshold
+    )
+    for problem in summary.problems[: hashlist.MAX_SHOWN_PROBLEMS]:
+        err_console.print(f"{summary.list_name}: {problem}", markup=False)
+    hidden = len(summary.problems) - hashlist.MAX_SHOWN_PROBLEMS
+    if hidden > 0:
+        err_console.print(f"... and {hidden:,} more problem lines", markup=False)
+    console.print(
+        f"hash list {summary.list_name} ({summary.format}, {summary.entries:,} PDQ entries, "
+        f"{len(summary.problems):,} problem lines) against case {case_name}: "
+        f"{summary.matched_images:,} of {summary.images:,} pictures match within {threshold} "
+        f"bits; {summary.findings:,} findings stored (osint export findings)",
+        markup=False,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -132,6 +132,31 @@ def _gps(gps: dict[int, Any]) -> dict[str, Any]:
     return found
 
 
+# Tag-name keys the collection and the import stored before the one media inspector (their own
+# EXIF cleaners): read as the summary's keys, so old cases show and flag EXIF the same way.
+_LEGACY_KEYS = {"Make": "make", "Model": "model", "Software": "software", "Artist": "artist"}
+_LEGACY_TIMES = {"DateTimeOriginal": "taken_at", "DateTime": "modified_at"}
+
+
+def stored_exif(exif: dict[str, Any] | None) -> dict[str, Any]:
+    """EXIF as stored on a ``media`` row, in :func:`exif_summary`'s shape (old rows included)."""
+    if not exif or not any(key in exif for key in (*_LEGACY_KEYS, *_LEGACY_TIMES, "GPS")):
+        return dict(exif or {})
+    summary = {new: _clean(exif[old]) for old, new in _LEGACY_KEYS.items() if old in exif}
+    if isinstance(exif.get("Orientation"), int):
+        summary["orientation"] = exif["Orientation"]
+    for old, new in _LEGACY_TIMES.items():
+        if moment := _exif_time(exif.get(old)):
+            summary[new] = moment
+    gps = exif.get("GPS")
+    if isinstance(gps, dict):
+        found = _gps({2: gps.get("GPSLatitude"), 1: gps.get("GPSLatitudeRef", "N"),
+                      4: gps.get("GPSLongitude"), 3: gps.get("GPSLongitudeRef", "E")})  # fmt: skip
+        if found:
+            summary["gps"] = found
+    return {key: value for key, value in summary.items() if value is not None}
+
+
 def exif_notes(exif: dict[str, Any], posted_at: datetime | None = None) -> list[str]:
     """Plain-language remarks on stripped, edited or contradictory EXIF."""
     notes: list[str] = []

@@ -1,9 +1,8 @@
 """Safe image loading, fast perceptual hashing and EXIF, one image or a whole case at a time.
 
-Loading never trusts the file: the first bytes are sniffed (an HTML page or an SVG saved as
-.jpg is reported, not decoded), the pixel count is checked against Pillow's decompression-bomb
-limit from the header alone (a bomb is never decoded), and decoder errors become a status
-(``truncated``, ``corrupt``, ...) with a plain-language note instead of an exception.
+Loading never trusts the file: the header checks (sniffing, the decompression-bomb limit, PNG
+CRCs) and the status words are the media inspector's (``analyzers.mediainspect``), so a file
+gets the same status here as when it was collected or imported.
 
 Speed: a JPEG is decoded in the DCT domain at 1/8 scale (``Image.draft``), which costs a fraction
 of a full decode; other formats are decoded fully and shrunk with ``reduce()``. Hashes are then
@@ -17,57 +16,43 @@ Hashes per image (``HashRecord.hashes``, keyed ``(algorithm, variant)``, 16 hex 
   frames); only when a border was found.
 - ``phash``/``dhash`` x ``grid_v1`` (GRID_VARIANT): GRID_SIZE (51) hashes concatenated (the whole picture, then 5x5
   windows at 90% and 75% of its side) for recognising crops.
-- ``pdq`` x ``orig``, ``mirror`` (64 hex digits) when the optional ``pdqhash`` package is
-  installed and asked for (``pdq=True``); it needs a 1/4-scale decode, so it costs more.
+- ``pdq`` x ``orig``, ``mirror`` (64 hex digits, ThreatExchange's hex order; ``analyzers.pdq``,
+  numpy only) when asked for (``pdq=True``); it needs a 1/4-scale decode, so it costs more.
 """
 
 from __future__ import annotations
 
-import io
-import struct
-import warnings
-import zlib
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from osint.analyzers import perceptual
 from osint.analyzers.imagemeta import exif_summary
-
-try:  # optional: pip install 'osint[pdq]'
-    import pdqhash
-except ImportError:  # pragma: no cover - depends on the environment
-    pdqhash = None
+from osint.analyzers.mediainspect import (
+    DECODE_ERRORS,
+    MediaProblem,
+    MediaStatus,
+    decode_problem,
+    frame_count,
+    open_checked,
+    read_source,
+)
+from osint.analyzers.pdq import pdq_from_image
 
 MIN_REDUCED_SIDE = 96  # reduced images keep at least this many pixels on their short side
 PDQ_MIN_SIDE = 256
-PDQ_AVAILABLE = pdqhash is not None
+PDQ_AVAILABLE = True  # analyzers.pdq, numpy only (kept for callers that still ask)
 
 HashKey = tuple[str, str]  # (algorithm, variant)
 
 
-class ImageStatus(StrEnum):
-    """What happened when an image was read (stored as ``Media.status``). Only ``ok`` has hashes."""
-
-    OK = "ok"
-    EMPTY = "empty"  # 0-byte file
-    NOT_AN_IMAGE = "not_image"  # HTML, SVG, JSON, text saved under an image name
-    UNSUPPORTED = "unsupported"  # bytes Pillow cannot identify
-    TRUNCATED = "truncated"  # the file stops before the picture ends
-    CORRUPT = "corrupt"  # broken structure or checksums
-    BOMB = "bomb"  # above the decompression-bomb pixel limit: never decoded
-    UNREADABLE = "unreadable"  # the file itself could not be read
-
-
-class ImageLoadError(Exception):
-    def __init__(self, status: ImageStatus, note: str) -> None:
-        super().__init__(note)
-        self.status = status
-        self.note = note
+# The status words and the header checks are the one media inspector's (analyzers.mediainspect):
+# the same bytes get the same status here as when they were collected or imported.
+ImageStatus = MediaStatus
+ImageLoadError = MediaProblem
 
 
 @dataclass(frozen=True)
@@ -105,112 +90,16 @@ class HashRecord:
         return self.status is ImageStatus.OK
 
 
-_SNIFF_MARKERS = (
-    (b"<svg", "an SVG drawing"),
-    (b"<?xml", "an XML/SVG document"),
-    (b"<!doctype html", "an HTML page"),
-    (b"<html", "an HTML page"),
-    (b"<head", "an HTML page"),
-    (b"{", "JSON or text"),
-    (b"[", "JSON or text"),
-)
-
-
-def sniff_non_image(head: bytes) -> str | None:
-    """Name the document type if ``head`` (first bytes of a file) is markup or text, else None."""
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    for marker, name in _SNIFF_MARKERS:
-        if text.startswith(marker):
-            return name
-    # Text with markup further in (a comment or doctype first); never binary image headers.
-    textual = all(32 <= byte < 127 or byte in b"\t\r\n" for byte in text[:64])
-    if textual and (b"<svg" in text[:1024] or b"<html" in text[:1024]):
-        return "an SVG or HTML document"
-    return None
-
-
-def read_source(source: Path | bytes) -> bytes:
-    if isinstance(source, bytes):
-        return source
-    try:
-        return Path(source).read_bytes()
-    except OSError as error:
-        raise ImageLoadError(ImageStatus.UNREADABLE, f"cannot read the file: {error}") from error
-
-
-def _open_checked(data: bytes, max_pixels: int | None) -> Image.Image:
-    """Open (header only) and refuse bombs before any pixel is decoded."""
-    if not data:
-        raise ImageLoadError(ImageStatus.EMPTY, "the file is empty (0 bytes)")
-    document = sniff_non_image(data[:2048])
-    if document:
-        raise ImageLoadError(
-            ImageStatus.NOT_AN_IMAGE,
-            f"not an image: the bytes are {document} (saved as a file "
-            "with an image name); keep it as a document, not a picture",
-        )
-    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageLoadError(ImageStatus.BOMB, _bomb_note(str(error))) from error
-    except UnidentifiedImageError as error:
-        raise ImageLoadError(
-            ImageStatus.UNSUPPORTED, "not a picture format Pillow knows (or its header is broken)"
-        ) from error
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ImageLoadError(ImageStatus.CORRUPT, f"broken image header: {error}") from error
-    if image.format == "PNG" and (problem := png_chunk_problem(data)):
-        raise ImageLoadError(ImageStatus.CORRUPT, problem)
-    if limit is not None and image.width * image.height > limit:
-        raise ImageLoadError(
-            ImageStatus.BOMB,
-            _bomb_note(
-                f"{image.width}x{image.height} = {image.width * image.height} pixels "
-                f"exceeds the limit of {limit}"
-            ),
-        )
-    return image
-
-
-def png_chunk_problem(data: bytes) -> str | None:
-    """Walk a PNG's chunks and check each CRC (Pillow does not check the pixel data's)."""
-    position = 8
-    while position + 12 <= len(data):
-        (length,) = struct.unpack(">I", data[position : position + 4])
-        kind = data[position + 4 : position + 8]
-        end = position + 12 + length
-        if end > len(data):
-            return None  # cut short: the decoder reports it as truncated
-        (stored,) = struct.unpack(">I", data[end - 4 : end])
-        if zlib.crc32(data[position + 4 : end - 4]) != stored:
-            name = kind.decode("latin-1", errors="replace")
-            return f"PNG chunk {name} at byte {position} fails its CRC check: the file is damaged"
-        if kind == b"IEND":
-            return None
-        position = end
-    return None
-
-
-def _bomb_note(detail: str) -> str:
-    return (
-        f"possible decompression bomb, not decoded: {detail}. Inspect it by hand if it "
-        "matters (the file is kept)."
-    )
-
-
 def load_reduced(
     source: Path | bytes, *, pdq: bool = False, max_pixels: int | None = None
 ) -> ReducedImage:
     """Decode ``source`` as small as hashing allows. Raises ImageLoadError for bad input."""
     data = read_source(source)
-    image = _open_checked(data, max_pixels)
+    image = open_checked(data, max_pixels)
     notes: list[str] = []
     width, height, fmt, mode = image.width, image.height, image.format or "?", image.mode
     mime = image.get_format_mimetype() if hasattr(image, "get_format_mimetype") else None
-    frames = getattr(image, "n_frames", 1) if getattr(image, "is_animated", False) else 1
+    frames = frame_count(image)
     if frames > 1:
         notes.append(f"animated ({frames} frames): the first frame was hashed")
     exif = exif_summary(image)
@@ -224,21 +113,10 @@ def load_reduced(
         rgb = np.asarray(_shrink(_to_rgb(decoded, gray), factor)) if pdq else None
     except ImageLoadError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise _decode_error(error) from error
+    except DECODE_ERRORS as error:
+        raise decode_problem(error) from error
     gray = _apply_orientation(gray, exif.get("orientation"), notes)
     return ReducedImage(gray, width, height, fmt, mime, mode, tuple(notes), exif, rgb, block)
-
-
-def _decode_error(error: BaseException) -> ImageLoadError:
-    message = str(error)
-    if "truncated" in message or isinstance(error, EOFError) or "premature end" in message:
-        return ImageLoadError(
-            ImageStatus.TRUNCATED,
-            f"the file ends before the picture does ({message}); "
-            "re-download it if the source still has it",
-        )
-    return ImageLoadError(ImageStatus.CORRUPT, f"the picture data is damaged ({message})")
 
 
 def _decode_small(image: Image.Image, min_side: int, *, colour: bool = False) -> Image.Image:
@@ -347,28 +225,20 @@ def hashes_of(reduced: ReducedImage) -> dict[HashKey, str]:
     grid_p, grid_d = perceptual.grid_hashes(gray)
     hashes[("phash", perceptual.GRID_VARIANT)] = perceptual.hex_of_array(grid_p)
     hashes[("dhash", perceptual.GRID_VARIANT)] = perceptual.hex_of_array(grid_d)
-    if reduced.rgb is not None and pdqhash is not None:
+    if reduced.rgb is not None:
         hashes |= _pdq_hashes(reduced.rgb)
     return hashes
 
 
 def _pdq_hashes(rgb: np.ndarray) -> dict[HashKey, str]:
-    vectors, _quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
-    # compute_dihedral order: original, rot90, rot180, rot270, flip-x, flip-y, ...
-    return {("pdq", "orig"): _bits_to_hex(vectors[0]), ("pdq", "mirror"): _bits_to_hex(vectors[5])}
-
-
-def _bits_to_hex(bits: np.ndarray) -> str:
-    packed = np.packbits(np.asarray(bits, dtype=np.uint8))
-    return packed.tobytes().hex()
+    found = pdq_from_image(Image.fromarray(rgb))
+    return {("pdq", "orig"): found.hex, ("pdq", "mirror"): found.mirror_hex}
 
 
 def hash_image(
     source: Path | bytes, *, pdq: bool = False, max_pixels: int | None = None
 ) -> HashRecord:
     """Hash one image. Never raises for bad input: the status and note say what was wrong."""
-    if pdq and pdqhash is None:
-        raise RuntimeError("PDQ hashes need the optional pdqhash package: pip install 'osint[pdq]'")
     try:
         reduced = load_reduced(source, pdq=pdq, max_pixels=max_pixels)
         hashes = hashes_of(reduced)

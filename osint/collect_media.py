@@ -2,7 +2,7 @@
 
 :class:`MediaFetcher` downloads what posts and profiles reference through the run's HTTP client
 (so every download is captured in the WARC file), under ``settings.max_media_bytes``, into the
-content-addressed media store, and gives each file a first look (:mod:`collectors.media`). A file
+content-addressed media store, and gives each file a first look (:mod:`analyzers.mediainspect`). A file
 this case already holds under the same URL is not fetched again. Failures (HTTP errors, too
 large, network) are written on the reference (``MediaRef.error``); bad bytes (HTML, corrupt,
 truncated, decompression bombs) are stored and flagged by ``Media.status``. Neither stops a run.
@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from osint.analyzers.mediainspect import MediaInspection, inspect_media
 from osint.collectors.http import HostUnreachable, HttpClient
-from osint.collectors.media import ImageInfo, inspect_image
 from osint.collectors.redact import scrub
 from osint.config import Settings
 from osint.errors import CollectError
@@ -70,7 +70,7 @@ class NewMedia:
 
     sha256: str
     size: int
-    info: ImageInfo
+    info: MediaInspection
     source_url: str
 
 
@@ -126,7 +126,7 @@ class MediaFetcher:
             self.downloaded += 1
             if media.info.status != "ok":
                 self.flagged += 1
-                note = f"media {url} flagged {media.info.status}: {media.info.note}"
+                note = f"media {url} flagged {media.info.status}: {media.info.problem}"
                 self.progress.log(scrub(note, self.http.secrets))
         return list(fresh.values())
 
@@ -214,8 +214,8 @@ class MediaFetcher:
                     "width": m.info.width,
                     "height": m.info.height,
                     "exif": m.info.exif,
-                    "status": m.info.status,
-                    "note": m.info.note,
+                    "status": m.info.status.value,
+                    "note": m.info.problem,
                     "source_url": m.source_url,
                 }
                 for m in new_media
@@ -287,7 +287,7 @@ class MediaFetcher:
                 return None, f"HTTP {download.status_code}"
             if download.truncated:
                 return None, f"larger than the {cap:,}-byte cap (OSINT_MAX_MEDIA_BYTES)"
-            info = inspect_image(download.file, declared_type=download.content_type)
+            info = inspect_media(download.file, declared_type=download.content_type)
             stored = self.store.media.put_stream(download.chunks())
             return NewMedia(stored.sha256, stored.size, info, url), None
         finally:

@@ -259,7 +259,7 @@ class Media(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     exif: Mapped[json_dict]
     # ok | corrupt | truncated | bomb | not_image | unsupported | empty | unreadable
-    # (analyzers.images.ImageStatus; set by ``osint analyze images``)
+    # (analyzers.mediainspect.MediaStatus: the same for collected, imported and analysed bytes)
     status: Mapped[str] = mapped_column(String(20), default="ok")
     note: Mapped[str | None] = mapped_column(Text)
     source_url: Mapped[str | None] = mapped_column(Text)

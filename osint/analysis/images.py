@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from osint.analysis import replace_findings
 from osint.analyzers.imagebatch import hash_files
 from osint.analyzers.imagematch import DEFAULT_RADIUS, ImageFingerprint
-from osint.analyzers.imagemeta import exif_notes
+from osint.analyzers.imagemeta import exif_notes, stored_exif
 from osint.analyzers.imagereuse import ImageCluster, ImageUsage, cluster_images, image_findings
 from osint.analyzers.images import PDQ_AVAILABLE, HashRecord, ImageStatus
 from osint.analyzers.perceptual import GRID_VARIANT
@@ -411,8 +411,8 @@ def _image_row(
         "accounts": list(dict.fromkeys(u.account_label for u in posted)),
         "posts": sorted({u.post_id for u in posted if u.post_id is not None}),
         "avatar_of": list(dict.fromkeys(u.account_label for u in used if u.is_avatar)),
-        "exif": media.exif or {},
-        "exif_notes": exif_notes(media.exif or {}, first.posted_at if first else None)
+        "exif": stored_exif(media.exif),
+        "exif_notes": exif_notes(stored_exif(media.exif), first.posted_at if first else None)
         if media.status == ImageStatus.OK
         else [],
         "note": media.note,
