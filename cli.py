@@ -1064,8 +1064,7 @@ def analyze(
     options = _analysis_options(window, min_participation, edge_weight)
     with TerminalProgress() as progress:
         result = analysis_pipeline.analyze_case(app.store, case_name, options, progress)
-    if result.images is not None:
-        _print_images(result.images)
+    _print_images(result.images)
     _print_coordination(result.coordination)
     _print_timeline(result.timeline)
 

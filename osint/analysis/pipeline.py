@@ -1,4 +1,4 @@
-"""Every analysis of a case, in order: images (when present), coordination, timeline.
+"""Every analysis of a case, in order: images, coordination, timeline.
 
 Images first, because their clusters can become one more co-sharing modality; timeline last,
 because it checks the coordinated groups for accounts created in a burst.
@@ -6,9 +6,7 @@ because it checks the coordinated groups for accounts created in a burst.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import Any
 
 from osint.analysis.coordination import (
     CoordinationOptions,
@@ -17,6 +15,7 @@ from osint.analysis.coordination import (
     analyze_coordination,
     check_options,
 )
+from osint.analysis.images import ImageAnalysisSummary, analyze_images
 from osint.analysis.timeline import TimelineReport, analyze_timeline
 from osint.config import Settings
 from osint.progress import Progress
@@ -25,7 +24,7 @@ from osint.storage.db import Store
 
 @dataclass
 class CaseAnalysis:
-    images: Any | None
+    images: ImageAnalysisSummary
     coordination: CoordinationReport
     timeline: TimelineReport
 
@@ -58,15 +57,6 @@ def _amplifying(group: GroupSummary) -> str:
     return "; amplifying posts of " + ", ".join(f"@{h}" for h in group.amplified[:3])
 
 
-def run_images(store: Store, case_name: str, progress: Progress | None) -> Any | None:
-    """The image analysis, when this osint has it (``osint/analysis/images.py``)."""
-    try:
-        images = importlib.import_module("osint.analysis.images")
-    except ModuleNotFoundError:
-        return None
-    return images.analyze_images(store, case=case_name, progress=progress)
-
-
 def analyze_case(
     store: Store,
     case_name: str,
@@ -75,7 +65,7 @@ def analyze_case(
 ) -> CaseAnalysis:
     """Run every analysis of the case; each replaces its own previous findings."""
     check_options(options or CoordinationOptions())  # bad parameters stop before any work
-    images = run_images(store, case_name, progress)
+    images = analyze_images(store, case=case_name, progress=progress)
     coordination = analyze_coordination(store, case_name, options, progress)
     timeline = analyze_timeline(store, case_name, progress)
     return CaseAnalysis(images, coordination, timeline)
