@@ -33,10 +33,10 @@ from osint.progress import Progress
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter, MediaOutcome
 from osint.storage.models import Account, AccountSnapshot, Media, Post, PostMedia
+from osint.storage.queries import chunks
 from osint.storage.records import SEEN_VIA_REFERENCE, MediaRef
 from osint.storage.types import utcnow
 
-IN_CHUNK = 500
 MAX_ATTEMPTS = 8  # downloads of one attachment across runs before osint stops trying
 RETRY_BASE = 60.0  # seconds before the first retry; doubles per failed attempt
 RETRY_CAP = 24 * 3600.0
@@ -238,8 +238,8 @@ class MediaFetcher:
         if not wanted:
             return
         with self.store.reader() as session:
-            for start in range(0, len(wanted), IN_CHUNK):
-                rows = self._known_rows(session, wanted[start : start + IN_CHUNK])
+            for batch in chunks(wanted):
+                rows = self._known_rows(session, list(batch))
                 shas = self._shas(session, {media_id for _, media_id in rows})
                 for url, media_id in rows:
                     if media_id in shas and self.store.media.exists(shas[media_id]):

@@ -23,10 +23,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from osint.collectors.importers import ImportProblem
 from osint.storage.ingest import PostWriteResult
 from osint.storage.models import Account, CollectionRun, Post
+from osint.storage.queries import chunks
 from osint.storage.records import PostRecord
 
 SOURCE = "x-io"
-_CHUNK = 500
 
 
 def _release_range(release: str) -> tuple[str, str]:
@@ -65,11 +65,11 @@ def tweet_collisions(
         return []
     mine = {r.platform_id: r for r in records if r.platform == "x"}
     problems = []
-    for start in range(0, len(known), _CHUNK):
+    for batch in chunks(known):
         rows = session.execute(
             select(Post.platform_id, Account.platform_id)
             .join(Account, Account.id == Post.account_id)
-            .where(Post.id.in_(known[start : start + _CHUNK]))
+            .where(Post.id.in_(batch))
         )
         for tweet_id, stored in rows:
             rec = mine.get(tweet_id)
@@ -167,13 +167,13 @@ def shared_userids(session: Session, case_id: int, release: str) -> list[str]:
 
 def _existing(session: Session, case_id: int, platform_ids: list[str]) -> list[str]:
     found: list[str] = []
-    for start in range(0, len(platform_ids), _CHUNK):
+    for batch in chunks(platform_ids):
         found.extend(
             session.execute(
                 select(Account.platform_id).where(
                     Account.case_id == case_id,
                     Account.platform == "x",
-                    Account.platform_id.in_(platform_ids[start : start + _CHUNK]),
+                    Account.platform_id.in_(batch),
                 )
             ).scalars()
         )

@@ -26,6 +26,8 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
+from osint.storage.queries import chunks
+
 try:
     from psycopg.errors import LockNotAvailable, UniqueViolation
 except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only installs still work
@@ -39,7 +41,6 @@ except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only i
 
 _EMPTY_LIST, _EMPTY_DICT = "[]", "{}"
 _ANALYZE_AFTER_ROWS = 10_000
-_SQLITE_IN_CHUNK = 10_000  # ids per IN (...) clause; SQLite >= 3.32 allows 32,766 variables
 
 
 class BulkRows:
@@ -165,10 +166,8 @@ class BulkRows:
         ids = [row[0] for row in rows]
         return {
             found[0]
-            for start in range(0, len(ids), _SQLITE_IN_CHUNK)
-            for found in self._fetch(
-                f"SELECT id FROM {table} WHERE id IN", ids[start : start + _SQLITE_IN_CHUNK], ()
-            )
+            for batch in chunks(ids)
+            for found in self._fetch(f"SELECT id FROM {table} WHERE id IN", batch, ())
         }
 
     def _sqlite_insert(
@@ -291,10 +290,8 @@ class BulkRows:
                 return list(cur.fetchall())
         found: list[tuple[Any, ...]] = []
         params = tuple(equals.values())
-        for start in range(0, len(values), _SQLITE_IN_CHUNK):
-            found.extend(
-                self._fetch(f"{prefix} IN", values[start : start + _SQLITE_IN_CHUNK], params)
-            )
+        for batch in chunks(values):
+            found.extend(self._fetch(f"{prefix} IN", batch, params))
         return found
 
     def _fetch(self, prefix: str, ids: Sequence[Any], params: tuple[Any, ...]) -> list[Any]:
@@ -348,8 +345,7 @@ class BulkRows:
             return
         cur = self._driver().cursor()
         try:
-            for start in range(0, len(values), _SQLITE_IN_CHUNK):
-                chunk = values[start : start + _SQLITE_IN_CHUNK]
+            for chunk in chunks(values):
                 cur.execute(
                     f"DELETE FROM {table} WHERE {column} IN ({', '.join('?' * len(chunk))})",
                     tuple(chunk),
@@ -391,8 +387,7 @@ class BulkRows:
         sets = ", ".join(f"{n} = ?" for n in names)
         cur = self._driver().cursor()
         try:
-            for start in range(0, len(ids), _SQLITE_IN_CHUNK):
-                chunk = ids[start : start + _SQLITE_IN_CHUNK]
+            for chunk in chunks(ids):
                 marks = ", ".join("?" * len(chunk))
                 cur.execute(
                     f"UPDATE {table} SET {sets} WHERE id IN ({marks})",

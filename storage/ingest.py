@@ -51,6 +51,7 @@ from osint.storage.models import (
     Post,
     PostMedia,
 )
+from osint.storage.queries import chunks
 from osint.storage.records import (
     AccountRecord,
     CaptureRecord,
@@ -59,7 +60,6 @@ from osint.storage.records import (
 )
 from osint.storage.types import utcnow
 
-_IN_CHUNK = 500  # ids per IN (...) clause
 _CACHE_LIMIT = 200_000  # ids kept in memory per cache (accounts, media, objects)
 
 
@@ -102,11 +102,6 @@ class SnapshotResult:
 
 class CaseGone(Exception):
     """The case being written to was deleted meanwhile; nothing more can be written to it."""
-
-
-def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def object_key_hash(modality: str, key: str) -> str:
@@ -336,7 +331,7 @@ class CaseWriter:
 
     def _media_ids(self, shas: Iterable[str]) -> dict[str, int]:
         missing = [s for s in set(shas) if s not in self._media]
-        for chunk in _chunks(missing):
+        for chunk in chunks(missing):
             for media_id, sha in self.session.execute(
                 select(Media.id, Media.sha256).where(Media.sha256.in_(chunk))
             ):
@@ -608,7 +603,7 @@ class CaseWriter:
         """Known posts: structured content follows the latest capture that has some; a post
         collected from its own account is no longer only "seen through a reference"."""
         collected = [ids[r.platform_id] for r in recs if r.seen_via is None]
-        for chunk in _chunks(collected):
+        for chunk in chunks(collected):
             self.session.execute(
                 update(Post)
                 .where(Post.id.in_(chunk), Post.seen_via.is_not(None))

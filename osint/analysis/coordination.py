@@ -49,6 +49,7 @@ from osint.errors import InputError
 from osint.progress import Progress
 from osint.storage.db import Store
 from osint.storage.models import Account, Post, SharedObject
+from osint.storage.queries import chunks, select_in
 
 ANALYSIS = "coordination"
 MAX_LISTED_OBJECTS = 200  # objects named in a finding's details; the posts are all cited
@@ -192,11 +193,14 @@ def _object_namer(session: Session, codes: list[int], table: ShareTable) -> Call
     """``code -> "modality key"`` for the named objects (store keys, not row ids)."""
     ids = [int(v) for v in table.object_labels_of(np.array(codes, dtype=np.int64))]
     names: dict[int, str] = {}
-    if ids:
-        query = select(SharedObject.id, SharedObject.modality, SharedObject.key).where(
-            SharedObject.id.in_(ids)
-        )
-        names = {int(i): f"{modality} {key!r}" for i, modality, key in session.execute(query)}
+    rows = select_in(
+        session,
+        lambda batch: select(SharedObject.id, SharedObject.modality, SharedObject.key).where(
+            SharedObject.id.in_(batch)
+        ),
+        ids,
+    )
+    names = {int(i): f"{modality} {key!r}" for i, modality, key in rows}
 
     def name_of(code: int) -> str:
         label = int(table.object_labels_of(np.array([code]))[0])
@@ -208,16 +212,16 @@ def _object_namer(session: Session, codes: list[int], table: ShareTable) -> Call
 def load_profiles(session: Session, account_ids: list[int]) -> dict[int | str, AccountProfile]:
     """Handle and platform creation date of the given accounts."""
     profiles: dict[int | str, AccountProfile] = {}
-    for start in range(0, len(account_ids), 5_000):
-        chunk = account_ids[start : start + 5_000]
-        rows = session.execute(
-            select(
-                Account.id, Account.handle, Account.platform_id, Account.created_at_platform
-            ).where(Account.id.in_(chunk))
-        )
-        for account_id, handle, platform_id, created in rows:
-            created_at = int(created.timestamp()) if created is not None else None
-            profiles[account_id] = AccountProfile(account_id, handle or platform_id, created_at)
+    rows = select_in(
+        session,
+        lambda batch: select(
+            Account.id, Account.handle, Account.platform_id, Account.created_at_platform
+        ).where(Account.id.in_(batch)),
+        account_ids,
+    )
+    for account_id, handle, platform_id, created in rows:
+        created_at = int(created.timestamp()) if created is not None else None
+        profiles[account_id] = AccountProfile(account_id, handle or platform_id, created_at)
     return profiles
 
 
@@ -228,12 +232,12 @@ def _objects_as_keys(
     listed = [[int(o) for o in d.details.get("objects", [])[:MAX_LISTED_OBJECTS]] for d in drafts]
     wanted = sorted({o for objects in listed for o in objects})
     keys: dict[int, str] = {}
-    for start in range(0, len(wanted), 5_000):
-        chunk = wanted[start : start + 5_000]
-        rows = session.execute(
-            select(SharedObject.id, SharedObject.key).where(SharedObject.id.in_(chunk))
-        )
-        keys.update((int(object_id), key) for object_id, key in rows)
+    rows = select_in(
+        session,
+        lambda batch: select(SharedObject.id, SharedObject.key).where(SharedObject.id.in_(batch)),
+        wanted,
+    )
+    keys.update((int(object_id), key) for object_id, key in rows)
     return [
         dataclasses.replace(
             d,
@@ -260,31 +264,30 @@ def _amplified(
     ]
     wanted = sorted(set().union(*labels)) if labels else []
     targets: dict[int, tuple[str, str]] = {}  # object id -> (platform, post id)
-    for start in range(0, len(wanted), 5_000):
-        rows = session.execute(
-            select(SharedObject.id, SharedObject.key).where(
-                SharedObject.id.in_(wanted[start : start + 5_000]),
-                SharedObject.modality.in_(AMPLIFIED_MODALITIES),
-            )
-        )
-        for object_id, key in rows:
-            platform, _, post_id = key.partition(":")
-            if post_id:
-                targets[int(object_id)] = (platform, post_id)
+    rows = select_in(
+        session,
+        lambda batch: select(SharedObject.id, SharedObject.key).where(
+            SharedObject.id.in_(batch), SharedObject.modality.in_(AMPLIFIED_MODALITIES)
+        ),
+        wanted,
+    )
+    for object_id, key in rows:
+        platform, _, post_id = key.partition(":")
+        if post_id:
+            targets[int(object_id)] = (platform, post_id)
     authors: dict[tuple[str, str], tuple[int, str]] = {}
     by_platform: dict[str, list[str]] = {}
     for platform, post_id in targets.values():
         by_platform.setdefault(platform, []).append(post_id)
     for platform, post_ids in by_platform.items():
-        post_ids = sorted(set(post_ids))
-        for start in range(0, len(post_ids), 5_000):
+        for batch in chunks(sorted(set(post_ids))):
             found = session.execute(
                 select(Post.platform_id, Account.id, Account.handle, Account.platform_id)
                 .join(Account, Account.id == Post.account_id)
                 .where(
                     Post.case_id == case_id,
                     Post.platform == platform,
-                    Post.platform_id.in_(post_ids[start : start + 5_000]),
+                    Post.platform_id.in_(batch),
                 )
             )
             for post_id, account_id, handle, account_platform_id in found:

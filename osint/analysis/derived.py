@@ -12,15 +12,14 @@ above every stored object's id, with a readable name per object.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Integer, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from osint.analyzers.text import near_duplicate_clusters
 from osint.storage.models import ImageClusterMember, Post, PostMedia, PostObject, SharedObject
+from osint.storage.queries import epoch_seconds
 
 SIMILAR_TEXT = "similar_text"
 IMAGE = "image"
@@ -35,13 +34,6 @@ class DerivedShares:
     columns: list[np.ndarray] = field(default_factory=list)  # (n, 4): object, account, ts, post
     names: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-
-def epoch_seconds(session: Session, column: Any) -> ColumnElement[int]:
-    """Epoch seconds computed by the database, so no datetime objects are built per row."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", column)), BigInteger)
-    return cast(func.strftime("%s", column), Integer)
 
 
 def _similar_texts(session: Session, case_id: int, first_id: int, derived: DerivedShares) -> int:

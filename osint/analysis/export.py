@@ -30,6 +30,7 @@ from osint.errors import InputError
 from osint.graphfiles import write_network
 from osint.storage.db import Store
 from osint.storage.models import Account, Finding, FindingEvidence, Media, Post, SharedObject
+from osint.storage.queries import select_in
 from osint.writers import jsonl_line, utc_iso, write_rows
 
 NETWORK_FORMATS = ("graphml", "gexf", "csv")
@@ -46,7 +47,6 @@ EDGE_COLUMNS = (
     "account_id", "account_id_y", "handle", "handle_y", "weight", "avg_time_delta", "n_content_id",
     "n_content_id_y", "edge_symmetry_score", "weight_threshold", "modality",
 )  # fmt: skip
-_CHUNK = 5_000
 
 
 def _lookup(
@@ -54,11 +54,10 @@ def _lookup(
 ) -> dict[int, tuple[Any, ...]]:
     wanted = sorted({int(i) for i in ids})
     found: dict[int, tuple[Any, ...]] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        rows = session.execute(
-            select(column_id, *columns).where(column_id.in_(wanted[start : start + _CHUNK]))
-        )
-        found.update({row[0]: tuple(row[1:]) for row in rows})
+    rows = select_in(
+        session, lambda batch: select(column_id, *columns).where(column_id.in_(batch)), wanted
+    )
+    found.update({row[0]: tuple(row[1:]) for row in rows})
     return found
 
 

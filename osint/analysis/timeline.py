@@ -12,12 +12,10 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Integer, cast, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from osint.analysis import replace_findings
 from osint.analyzers.timeline import AccountProfile, NameObservation
@@ -26,6 +24,7 @@ from osint.cases import get_case
 from osint.progress import Progress
 from osint.storage.db import Store
 from osint.storage.models import Account, AccountSnapshot, Finding, FindingEvidence, Post
+from osint.storage.queries import epoch_seconds
 
 ANALYSIS = "timeline"
 _BATCH = 100_000
@@ -42,17 +41,10 @@ class TimelineReport:
     seconds: float
 
 
-def _epoch(session: Session, column: Any) -> ColumnElement[int]:
-    """Epoch seconds computed by the database, so no datetime objects are built per post."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", column)), BigInteger)
-    return cast(func.strftime("%s", column), Integer)
-
-
 def _post_times(session: Session, case_id: int) -> PostsByAccount:
     """Every post's account, id and epoch seconds as arrays, read in batches of tuples
     straight off the driver's cursor (no ORM rows), grouped by account in numpy."""
-    query = select(Post.account_id, Post.id, _epoch(session, Post.created_at)).where(
+    query = select(Post.account_id, Post.id, epoch_seconds(session, Post.created_at)).where(
         Post.case_id == case_id
     )
     sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
@@ -73,7 +65,7 @@ def _profiles(session: Session, case_id: int) -> dict[int, AccountProfile]:
     snapshots = session.execute(
         select(
             AccountSnapshot.account_id,
-            _epoch(session, AccountSnapshot.captured_at),
+            epoch_seconds(session, AccountSnapshot.captured_at),
             AccountSnapshot.handle,
             AccountSnapshot.display_name,
             AccountSnapshot.location,

@@ -52,6 +52,7 @@ from osint.storage.models import (
     Post,
     PostMedia,
 )
+from osint.storage.queries import chunks
 from osint.storage.types import utcnow
 from osint.writers import atomic_output
 
@@ -160,11 +161,11 @@ def _report_account_ids(
 def _attach_findings(session: Session, accounts: list[AccountView], case_id: int) -> None:
     by_id = {a.id: a for a in accounts}
     ids = list(by_id)
-    for i in range(0, len(ids), 500):
+    for batch in chunks(ids):
         rows = session.execute(
             select(FindingEvidence.account_id, Finding.id, Finding.title)
             .join(Finding, Finding.id == FindingEvidence.finding_id)
-            .where(Finding.case_id == case_id, FindingEvidence.account_id.in_(ids[i : i + 500]))
+            .where(Finding.case_id == case_id, FindingEvidence.account_id.in_(batch))
             .order_by(Finding.score.desc(), Finding.id)
         )
         for account_id, finding_id, title in rows:

@@ -7,7 +7,7 @@ says how much it left out and where the rest is (the evidence bundle's CSV/JSONL
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -25,10 +25,10 @@ from osint.storage.models import (
     Post,
     PostVersion,
 )
+from osint.storage.queries import chunks
 from osint.storage.records import text_sha256
 
 T = TypeVar("T")
-_IN_CHUNK = 500
 MAX_TEXT = 2000
 
 
@@ -47,11 +47,6 @@ class ReportLimits:
     max_runs: int = 500
 
 
-def chunked(items: Sequence[T], size: int = _IN_CHUNK) -> Iterator[Sequence[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 def account_label(handle: str | None, platform_id: str, platform: str) -> str:
     return f"@{handle} ({platform})" if handle else f"{platform_id} ({platform})"
 
@@ -60,7 +55,7 @@ def load_account_labels(
     session: Session, ids: Iterable[int], *, case_id: int | None = None
 ) -> dict[int, str]:
     labels: dict[int, str] = {}
-    for chunk in chunked(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids))):
         stmt = select(Account.id, Account.handle, Account.platform_id, Account.platform).where(
             Account.id.in_(chunk)
         )
@@ -96,7 +91,7 @@ def _post_views(session: Session, stmt: Any) -> list[PostView]:
     labels = load_account_labels(session, (row.Post.account_id for row in rows))
     versions: dict[int, int] = {}
     post_ids = [row.Post.id for row in rows]
-    for chunk in chunked(post_ids):
+    for chunk in chunks(post_ids):
         for post_id, count in session.execute(
             select(PostVersion.post_id, func.count())
             .where(PostVersion.post_id.in_(chunk))
@@ -141,7 +136,7 @@ def _posts_select() -> Any:
 
 def load_posts_by_id(session: Session, ids: Iterable[int]) -> dict[int, PostView]:
     found: dict[int, PostView] = {}
-    for chunk in chunked(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids))):
         for view in _post_views(session, _posts_select().where(Post.id.in_(chunk))):
             found[view.id] = view
     return found
@@ -234,7 +229,7 @@ def load_accounts(
 ) -> list[AccountView]:
     """The accounts (in the given order) with their profile history."""
     by_id: dict[int, AccountView] = {}
-    for chunk in chunked(list(account_ids)):
+    for chunk in chunks(list(account_ids)):
         for acc in session.execute(select(Account).where(Account.id.in_(chunk))).scalars():
             st = stats.get(acc.id, PostStats(0, 0, None, None))
             by_id[acc.id] = AccountView(

@@ -17,7 +17,7 @@ import networkx as nx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from osint.report.data import PostView, chunked, load_account_labels, load_posts_by_id
+from osint.report.data import PostView, load_account_labels, load_posts_by_id
 from osint.report.thumbs import Thumbnailer
 from osint.storage.models import (
     Account,
@@ -30,6 +30,7 @@ from osint.storage.models import (
     Post,
     PostMedia,
 )
+from osint.storage.queries import chunks
 
 MAX_DETAIL_CHARS = 400
 MAX_CLIQUE = 40  # a group without explicit edges is drawn as a clique up to this size, else a star
@@ -86,7 +87,7 @@ def _detail_items(details: dict[str, Any]) -> list[tuple[str, str]]:
 
 def load_media(session: Session, ids: Iterable[int], thumbs: Thumbnailer) -> dict[int, MediaView]:
     found: dict[int, MediaView] = {}
-    for chunk in chunked(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids))):
         for media in session.execute(select(Media).where(Media.id.in_(chunk))).scalars():
             found[media.id] = MediaView(
                 id=media.id,
@@ -137,7 +138,7 @@ def load_findings(
         "posts": {},
         "media": {},
     }
-    for chunk in chunked(list(views)):
+    for chunk in chunks(list(views)):
         rows = session.execute(
             select(FindingEvidence)
             .where(FindingEvidence.finding_id.in_(chunk))
@@ -276,7 +277,7 @@ def _avatar_uses(
 ) -> dict[int, list[tuple[int, str]]]:
     """Per media id, the case's accounts whose profile history shows it: (account id, label)."""
     rows: list[Any] = []
-    for chunk in chunked(sorted(set(media_ids))):
+    for chunk in chunks(sorted(set(media_ids))):
         rows.extend(
             session.execute(
                 select(AccountSnapshot.avatar_media_id, AccountSnapshot.account_id)
@@ -294,7 +295,7 @@ def _avatar_uses(
 
 def _hashes(session: Session, media_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
     found: dict[int, list[tuple[str, str]]] = {}
-    for chunk in chunked(sorted(set(media_ids))):
+    for chunk in chunks(sorted(set(media_ids))):
         for media_id, algorithm, value in session.execute(
             select(ImageHash.media_id, ImageHash.algorithm, ImageHash.value)
             .where(ImageHash.media_id.in_(chunk), ImageHash.variant == "orig")
@@ -309,7 +310,7 @@ def _media_uses(
 ) -> dict[int, list[tuple[int, str]]]:
     """Per media id, the case's posts that attach it, earliest first: (post id, poster label)."""
     rows: list[Any] = []
-    for chunk in chunked(sorted(set(media_ids))):
+    for chunk in chunks(sorted(set(media_ids))):
         rows.extend(
             session.execute(
                 select(PostMedia.media_id, Post.id, Post.created_at, Post.account_id)
@@ -339,7 +340,7 @@ def coordination_graph(session: Session, case_id: int) -> tuple[nx.Graph, list[l
         .order_by(Finding.score.desc(), Finding.id)
     ).all()
     members: dict[int, list[int]] = {f.id: [] for f in findings}
-    for chunk in chunked(list(members)):
+    for chunk in chunks(list(members)):
         for finding_id, account_id in session.execute(
             select(FindingEvidence.finding_id, FindingEvidence.account_id)
             .where(FindingEvidence.finding_id.in_(chunk), FindingEvidence.account_id.is_not(None))
