@@ -6,6 +6,7 @@ line on stderr and a non-zero exit code, at the single edge in :func:`main`.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -156,17 +157,44 @@ class TerminalProgress:
         err_console.print(f"warning: {message}", markup=False)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (a test runner swaps it per command)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def configure_logging(verbose: bool) -> None:
+    """The one place logging is set up: osint's warnings always, its info and debug lines with
+    ``--verbose``. Other libraries stay at their defaults (their debug lines may carry
+    request headers). Modules only call ``logging.getLogger(__name__)``."""
+    package = logging.getLogger("osint")
+    package.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not any(isinstance(h, _StderrHandler) for h in package.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        package.addHandler(handler)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(osint.__version__, "--version", prog_name="osint")
 @click.option("--home", envvar=None, help="Data folder (overrides OSINT_HOME).")
 @click.option("--db", "db", envvar=None, help="SQLAlchemy database URL (overrides OSINT_DB).")
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show tracebacks on errors and osint's debug log."
+)
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, db: str | None, verbose: bool) -> None:
     """Archive social-media accounts as evidence and flag coordinated inauthentic behaviour.
 
     Example: osint demo
     """
+    configure_logging(verbose)
     app = AppContext(home=home, db=db, verbose=verbose)
     ctx.obj = app
     ctx.call_on_close(app.close)

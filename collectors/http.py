@@ -48,7 +48,7 @@ from osint.config import Settings
 from osint.errors import CollectError, RateLimited
 from osint.storage.records import CaptureRecord
 
-log = logging.getLogger("osint.http")
+log = logging.getLogger(__name__)
 
 USER_AGENT = f"osint/{osint.__version__} (evidence collection; https://pypi.org/project/osint/)"
 MAX_PAGE_BYTES = 64 * 1024 * 1024  # an API page or HTML page larger than this is not a page
