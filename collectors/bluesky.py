@@ -38,6 +38,7 @@ from osint.collectors.base import (
 )
 from osint.collectors.http import Response
 from osint.errors import AccountNotFound, AccountUnavailable, CollectError
+from osint.storage.kinds import PostKind
 from osint.storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
 
 PLATFORM = "bluesky"
@@ -253,7 +254,7 @@ def post_from_view(view: dict[str, Any], reply_ref: Any = None) -> PostRecord:
         platform_id=uri,
         account=author,
         created_at=created,
-        kind="reply" if reply_to else "quote" if quote_of else "post",
+        kind=PostKind.REPLY if reply_to else PostKind.QUOTE if quote_of else PostKind.POST,
         text=str(record.get("text") or ""),
         url=post_url(author, uri),
         lang=str(langs[0]) if langs else None,
@@ -296,7 +297,7 @@ def repost_from_item(item: dict[str, Any]) -> PostRecord:
         platform_id=str(repost_uri),
         account=by,
         created_at=created,
-        kind="repost",
+        kind=PostKind.REPOST,
         text=str(text or ""),  # what a reader of the feed sees; the post itself is stored too
         url=post_url(AccountRecord(PLATFORM, "", author), original_uri) if author else None,
         repost_of=original_uri,

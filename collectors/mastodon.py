@@ -40,6 +40,7 @@ from osint.collectors.htmltext import anchors, html_to_text, parse_fragment
 from osint.collectors.http import HttpClient, Response
 from osint.config import Settings
 from osint.errors import AccountNotFound, AccountUnavailable, CollectError, InputError
+from osint.storage.kinds import PostKind
 from osint.storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
 
 PLATFORM = "mastodon"
@@ -217,7 +218,7 @@ def _reblog(post: PostRecord, reblog: dict[str, Any], host: str) -> PostRecord:
         "account": (reblog.get("account") or {}).get("acct"),
         "text": boosted_text,
     }
-    post.kind, post.text, post.text_html = "repost", boosted_text, None
+    post.kind, post.text, post.text_html = PostKind.REPOST, boosted_text, None
     post.url = reblog.get("url") or reblog.get("uri")
     post.repost_of = _ref(reblog, host)
     post.links, post.hashtags, post.mentions, post.media = [], [], [], []
@@ -250,7 +251,11 @@ def post_from_status(status: dict[str, Any], host: str, local_domain: str) -> Po
         platform_id=post_id(host, status_id),
         account=account,
         created_at=created,
-        kind="reply" if reply_to else "quote" if quoted is not None else "post",
+        kind=PostKind.REPLY
+        if reply_to
+        else PostKind.QUOTE
+        if quoted is not None
+        else PostKind.POST,
         text=html_to_text(content),
         text_html=content or None,
         url=status.get("url") or status.get("uri"),

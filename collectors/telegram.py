@@ -37,6 +37,7 @@ from osint.collectors.base import Collector, PageQuery, PostLookup, PostPage, Pr
 from osint.collectors.htmltext import anchors, node_text
 from osint.collectors.http import Response
 from osint.errors import AccountNotFound, AccountUnavailable, CollectError, InputError
+from osint.storage.kinds import PostKind
 from osint.storage.records import AccountRecord, CaptureRecord, MediaRef, PostRecord, ProfileRecord
 
 PLATFORM = "telegram"
@@ -353,7 +354,11 @@ def post_from_message(message: LexborNode) -> PostRecord:
         platform_id=post_id(channel, number),
         account=account,
         created_at=created,
-        kind="repost" if "forwarded_from" in extra else "reply" if reply_to else "post",
+        kind=PostKind.REPOST
+        if "forwarded_from" in extra
+        else PostKind.REPLY
+        if reply_to
+        else PostKind.POST,
         text=text,
         url=f"{WEB}/{channel}/{number}",
         repost_of=repost_of,

@@ -31,6 +31,7 @@ from osint.collectors.base import (
 from osint.collectors.http import HttpClient, Response
 from osint.config import Settings
 from osint.errors import AccountNotFound, AccountUnavailable, AuthError, CollectError
+from osint.storage.kinds import PostKind
 from osint.storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
 
 PLATFORM = "x"
@@ -274,13 +275,13 @@ def post_from_tweet(
         account = AccountRecord(PLATFORM, author_id)
     refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []}
     kind = (
-        "repost"
+        PostKind.REPOST
         if "retweeted" in refs
-        else "reply"
+        else PostKind.REPLY
         if "replied_to" in refs
-        else "quote"
+        else PostKind.QUOTE
         if "quoted" in refs
-        else "post"
+        else PostKind.POST
     )
     note = (tweet.get("note_tweet") or {}).get("text")
     links, hashtags, mentions = _entities(tweet)

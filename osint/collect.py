@@ -45,6 +45,7 @@ from osint.progress import NullProgress, Progress
 from osint.runs import finish_run, start_run
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter, EditedPost
+from osint.storage.kinds import RunKind, RunStatus
 from osint.storage.models import Account, CollectionRun
 from osint.storage.records import (
     SEEN_VIA_REFERENCE,
@@ -67,7 +68,7 @@ class CollectSummary:
     target: str
     run_id: int
     resumed: bool = False
-    status: str = "running"
+    status: str = RunStatus.RUNNING
     account_id: int | None = None
     handle: str | None = None
     snapshot_id: int | None = None
@@ -160,7 +161,7 @@ def collect_account(
     full: bool = False,
     progress: Progress | None = None,
     budget: RateBudget | None = None,
-    kind: str = "collect",
+    kind: RunKind = RunKind.COLLECT,
     sleep: Callable[[float], None] = time_sleep,
 ) -> CollectSummary:
     """Collect (or resume collecting) one account into ``case``; see the module docstring.
@@ -227,7 +228,7 @@ def _check_window(since: datetime | None, until: datetime | None, limit: int | N
 
 def _run(job: _Job) -> CollectSummary:
     summary = job.summary
-    status, errors = "failed", []
+    status, errors = RunStatus.FAILED, []
     if summary.resumed:
         job.progress.log(
             f"resuming run {summary.run_id} of {summary.platform}:{summary.target} "
@@ -236,10 +237,10 @@ def _run(job: _Job) -> CollectSummary:
     try:
         profile = _capture_profile(job)
         _collect_posts(job, profile)
-        status = "completed"
+        status = RunStatus.COMPLETED
     except (AccountUnavailable, AccountNotFound) as exc:
         errors.append(str(exc))
-        status = "unavailable"
+        status = RunStatus.UNAVAILABLE
         job.state = {**job.state, "account_status": _unavailable_status(exc)}
         raise
     except OsintError as exc:
@@ -248,7 +249,7 @@ def _run(job: _Job) -> CollectSummary:
         errors.append(str(exc))
         raise
     except KeyboardInterrupt:
-        status = "interrupted"
+        status = RunStatus.INTERRUPTED
         raise
     except Exception as exc:
         errors.append(f"unexpected {type(exc).__name__}: {exc}")
@@ -289,7 +290,7 @@ def _start_or_resume(
     case_id: int,
     target: str,
     params: dict[str, Any],
-    kind: str,
+    kind: RunKind,
 ) -> tuple[CollectionRun, bool]:
     """Resume the last unfinished run of this target with the same options, or start one."""
     same_target = (
@@ -302,9 +303,13 @@ def _start_or_resume(
         select(CollectionRun).where(*same_target).order_by(CollectionRun.id.desc()).limit(1)
     ).scalar_one_or_none()
     me = {"pid": os.getpid(), "host": settings.hostname}
-    if prev is not None and prev.status in ("running", "interrupted", "failed"):
+    if prev is not None and prev.status in (
+        RunStatus.RUNNING,
+        RunStatus.INTERRUPTED,
+        RunStatus.FAILED,
+    ):
         st = prev.state or {}
-        if prev.status == "running" and st.get("host") == settings.hostname:
+        if prev.status == RunStatus.RUNNING and st.get("host") == settings.hostname:
             pid = int(st.get("pid") or 0)
             if pid and pid != os.getpid() and pid_alive(pid):
                 raise CollectError(
@@ -313,12 +318,12 @@ def _start_or_resume(
                     hint="wait for it to finish, or stop it and run this command again",
                 )
         if prev.params == params and (st.get("pages") or st.get("cursor")):
-            prev.status = "running"
+            prev.status = RunStatus.RUNNING
             prev.state = {**st, **me, "resumes": int(st.get("resumes", 0)) + 1}
             session.flush()
             return prev, True
-        if prev.status == "running":
-            prev.status = "abandoned"
+        if prev.status == RunStatus.RUNNING:
+            prev.status = RunStatus.ABANDONED
     state = {
         "since_id": None
         if params.get("full")
@@ -349,7 +354,7 @@ def _newest_collected(
     """The newest post id of runs that covered the timeline to its end (or to their since_id)."""
     states = session.execute(
         select(CollectionRun.state)
-        .where(*same_target, CollectionRun.status == "completed")
+        .where(*same_target, CollectionRun.status == RunStatus.COMPLETED)
         .order_by(CollectionRun.id.desc())
         .limit(RECENT_RUNS)
     ).scalars()

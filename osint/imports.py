@@ -53,6 +53,7 @@ from osint.storage.checks import NUL, PLATFORM_CHARS
 from osint.storage.columns import encode_post
 from osint.storage.db import Store, is_write_conflict
 from osint.storage.ingest import CaseWriter, PostWriteResult
+from osint.storage.kinds import RunKind, RunStatus
 from osint.storage.profiles import write_profiles
 from osint.storage.records import SEEN_VIA_REFERENCE, CaptureRecord, PostRecord, ProfileRecord
 from osint.storage.types import utcnow
@@ -150,13 +151,13 @@ def run_import(
     capture = _file_capture(store, path)
     with store.session() as session:
         case_id = get_case(session, case).id
-        for stale in close_stale_runs(session, settings, case_id=case_id, kind="import"):
+        for stale in close_stale_runs(session, settings, case_id=case_id, kind=RunKind.IMPORT):
             progress.log(f"run {stale} was left unfinished by a process that is gone: abandoned")
         run = start_run(
             session,
             settings,
             case_id=case_id,
-            kind="import",
+            kind=RunKind.IMPORT,
             platform=source,
             target=str(path),
             params={"sha256": capture.sha256, **(params or {})},
@@ -165,7 +166,7 @@ def run_import(
         writer = CaseWriter(session, case_id, source=f"import:{source}")
         capture_id = writer.capture(capture, run_id=run.id)
     summary = ImportSummary(case, source, str(path), capture.sha256, run.id)
-    status = "failed"
+    status = RunStatus.FAILED
     try:
         with store.pinned(trusted_rows=True) as pinned, fewer_gc_pauses():
             importer = _Importer(
@@ -173,13 +174,13 @@ def run_import(
             )
             importer.check_batch = check_batch
             importer.run(records())
-        status = "completed"
+        status = RunStatus.COMPLETED
         _nothing_imported(summary)
     except (ImportFormatError, UnicodeDecodeError) as exc:
         summary.problems.append(str(exc))
         raise InputError(f"{path}: {exc}") from exc
     except InputError:
-        status = "failed"
+        status = RunStatus.FAILED
         raise
     finally:
         with store.session() as session:

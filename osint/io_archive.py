@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from osint.collectors.importers import ImportProblem
 from osint.storage.ingest import PostWriteResult
+from osint.storage.kinds import RunStatus
 from osint.storage.models import Account, CollectionRun, Post
 from osint.storage.queries import chunks
 from osint.storage.records import PostRecord
@@ -46,7 +47,7 @@ def releases_in_case(session: Session, case_id: int) -> dict[str, set[str]]:
             CollectionRun.case_id == case_id,
             CollectionRun.kind == "import",
             CollectionRun.platform == SOURCE,
-            CollectionRun.status == "completed",
+            CollectionRun.status == RunStatus.COMPLETED,
         )
     ).scalars()
     found: dict[str, set[str]] = {}

@@ -11,6 +11,7 @@ import re
 from urllib.parse import urlsplit
 
 from osint.analyzers import text as text_keys
+from osint.storage.kinds import PostKind
 from osint.storage.records import PostRecord
 
 MIN_TEXT_KEY_CHARS = 16
@@ -58,7 +59,7 @@ def add_content_keys(rec: PostRecord) -> PostRecord:
             keys.append(("domain", domain))
     if rec.hashtags:
         keys.extend(("hashtag", text_keys.normalize_hashtag(tag)) for tag in rec.hashtags)
-    if rec.text and rec.kind != "repost":
+    if rec.text and rec.kind != PostKind.REPOST:
         normalized = normalize_text(rec.text)
         if len(normalized) >= MIN_TEXT_KEY_CHARS:
             keys.append(("text", normalized))

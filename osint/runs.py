@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 import osint
 from osint.config import Settings
+from osint.storage.kinds import RunKind, RunStatus
 from osint.storage.models import CollectionRun
 from osint.storage.types import utcnow
 
@@ -21,7 +22,7 @@ def start_run(
     settings: Settings,
     *,
     case_id: int,
-    kind: str,
+    kind: RunKind,
     platform: str,
     target: str,
     params: dict[str, Any],
@@ -34,7 +35,7 @@ def start_run(
         target=target,
         params=params,
         state=state or {},
-        status="running",
+        status=RunStatus.RUNNING,
         counts={},
         errors=[],
         osint_version=osint.__version__,
@@ -79,7 +80,7 @@ def close_stale_runs(session: Session, settings: Settings, *, case_id: int, kind
         select(CollectionRun).where(
             CollectionRun.case_id == case_id,
             CollectionRun.kind == kind,
-            CollectionRun.status == "running",
+            CollectionRun.status == RunStatus.RUNNING,
         )
     ).scalars()
     for run in runs:
@@ -89,7 +90,7 @@ def close_stale_runs(session: Session, settings: Settings, *, case_id: int, kind
             continue
         if pid == os.getpid() or pid_alive(pid):
             continue
-        run.status = "abandoned"
+        run.status = RunStatus.ABANDONED
         run.finished_at = utcnow()
         run.errors = [
             *(run.errors or [])[: MAX_STORED_ERRORS - 1],

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from osint.storage.kinds import PostKind, RunStatus
 from osint.storage.types import (
     BigId,
     JSONType,
@@ -73,12 +74,12 @@ class CollectionRun(Base):
 
     id: Mapped[intpk]
     case_id: Mapped[int] = _fk("cases.id")
-    kind: Mapped[str] = mapped_column(String(20))  # collect | import | monitor
+    kind: Mapped[str] = mapped_column(String(20))  # a storage.kinds.RunKind
     platform: Mapped[str] = mapped_column(String(40))
     target: Mapped[str] = mapped_column(Text)
     params: Mapped[json_dict]
     state: Mapped[json_dict]  # resume point: cursors, newest id seen, pages done
-    status: Mapped[str] = mapped_column(String(20), default="running")
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING)  # a RunStatus
     started_at: Mapped[utc] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     counts: Mapped[json_dict]
@@ -180,7 +181,7 @@ class Post(Base):
     platform: Mapped[str] = mapped_column(String(40))
     platform_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[utc]
-    kind: Mapped[str] = mapped_column(String(10), default="post")  # post|repost|reply|quote|share
+    kind: Mapped[str] = mapped_column(String(10), default=PostKind.POST)  # a storage.kinds.PostKind
     text: Mapped[str | None] = mapped_column(Text)
     text_html: Mapped[str | None] = mapped_column(Text)  # original markup, kept as evidence
     url: Mapped[str | None] = mapped_column(Text)

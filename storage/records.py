@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from osint.storage.kinds import PostKind
+
 
 @dataclass
 class CaptureRecord:
@@ -91,7 +93,7 @@ class PostRecord:
     platform_id: str
     account: AccountRecord
     created_at: datetime
-    kind: str = "post"  # post | repost | reply | quote | share
+    kind: PostKind = PostKind.POST
     text: str | None = None
     text_html: str | None = None
     url: str | None = None

@@ -29,6 +29,7 @@ from typing import Any
 from osint.collectors.importers import ImportProblem
 from osint.collectors.importers.csvrows import read_header, require_columns, rows
 from osint.collectors.importers.files import TextMember
+from osint.storage.kinds import PostKind
 from osint.storage.records import AccountRecord, PostRecord
 
 PLATFORM = "telegram"
@@ -117,7 +118,7 @@ def _post(get: Any, line: int) -> PostRecord:
         extra=extra,
     )
     if (reply := get("reply_to")).isdigit():
-        post.kind, post.reply_to = "reply", f"{chat}/{reply}"
+        post.kind, post.reply_to = PostKind.REPLY, f"{chat}/{reply}"
     _forward(post, get)
     return post
 
@@ -131,7 +132,7 @@ def _forward(post: PostRecord, get: Any) -> None:
     if not source:
         return
     source = source.lower()[:200]
-    post.kind, post.repost_of = "repost", source
+    post.kind, post.repost_of = PostKind.REPOST, source
     when = get("unix_timestamp_forwarded_from")
     post.extra["forwarded_from"] = {"name": get("author_forwarded_from_name"), "source": source}
     if when.isdigit() and int(when) > 0:

@@ -23,6 +23,7 @@ from typing import BinaryIO
 from osint.collectors.importers import ImportFormatError, ImportProblem, checked
 from osint.collectors.importers.csvrows import FIELD_LIMIT  # noqa: F401 (sets the cell limit)
 from osint.collectors.importers.lines import BadLine, decode_line, iter_lines
+from osint.storage.kinds import PostKind
 from osint.storage.records import AccountRecord, PostRecord
 
 ACCOUNT_COLUMNS = ("account_id",)
@@ -132,7 +133,7 @@ def read_shares(
                 platform_id=post_id,
                 account=account,
                 created_at=created,
-                kind="repost" if reposted else "share",
+                kind=PostKind.REPOST if reposted else PostKind.SHARE,
                 repost_of=reposted,
                 objects=objects,
             ),

@@ -40,6 +40,7 @@ import ijson
 from osint.collectors.importers import ImportFormatError, ImportProblem, checked
 from osint.collectors.importers.jsonstream import CUT_MARK, CappedStrings
 from osint.storage.checks import NUL
+from osint.storage.kinds import PostKind
 from osint.storage.records import AccountRecord, MediaRef, PostRecord
 
 PLATFORM = "telegram"
@@ -367,7 +368,7 @@ def _set_kind(post: PostRecord, message: dict[str, Any], chat: Chat) -> None:
     source = message.get("forwarded_from_id") or message.get("forwarded_from")
     if source:
         source = marked_peer_id(str(source))[:255]
-        post.kind, post.repost_of = "repost", source
+        post.kind, post.repost_of = PostKind.REPOST, source
         digest = hashlib.sha256((post.text or "").encode()).hexdigest()[:16]
         post.objects.append(("repost", f"{PLATFORM}:{source}#{digest}"))
         return
@@ -375,7 +376,7 @@ def _set_kind(post: PostRecord, message: dict[str, Any], chat: Chat) -> None:
     if isinstance(reply_id, int):
         peer = message.get("reply_to_peer_id")
         chat_peer = marked_peer_id(str(peer)) if peer else chat.peer_id
-        post.kind, post.reply_to = "reply", f"{chat_peer}/{reply_id}"
+        post.kind, post.reply_to = PostKind.REPLY, f"{chat_peer}/{reply_id}"
 
 
 def _attach_files(post: PostRecord, message: dict[str, Any], folder: Path) -> list[str]:

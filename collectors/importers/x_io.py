@@ -43,6 +43,7 @@ from osint.collectors.importers.csvrows import (
 )
 from osint.collectors.importers.files import TextMember, open_members
 from osint.collectors.importers.literals import LiteralError, parse_list
+from osint.storage.kinds import PostKind
 from osint.storage.records import AccountRecord, PostRecord, ProfileRecord
 
 PLATFORM = "x"
@@ -279,7 +280,15 @@ class _RowReader:
         is_retweet = retweet_of is not None or cells[at["is_retweet"]].strip().lower() in _TRUE
         reply_to = cells[at["in_reply_to_tweetid"]].strip() or None
         quote_of = cells[at["quoted_tweet_tweetid"]].strip() or None
-        kind = "repost" if is_retweet else "reply" if reply_to else "quote" if quote_of else "post"
+        kind = (
+            PostKind.REPOST
+            if is_retweet
+            else PostKind.REPLY
+            if reply_to
+            else PostKind.QUOTE
+            if quote_of
+            else PostKind.POST
+        )
         if value := cells[at["in_reply_to_userid"]].strip():
             extra["in_reply_to_userid"] = prefix + value
         if value := cells[at["retweet_userid"]].strip():

@@ -32,6 +32,7 @@ import orjson
 
 from osint.collectors.importers import ImportProblem
 from osint.collectors.importers.files import TextMember, TruncatedFile
+from osint.storage.kinds import PostKind
 from osint.storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
 
 ITEM_KEYS = ("item_id", "source_platform", "data")
@@ -193,7 +194,13 @@ def x_post(data: dict[str, Any]) -> tuple[PostRecord, ProfileRecord | None]:
         platform_id=tweet_id,
         account=account,
         created_at=x_time(legacy["created_at"]),
-        kind="repost" if repost_of else "reply" if reply_to else "quote" if quote_of else "post",
+        kind=PostKind.REPOST
+        if repost_of
+        else PostKind.REPLY
+        if reply_to
+        else PostKind.QUOTE
+        if quote_of
+        else PostKind.POST,
         text=html.unescape(note.get("text") or legacy.get("full_text") or ""),
         url=f"https://x.com/{account.handle}/status/{tweet_id}"
         if account.handle

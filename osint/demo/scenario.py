@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property, partial
 
 from osint.demo import imagery
+from osint.storage.kinds import PostKind
 
 EVENT = datetime(2022, 4, 21, 8, 14, tzinfo=UTC)  # the first "grave" post
 WINDOW_START = datetime(2022, 4, 1, tzinfo=UTC)
@@ -58,7 +59,7 @@ class Message:
     platform_id: str
     created_at: datetime
     text: str
-    kind: str = "post"  # post | repost | quote | reply
+    kind: PostKind = PostKind.POST
     target: str | None = None  # message key of the reposted/quoted/replied message
     images: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
@@ -332,13 +333,13 @@ def _add_amplifiers(sc: _Builder) -> list[str]:
             when = EVENT + timedelta(minutes=17 * n + rng.randint(1, 3), seconds=rng.randint(0, 59))
             move = (i + n) % 3
             if move == 0:
-                sc.message(key, when, "", kind="repost", target=target)
+                sc.message(key, when, "", kind=PostKind.REPOST, target=target)
             elif move == 1:
                 sc.message(
                     key,
                     when,
                     AMPLIFIER_TEXTS[(i + n) % 4],
-                    kind="quote",
+                    kind=PostKind.QUOTE,
                     target=target,
                     links=[f"{ARTICLE}?utm_source=x&utm_campaign=sahel{i}"],
                 )
@@ -359,13 +360,13 @@ def _add_amplifiers(sc: _Builder) -> list[str]:
                 hours=hours, minutes=rng.randint(1, 3), seconds=rng.randint(0, 59)
             )
             if (i + n) % 2 == 0:
-                sc.message(key, when, "", kind="repost", target=target)
+                sc.message(key, when, "", kind=PostKind.REPOST, target=target)
             else:
                 sc.message(
                     key,
                     when,
                     rng.choice(["À partager !", "Incroyable.", "La vérité éclate"]),
-                    kind="quote",
+                    kind=PostKind.QUOTE,
                     target=target,
                 )
     return keys
@@ -475,7 +476,7 @@ def _add_organic(sc: _Builder, count: int) -> tuple[list[str], list[str]]:
                 key,
                 EVENT + timedelta(hours=rng.randint(6, 30), minutes=rng.randint(0, 59)),
                 "",
-                kind="repost",
+                kind=PostKind.REPOST,
                 target=first,
             )
     return keys, late

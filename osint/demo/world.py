@@ -13,6 +13,7 @@ from PIL import Image
 
 from osint.demo.scenario import Persona, Scenario
 from osint.replay.world import World, WorldAccount
+from osint.storage.kinds import PostKind
 
 HASHTAG = re.compile(r"(?<!\w)#(\w+)")
 MASTODON_DOMAIN = "demo.example"  # the instance the demo's Mastodon accounts live on
@@ -58,13 +59,13 @@ def build_world(scenario: Scenario, platforms: set[str]) -> World:
         target = ids.get(m.target) if m.target else None
         world.add_post(
             accounts[m.author],
-            "" if m.kind == "repost" else m.text,
+            "" if m.kind == PostKind.REPOST else m.text,
             id=m.platform_id,
             created_at=m.created_at,
             kind=m.kind,
-            repost_of=target if m.kind == "repost" else None,
-            quote_of=target if m.kind == "quote" else None,
-            reply_to=target if m.kind == "reply" else None,
+            repost_of=target if m.kind == PostKind.REPOST else None,
+            quote_of=target if m.kind == PostKind.QUOTE else None,
+            reply_to=target if m.kind == PostKind.REPLY else None,
             media=[media[k] for k in m.images],
             links=list(m.links),
             hashtags=list(dict.fromkeys([*m.hashtags, *HASHTAG.findall(m.text)])),

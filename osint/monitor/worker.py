@@ -45,6 +45,7 @@ from osint.monitor.lease import (
 from osint.monitor.options import parse_threshold
 from osint.monitor.recheck import recheck_posts
 from osint.storage.db import Store
+from osint.storage.kinds import RunKind, RunStatus
 from osint.storage.models import CollectionRun, MonitorJob
 from osint.storage.types import utcnow
 
@@ -67,7 +68,7 @@ class WorkerOptions:
 
 @dataclass
 class JobOutcome:
-    status: str  # completed | unavailable | failed | interrupted
+    status: RunStatus  # completed | unavailable | failed | interrupted
     error: str | None = None
     run_id: int | None = None
     summary: CollectSummary | None = None
@@ -221,26 +222,31 @@ class MonitorWorker:
                 full=claimed.options.full,
                 progress=progress,
                 budget=self._budget(claimed.platform),
-                kind="monitor",
+                kind=RunKind.MONITOR,
                 sleep=self._sleep,
             )
-            outcome = JobOutcome("completed", run_id=summary.run_id, summary=summary)
+            outcome = JobOutcome(RunStatus.COMPLETED, run_id=summary.run_id, summary=summary)
         except (AccountUnavailable, AccountNotFound) as exc:
-            outcome = JobOutcome("unavailable", error=str(exc), run_id=self._last_run(claimed))
+            outcome = JobOutcome(
+                RunStatus.UNAVAILABLE, error=str(exc), run_id=self._last_run(claimed)
+            )
         except StopRequested:
-            return JobOutcome("interrupted")
+            return JobOutcome(RunStatus.INTERRUPTED)
         except OsintError as exc:
-            return JobOutcome("failed", error=str(exc))
+            return JobOutcome(RunStatus.FAILED, error=str(exc))
         except Exception as exc:  # one job's bug never stops the others
-            return JobOutcome("failed", error=f"unexpected {type(exc).__name__}: {exc}")
+            return JobOutcome(RunStatus.FAILED, error=f"unexpected {type(exc).__name__}: {exc}")
         try:
             self._changes(claimed, outcome)
         except StopRequested:
-            outcome.status, outcome.error = "interrupted", None
+            outcome.status, outcome.error = RunStatus.INTERRUPTED, None
         except OsintError as exc:
-            outcome.status, outcome.error = "failed", str(exc)
+            outcome.status, outcome.error = RunStatus.FAILED, str(exc)
         except Exception as exc:
-            outcome.status, outcome.error = "failed", f"unexpected {type(exc).__name__}: {exc}"
+            outcome.status, outcome.error = (
+                RunStatus.FAILED,
+                f"unexpected {type(exc).__name__}: {exc}",
+            )
         return outcome
 
     def _changes(self, claimed: ClaimedJob, outcome: JobOutcome) -> None:
@@ -251,7 +257,7 @@ class MonitorWorker:
         if account_id is None or outcome.run_id is None:
             return
         baselined = claimed.state.get("account_id") == account_id
-        if outcome.status == "completed" and baselined:
+        if outcome.status == RunStatus.COMPLETED and baselined:
             checked = recheck_posts(
                 self.store,
                 self.settings,
@@ -308,10 +314,10 @@ class MonitorWorker:
             "last_status": outcome.status,
             "last_error": outcome.error,
         }
-        if outcome.status in ("completed", "unavailable"):
+        if outcome.status in (RunStatus.COMPLETED, RunStatus.UNAVAILABLE):
             values["next_run_at"] = claimed.schedule.next_run(claimed.due_at, now)
             values["consecutive_failures"] = 0
-        elif outcome.status == "failed":
+        elif outcome.status == RunStatus.FAILED:
             failures = claimed.consecutive_failures + 1
             delay = min(
                 self.settings.monitor_retry * 2 ** (failures - 1),

@@ -16,6 +16,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from osint.content import describe
+from osint.storage.kinds import PostKind
 from osint.storage.models import (
     Account,
     AccountSnapshot,
@@ -203,7 +204,7 @@ class PostStats:
 
 def load_post_stats(session: Session, case_id: int) -> dict[int, PostStats]:
     """Posts, reposts and first/last post time per account of the case (one grouped query)."""
-    is_repost = func.sum(case((Post.kind == "repost", 1), else_=0))
+    is_repost = func.sum(case((Post.kind == PostKind.REPOST, 1), else_=0))
     stmt = (
         select(
             Post.account_id,
