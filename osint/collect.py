@@ -54,6 +54,7 @@ from osint.storage.records import (
     PostRecord,
     ProfileRecord,
 )
+from osint.storage.runstate import RunState
 from osint.storage.types import utcnow
 
 RECENT_RUNS = 200  # completed runs scanned for the newest post already collected
@@ -123,7 +124,7 @@ class _Job:
     progress: Progress
     summary: CollectSummary
     case_id: int
-    state: dict[str, Any]  # committed resume state (cursor, since_id, newest_id, posts, pages)
+    state: RunState  # committed resume state (cursor, since_id, newest_id, posts, pages)
     since: datetime | None
     until: datetime | None
     limit: int | None
@@ -189,7 +190,7 @@ def collect_account(
             run, resumed = _start_or_resume(
                 session, settings, collector_cls, case_id, target, params, kind
             )
-            run_id, state = run.id, dict(run.state)
+            run_id, state = run.id, RunState.from_dict(run.state)
             writer = CaseWriter(session, case_id, source=f"collect:{platform}")
     except BaseException:
         http.close()
@@ -232,7 +233,7 @@ def _run(job: _Job) -> CollectSummary:
     if summary.resumed:
         job.progress.log(
             f"resuming run {summary.run_id} of {summary.platform}:{summary.target} "
-            f"after {job.state.get('pages', 0)} page(s)"
+            f"after {job.state.pages or 0} page(s)"
         )
     try:
         profile = _capture_profile(job)
@@ -241,7 +242,7 @@ def _run(job: _Job) -> CollectSummary:
     except (AccountUnavailable, AccountNotFound) as exc:
         errors.append(str(exc))
         status = RunStatus.UNAVAILABLE
-        job.state = {**job.state, "account_status": _unavailable_status(exc)}
+        job.state = job.state.replace(account_status=_unavailable_status(exc))
         raise
     except OsintError as exc:
         exc.message = scrub(exc.message, job.http.secrets)
@@ -302,39 +303,39 @@ def _start_or_resume(
     prev = session.execute(
         select(CollectionRun).where(*same_target).order_by(CollectionRun.id.desc()).limit(1)
     ).scalar_one_or_none()
-    me = {"pid": os.getpid(), "host": settings.hostname}
     if prev is not None and prev.status in (
         RunStatus.RUNNING,
         RunStatus.INTERRUPTED,
         RunStatus.FAILED,
     ):
-        st = prev.state or {}
-        if prev.status == RunStatus.RUNNING and st.get("host") == settings.hostname:
-            pid = int(st.get("pid") or 0)
+        st = RunState.from_dict(prev.state)
+        if prev.status == RunStatus.RUNNING and st.host == settings.hostname:
+            pid = st.pid or 0
             if pid and pid != os.getpid() and pid_alive(pid):
                 raise CollectError(
                     f"another osint process (pid {pid}) is collecting "
                     f"{collector_cls.platform}:{target} into this case",
                     hint="wait for it to finish, or stop it and run this command again",
                 )
-        if prev.params == params and (st.get("pages") or st.get("cursor")):
+        if prev.params == params and (st.pages or st.cursor):
             prev.status = RunStatus.RUNNING
-            prev.state = {**st, **me, "resumes": int(st.get("resumes", 0)) + 1}
+            prev.state = st.replace(
+                pid=os.getpid(), host=settings.hostname, resumes=(st.resumes or 0) + 1
+            ).to_dict()
             session.flush()
             return prev, True
         if prev.status == RunStatus.RUNNING:
             prev.status = RunStatus.ABANDONED
-    state = {
-        "since_id": None
+    state = RunState(
+        since_id=None
         if params.get("full")
         else _newest_collected(session, collector_cls, same_target),
-        "cursor": None,
-        "newest_id": None,
-        "pages": 0,
-        "posts": 0,
-        "complete": False,
-        **me,
-    }
+        pages=0,
+        posts=0,
+        complete=False,
+        pid=os.getpid(),
+        host=settings.hostname,
+    )
     run = start_run(
         session,
         settings,
@@ -358,14 +359,15 @@ def _newest_collected(
         .order_by(CollectionRun.id.desc())
         .limit(RECENT_RUNS)
     ).scalars()
-    ids = [s.get("newest_id") for s in states if s and s.get("complete") and s.get("newest_id")]
+    read = [RunState.from_dict(s) for s in states]
+    ids = [s.newest_id for s in read if s.complete and s.newest_id]
     return collector_cls.newest_id([str(i) for i in ids])
 
 
 def _finish(job: _Job, status: str, errors: list[str]) -> None:
     """Close the run: status, counts, errors, and the captures no page committed (evidence)."""
     leftover = job.pending + job.http.drain_captures()
-    account_status = job.state.get("account_status")
+    account_status = job.state.account_status
     try:
         with job.store.session() as session:
             writer = CaseWriter(session, job.case_id, source=job.writer.source)
@@ -379,7 +381,7 @@ def _finish(job: _Job, status: str, errors: list[str]) -> None:
                 status=status,
                 counts=job.summary.counts(),
                 errors=scrub_value(job.summary.problems + errors, job.http.secrets),
-                state=scrub_value(job.state, job.http.secrets),
+                state=scrub_value(job.state.to_dict(), job.http.secrets),
             )
     except Exception as exc:  # never hide the error that ended the run behind this one
         job.progress.log(f"could not record the end of run {job.summary.run_id}: {exc}")
@@ -412,7 +414,8 @@ def _known_account_id(job: _Job) -> str | None:
             .order_by(CollectionRun.id.desc())
             .limit(RECENT_RUNS)
         ).scalars()
-        remembered = next((s["account"] for s in states if s and s.get("account")), None)
+        accounts = (RunState.from_dict(s).account for s in states)
+        remembered = next((a for a in accounts if a), None)
         if remembered:
             return str(remembered)
         return session.execute(
@@ -457,7 +460,7 @@ def _capture_profile(job: _Job) -> ProfileRecord:
         account_id = job.writer.accounts([profile.account])[
             (profile.account.platform, profile.account.platform_id)
         ]
-        state = {**job.state, "account": profile.account.platform_id}
+        state = job.state.replace(account=profile.account.platform_id)
         _save_state(session, job, state)
     job.pending, job.state = [], state
     summary = job.summary
@@ -468,9 +471,11 @@ def _capture_profile(job: _Job) -> ProfileRecord:
     return profile
 
 
-def _save_state(session: Session, job: _Job, state: dict[str, Any]) -> None:
+def _save_state(session: Session, job: _Job, state: RunState) -> None:
     session.execute(
-        update(CollectionRun).where(CollectionRun.id == job.summary.run_id).values(state=state)
+        update(CollectionRun)
+        .where(CollectionRun.id == job.summary.run_id)
+        .values(state=state.to_dict())
     )
 
 
@@ -485,15 +490,15 @@ def _write_captures(job: _Job, captures: list[CaptureRecord]) -> dict[int, int]:
 def _collect_posts(job: _Job, profile: ProfileRecord) -> None:
     """Page through the account's posts from the committed cursor to the end (or the limit)."""
     _retry_media(job)
-    seen_cursors = {job.state["cursor"]} if job.state.get("cursor") else set()
+    seen_cursors = {job.state.cursor} if job.state.cursor else set()
     dropped_cursor = False
     while True:
-        remaining = None if job.limit is None else job.limit - int(job.state.get("posts", 0))
+        remaining = None if job.limit is None else job.limit - (job.state.posts or 0)
         if remaining is not None and remaining <= 0:
             return
         query = PageQuery(
-            cursor=job.state.get("cursor"),
-            since_id=job.state.get("since_id"),
+            cursor=job.state.cursor,
+            since_id=job.state.since_id,
             since=job.since,
             until=job.until,
             limit=remaining,
@@ -511,7 +516,7 @@ def _collect_posts(job: _Job, profile: ProfileRecord) -> None:
                 f"{exc.message}: the saved page cursor is dropped and the run pages "
                 "again from the newest post",
             )
-            job.state = {**job.state, "cursor": None}
+            job.state = job.state.replace(cursor=None)
             seen_cursors.clear()
             continue
         posts, older_seen = _within_window(job, page.posts, remaining)
@@ -525,21 +530,22 @@ def _collect_posts(job: _Job, profile: ProfileRecord) -> None:
             _problem(job, repeat_line)
         elif page.next_cursor:
             seen_cursors.add(page.next_cursor)
-        state = dict(job.state)
-        state["cursor"] = None if last else page.next_cursor
-        state["pages"] = int(state.get("pages", 0)) + 1
-        state["posts"] = int(state.get("posts", 0)) + len(posts)
-        if state.get("newest_id") is None and posts:
-            state["newest_id"] = job.collector.newest_id([p.platform_id for p in posts])
+        state = job.state.replace(
+            cursor=None if last else page.next_cursor,
+            pages=(job.state.pages or 0) + 1,
+            posts=(job.state.posts or 0) + len(posts),
+        )
+        if state.newest_id is None and posts:
+            state.newest_id = job.collector.newest_id([p.platform_id for p in posts])
         if last:
-            state["newest_id"] = state.get("newest_id") or state.get("since_id")
-            state["complete"] = (
+            state.newest_id = state.newest_id or state.since_id
+            state.complete = (
                 page.next_cursor is None and job.since is None and not limited and not repeated
             )
         ids = _commit_page(job, page, posts, state)
         _fetch_post_media(job, [*posts, *_referenced(page, posts)], ids)
         if last:
-            job.summary.complete = bool(state["complete"])
+            job.summary.complete = bool(state.complete)
             if repeated:
                 raise CollectError(
                     scrub(repeat_line, job.http.secrets),
@@ -555,8 +561,8 @@ def _problem(job: _Job, line: str) -> None:
 
 
 def _repeat_line(job: _Job, cursor: str, page_posts: int) -> str:
-    pages = int(job.state.get("pages", 0)) + 1
-    posts = int(job.state.get("posts", 0)) + page_posts
+    pages = (job.state.pages or 0) + 1
+    posts = (job.state.posts or 0) + page_posts
     return (
         f"{job.collector.title} handed out the page cursor {cursor[:60]!r} again after "
         f"{pages} page(s): a cursor that repeats would page forever, so the run stops here; "
@@ -588,7 +594,7 @@ def _within_window(
 
 
 def _commit_page(
-    job: _Job, page: PostPage, posts: list[PostRecord], state: dict[str, Any]
+    job: _Job, page: PostPage, posts: list[PostRecord], state: RunState
 ) -> dict[str, int]:
     """One transaction: captures, posts (and what they reference) and the resume cursor, or
     none of them. The attachments' bytes come after (:func:`_fetch_post_media`): the posts of a

@@ -56,6 +56,7 @@ from osint.storage.ingest import CaseWriter, PostWriteResult
 from osint.storage.kinds import RunKind, RunStatus
 from osint.storage.profiles import write_profiles
 from osint.storage.records import SEEN_VIA_REFERENCE, CaptureRecord, PostRecord, ProfileRecord
+from osint.storage.runstate import RunState
 from osint.storage.types import utcnow
 
 BATCH = 20_000  # posts per transaction: fewer, larger commits rewrite fewer index pages
@@ -161,7 +162,7 @@ def run_import(
             platform=source,
             target=str(path),
             params={"sha256": capture.sha256, **(params or {})},
-            state={"pid": os.getpid(), "host": settings.hostname},
+            state=RunState(pid=os.getpid(), host=settings.hostname),
         )
         writer = CaseWriter(session, case_id, source=f"import:{source}")
         capture_id = writer.capture(capture, run_id=run.id)

@@ -12,6 +12,7 @@ import osint
 from osint.config import Settings
 from osint.storage.kinds import RunKind, RunStatus
 from osint.storage.models import CollectionRun
+from osint.storage.runstate import RunState
 from osint.storage.types import utcnow
 
 MAX_STORED_ERRORS = 1000
@@ -26,7 +27,7 @@ def start_run(
     platform: str,
     target: str,
     params: dict[str, Any],
-    state: dict[str, Any] | None = None,
+    state: RunState | None = None,
 ) -> CollectionRun:
     run = CollectionRun(
         case_id=case_id,
@@ -34,7 +35,7 @@ def start_run(
         platform=platform,
         target=target,
         params=params,
-        state=state or {},
+        state=state.to_dict() if state else {},
         status=RunStatus.RUNNING,
         counts={},
         errors=[],
@@ -84,9 +85,9 @@ def close_stale_runs(session: Session, settings: Settings, *, case_id: int, kind
         )
     ).scalars()
     for run in runs:
-        state = run.state or {}
-        pid = state.get("pid")
-        if state.get("host") != settings.hostname or not isinstance(pid, int):
+        state = RunState.from_dict(run.state)
+        pid = state.pid
+        if state.host != settings.hostname or not isinstance(pid, int):
             continue
         if pid == os.getpid() or pid_alive(pid):
             continue
