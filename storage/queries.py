@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import BigInteger, Integer, Row, Select, cast, func
+from sqlalchemy import BigInteger, Integer, Row, Select, Table, cast, func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -45,3 +46,19 @@ def epoch_seconds(session: Session, column: Any) -> ColumnElement[int]:
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.floor(func.extract("epoch", column)), BigInteger)
     return cast(func.strftime("%s", column), Integer)
+
+
+def insert_new(
+    session: Session, table: Table, values: dict[str, Any], *, unique: Sequence[str]
+) -> int | None:
+    """Insert one row unless one with the same ``unique`` columns is there already: the new
+    row's id, or None when it was there (``INSERT ... ON CONFLICT DO NOTHING RETURNING id``)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(unique))
+        .returning(table.c.id)
+    )
+    inserted = session.execute(stmt).scalar_one_or_none()
+    return None if inserted is None else int(inserted)

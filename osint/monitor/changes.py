@@ -23,10 +23,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from osint.storage.models import Account, AccountSnapshot, Capture, Event, Media, Post, PostVersion
+from osint.storage.queries import insert_new
 
 PROFILE_FIELDS = ("handle", "display_name", "bio", "location", "url", "avatar_sha256")
 COUNT_FIELDS = ("followers_count", "following_count")
@@ -343,30 +343,24 @@ def store_events(
     detected_at: datetime,
 ) -> list[int]:
     """Insert the events not stored yet (by key); the ids of those inserted, in order."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     table: Table = Event.__table__  # type: ignore[assignment]
     ids = []
     for draft in drafts:
-        stmt = (
-            insert(table)
-            .values(
-                case_id=case_id,
-                job_id=job_id,
-                run_id=run_id,
-                kind=draft.kind,
-                key=draft.key,
-                account_id=draft.account_id,
-                post_id=draft.post_id,
-                detected_at=detected_at,
-                before=draft.before,
-                after=draft.after,
-                before_capture_id=draft.before_capture_id,
-                after_capture_id=draft.after_capture_id,
-            )
-            .on_conflict_do_nothing(index_elements=["case_id", "key"])
-            .returning(table.c.id)
-        )
-        inserted = session.execute(stmt).scalar_one_or_none()
+        values = {
+            "case_id": case_id,
+            "job_id": job_id,
+            "run_id": run_id,
+            "kind": draft.kind,
+            "key": draft.key,
+            "account_id": draft.account_id,
+            "post_id": draft.post_id,
+            "detected_at": detected_at,
+            "before": draft.before,
+            "after": draft.after,
+            "before_capture_id": draft.before_capture_id,
+            "after_capture_id": draft.after_capture_id,
+        }
+        inserted = insert_new(session, table, values, unique=("case_id", "key"))
         if inserted is not None:
-            ids.append(int(inserted))
+            ids.append(inserted)
     return ids
