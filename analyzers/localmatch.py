@@ -460,10 +460,11 @@ class FeatureIndex:
         if not self.features:
             return []
         votes: Counter[int] = Counter()
-        for descriptors in (query.descriptors, query.mirror_descriptors):
+        # Upright descriptors only: mirrors are the global stage's (and verify_pair's) job.
+        for descriptors in (query.descriptors,):
             if len(descriptors) == 0:
                 continue
-            for neighbours in self._matcher.knnMatch(descriptors, k=3):
+            for neighbours in self._matcher.knnMatch(descriptors, k=2):
                 for found in neighbours:
                     owner = self.features[found.imgIdx].media_id
                     if owner != query.media_id and found.distance <= VOTE_DISTANCE:
