@@ -30,6 +30,7 @@ from osint.analyzers.imagematch import (
     find_matches,
     transforms_between,
 )
+from osint.analyzers.localmatch import LocalMatch
 
 RECYCLE_GAP = timedelta(days=1)
 
@@ -57,6 +58,7 @@ class ClusterMember:
     dhash_distance: int
     transforms: tuple[str, ...]
     representative: bool = False
+    local: dict[str, object] | None = None  # local-feature evidence (matched region, transform)
 
 
 @dataclass
@@ -90,7 +92,9 @@ def _time_key(usage: ImageUsage) -> tuple[bool, datetime, int]:
     return (usage.posted_at is None, usage.posted_at or datetime.max, usage.post_id or 0)
 
 
-def _components(media_ids: Iterable[int], matches: Iterable[ImageMatch]) -> list[list[int]]:
+def _components(
+    media_ids: Iterable[int], matches: Iterable[ImageMatch | LocalMatch]
+) -> list[list[int]]:
     parent = {media_id: media_id for media_id in media_ids}
 
     def root(node: int) -> int:
@@ -115,8 +119,12 @@ def cluster_images(
     *,
     radius: int = DEFAULT_RADIUS,
     include_singletons_used_twice: bool = True,
+    local_matches: Sequence[LocalMatch] = (),
 ) -> list[ImageCluster]:
     """Clusters of the same picture, numbered 1.. by first appearance.
+
+    ``local_matches`` (``analyzers.localmatch``) join copies the hashes missed; only their
+    ``same_picture`` relations merge, ``same_scene`` ones never do.
 
     A single file used by two or more accounts (same sha256, so one media row) is a cluster
     too when ``include_singletons_used_twice``.
@@ -125,7 +133,13 @@ def cluster_images(
     usages_by_media: dict[int, list[ImageUsage]] = defaultdict(list)
     for usage in usages:
         usages_by_media[usage.media_id].append(usage)
-    groups = _components(by_id, find_matches(prints, radius))
+    local = {
+        frozenset((m.left_id, m.right_id)): m
+        for m in local_matches
+        if m.relation == "same_picture" and m.left_id in by_id and m.right_id in by_id
+    }
+    links: list[ImageMatch | LocalMatch] = [*find_matches(prints, radius), *local.values()]
+    groups = _components(by_id, links)
     grouped = {media_id for group in groups for media_id in group}
     if include_singletons_used_twice:
         groups += [
@@ -139,7 +153,7 @@ def cluster_images(
     for group in groups:
         group_usages = sorted((u for m in group for u in usages_by_media.get(m, [])), key=_time_key)
         first_media = group_usages[0].media_id if group_usages else group[0]
-        members = [_member(by_id[first_media], by_id[m]) for m in group]
+        members = [_member(by_id[first_media], by_id[m], local) for m in group]
         clusters.append(ImageCluster(0, members, group_usages))
     clusters.sort(
         key=lambda c: _time_key(c.first_usage) if c.first_usage else (True, datetime.max, 0)
@@ -149,10 +163,23 @@ def cluster_images(
     return clusters
 
 
-def _member(representative: ImageFingerprint, fingerprint: ImageFingerprint) -> ClusterMember:
+def _member(
+    representative: ImageFingerprint,
+    fingerprint: ImageFingerprint,
+    local: dict[frozenset[int], LocalMatch],
+) -> ClusterMember:
     if fingerprint.media_id == representative.media_id:
         return ClusterMember(fingerprint.media_id, 0, 0, ("original",), representative=True)
     match = compare(representative, fingerprint)
+    found = local.get(frozenset((representative.media_id, fingerprint.media_id)))
+    if match is None and found is not None:
+        return ClusterMember(
+            fingerprint.media_id,
+            -1,
+            -1,
+            ("contains the picture (local features): " + found.describe(fingerprint.media_id),),
+            local=found.evidence(),
+        )
     if match is None:  # joined through another copy: a chain, not a direct match
         return ClusterMember(fingerprint.media_id, -1, -1, ("linked via another copy",))
     return ClusterMember(
@@ -201,7 +228,9 @@ def reuse_findings(cluster: ImageCluster) -> list[FindingDraft]:
             f"The same {what} (image cluster {cluster.number}, {len(cluster.members)} file(s)) "
             f"was used by {len(accounts)} accounts on {', '.join(platforms)}. "
             f"First: {_who(first)}. Copies differ by: {changes}. In time order: {lines}. "
-            "Matching is perceptual (pHash and dHash agreeing, crops via sub-window hashes): "
+            "Matching is perceptual (pHash and dHash agreeing, crops via sub-window hashes; "
+            "screenshots, rotations and framed copies via ORB keypoints fitting one homography, "
+            "its matched region in the details): "
             "compare the cited media side by side before relying on it."
         )
         roles = {
@@ -237,6 +266,7 @@ def _details(cluster: ImageCluster, used: Sequence[ImageUsage]) -> dict[str, obj
                 "phash_distance": m.phash_distance,
                 "dhash_distance": m.dhash_distance,
                 "transforms": list(m.transforms),
+                **({"local_match": m.local} if m.local else {}),
             }
             for m in cluster.members
         ],

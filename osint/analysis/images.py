@@ -22,10 +22,16 @@ from sqlalchemy.orm import Session
 
 from osint.analysis import replace_findings
 from osint.analyzers.imagebatch import hash_files
-from osint.analyzers.imagematch import DEFAULT_RADIUS, ImageFingerprint
+from osint.analyzers.imagematch import (
+    DEFAULT_RADIUS,
+    ImageFingerprint,
+    candidate_pairs,
+    find_matches,
+)
 from osint.analyzers.imagemeta import exif_notes, stored_exif
 from osint.analyzers.imagereuse import ImageCluster, ImageUsage, cluster_images, image_findings
 from osint.analyzers.images import PDQ_AVAILABLE, HashRecord, ImageStatus
+from osint.analyzers.localmatch import LocalFeatures, LocalMatch, extract_features, match_locally
 from osint.analyzers.perceptual import GRID_VARIANT
 from osint.cases import get_case
 from osint.errors import InputError
@@ -59,6 +65,9 @@ class ImageAnalysisSummary:
     missing: int = 0  # bytes not in the media store
     clusters: int = 0
     findings: int = 0
+    local_matches: int = 0  # same-picture pairs found by local features (not by hashes)
+    same_scene: list[tuple[int, int]] = field(default_factory=list)  # never merged
+    local_notes: list[str] = field(default_factory=list)  # images without local features, why
     warnings: list[str] = field(default_factory=list)
 
 
@@ -288,15 +297,65 @@ def analyze_images(
     fresh = _needing_hashes(rows, hashed, summary, pdq=pdq)
     _hash_new_media(store, fresh, hashed, summary, progress, workers=workers, pdq=pdq)
     with store.session() as session:
-        clusters = _cluster_case(session, case_id, usages, radius)
+        clusters = _cluster_case(store, session, case_id, usages, radius, summary)
         drafts = image_findings(clusters, event_start=event_start)
         summary.findings = len(replace_findings(session, case_id, ANALYSIS, drafts))
     summary.clusters = len(clusters)
     return summary
 
 
+def _local_matches(
+    store: Store,
+    prints: list[ImageFingerprint],
+    rows: dict[int, _MediaRow],
+    radius: int,
+    summary: ImageAnalysisSummary,
+) -> list[LocalMatch]:
+    """Local features only where they can change a decision (see analyzers.localmatch).
+
+    Images matched by nothing globally are searched in an index holding them and one image per
+    global cluster; candidate pairs the hashes rejected are verified directly.
+    """
+    informative = [fp for fp in prints if fp.informative]
+    accepted = {(m.left_id, m.right_id) for m in find_matches(informative, radius)}
+    rejected = {
+        (informative[i].media_id, informative[j].media_id)
+        for i, j in candidate_pairs(informative, radius)
+    } - accepted
+    matched = {media_id for pair in accepted for media_id in pair}
+    parent = {media_id: media_id for media_id in matched}
+
+    def root(node: int) -> int:
+        while parent[node] != node:
+            node = parent[node]
+        return node
+
+    for left, right in accepted:
+        parent[max(root(left), root(right))] = min(root(left), root(right))
+    lonely = [fp.media_id for fp in informative if fp.media_id not in matched]
+    wanted = set(lonely) | {root(m) for m in matched} | {m for pair in rejected for m in pair}
+    features: dict[int, LocalFeatures] = {}
+    for media_id in sorted(wanted):
+        path = store.media.local_path(rows[media_id].sha256)
+        if path is None or not Path(path).is_file():
+            continue
+        outcome = extract_features(media_id, Path(path).read_bytes())
+        if outcome.features is None:
+            summary.local_notes.append(f"media {media_id}: {outcome.note}")
+            continue
+        if outcome.note:
+            summary.local_notes.append(f"media {media_id}: {outcome.note}")
+        features[media_id] = outcome.features
+    return match_locally(features, rejected, lonely)
+
+
 def _cluster_case(
-    session: Session, case_id: int, usages: list[ImageUsage], radius: int
+    store: Store,
+    session: Session,
+    case_id: int,
+    usages: list[ImageUsage],
+    radius: int,
+    summary: ImageAnalysisSummary,
 ) -> list[ImageCluster]:
     rows = _media_rows(session, (u.media_id for u in usages))
     hashes = _stored_hashes(session, rows)
@@ -311,7 +370,12 @@ def _cluster_case(
         for media_id, found in sorted(hashes.items())
         if all(key in found for key in REQUIRED_HASHES)
     ]
-    clusters = cluster_images(prints, [u for u in usages if u.media_id in hashes], radius=radius)
+    local = _local_matches(store, prints, rows, radius, summary)
+    summary.local_matches = sum(m.relation == "same_picture" for m in local)
+    summary.same_scene = [(m.left_id, m.right_id) for m in local if m.relation == "same_scene"]
+    clusters = cluster_images(
+        prints, [u for u in usages if u.media_id in hashes], radius=radius, local_matches=local
+    )
     session.execute(delete(ImageClusterMember).where(ImageClusterMember.case_id == case_id))
     member_rows = [
         {
