@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -122,20 +122,26 @@ def read_keyed(
         yield from _ahead_or_here(source, path, handover.line, handover.offset)
 
 
+def _from_child(items: Iterator[Any]) -> Generator[Any, None, bool]:
+    """The child's items; False when it failed before its first one (then read here instead)."""
+    started = False
+    try:
+        for item in items:
+            started = True
+            yield item
+    except ReaderFailed:
+        if started:
+            raise
+        return False
+    return True
+
+
 def _file_items(
     source: str, path: Path, *, in_child: bool, options: dict[str, Any]
 ) -> Iterator[Any]:
     """A whole-file reader's items, in a child when asked (here when none can start)."""
-    if in_child:
-        started = False
-        try:
-            for item in read_ahead(source, path, options=options):
-                started = True
-                yield item
-            return
-        except ReaderFailed:
-            if started:
-                raise
+    if in_child and (yield from _from_child(read_ahead(source, path, options=options))):
+        return
     for item in _read_file(source, path, options):
         yield encode_post(add_content_keys(item)) if isinstance(item, PostRecord) else item
 
@@ -156,15 +162,8 @@ def _ahead_or_here(
     source: str, path: Path, line: int, offset: int
 ) -> Iterator[PostRecord | ImportProblem]:
     """From ``line`` on, in a child; here when none can start (before its first item)."""
-    started = False
-    try:
-        for item in read_ahead(source, path, start_line=line, start_offset=offset):
-            started = True
-            yield item
+    if (yield from _from_child(read_ahead(source, path, start_line=line, start_offset=offset))):
         return
-    except ReaderFailed:
-        if started:
-            raise
     with open_binary(path) as stream:
         stream.seek(offset)
         reader = READERS[source](stream, start_line=line, start_offset=offset)

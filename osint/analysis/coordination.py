@@ -10,13 +10,15 @@ group, replacing the previous coordination findings of the case.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from osint.analysis import replace_findings, runs
@@ -49,7 +51,7 @@ from osint.errors import InputError
 from osint.progress import Progress
 from osint.storage.db import Store
 from osint.storage.models import Account, Post, SharedObject
-from osint.storage.queries import chunks, select_in
+from osint.storage.queries import select_in
 
 ANALYSIS = "coordination"
 MAX_LISTED_OBJECTS = 200  # objects named in a finding's details; the posts are all cited
@@ -280,28 +282,32 @@ def _amplified(
     for platform, post_id in targets.values():
         by_platform.setdefault(platform, []).append(post_id)
     for platform, post_ids in by_platform.items():
-        for batch in chunks(sorted(set(post_ids))):
-            found = session.execute(
-                select(Post.platform_id, Account.id, Account.handle, Account.platform_id)
-                .join(Account, Account.id == Post.account_id)
-                .where(
-                    Post.case_id == case_id,
-                    Post.platform == platform,
-                    Post.platform_id.in_(batch),
-                )
-            )
-            for post_id, account_id, handle, account_platform_id in found:
-                authors[(platform, post_id)] = (account_id, handle or account_platform_id)
+        found = select_in(
+            session, functools.partial(_authors_of, case_id, platform), sorted(set(post_ids))
+        )
+        for post_id, account_id, handle, account_platform_id in found:
+            authors[(platform, post_id)] = (account_id, handle or account_platform_id)
     result = []
     for objects in labels:
-        counts: dict[tuple[int, str], int] = {}
-        for object_id in objects:
-            author = authors.get(targets.get(object_id, ("", "")))
-            if author is not None:
-                counts[author] = counts.get(author, 0) + 1
+        counts = Counter(
+            author
+            for object_id in objects
+            if (author := authors.get(targets.get(object_id, ("", "")))) is not None
+        )
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0][1]))
         result.append([{"account": a, "handle": h, "objects": n} for (a, h), n in ranked[:10]])
     return result
+
+
+def _authors_of(
+    case_id: int, platform: str, post_ids: Sequence[str]
+) -> Select[str, int, str | None, str]:
+    """The authors (account id, handle, platform id) of these posts of the case."""
+    return (
+        select(Post.platform_id, Account.id, Account.handle, Account.platform_id)
+        .join(Account, Account.id == Post.account_id)
+        .where(Post.case_id == case_id, Post.platform == platform, Post.platform_id.in_(post_ids))
+    )
 
 
 def amplified_sentence(amplified: list[dict[str, Any]]) -> str:
