@@ -197,8 +197,10 @@ def test_rate_limits_in_the_platforms_headers_are_waited_out(
         if re.search(platform.timeline, urlsplit(c.url).path.removeprefix(prefix))
     ]
     assert statuses == EXPECTED_STATUSES[platform.name]
-    waits = [r.at for r in timeline_requests(replay, platform)]
-    assert waits[-1] - waits[-2] >= 0.5  # the last page waited for the quota's window
+    # The quota's window opens with the first page served after the injected 429; the last page
+    # came after that window ended (however slow the machine made the pages in between).
+    at = [r.at for r in timeline_requests(replay, platform)]
+    assert at[-1] - at[1] >= 0.95
 
 
 # -- faults and bad markup ------------------------------------------------------------------------
@@ -224,7 +226,10 @@ def test_faults_are_retried_and_nothing_is_lost(
 ) -> None:
     dia_world(replay.world, posts=platform.posts, image_every=100, platform=platform.name)
     options = dict(fault)
-    replay.world.faults.add(options.pop("kind"), path=platform.timeline, **options)
+    kind = options.pop("kind")
+    replay.world.faults.add(kind, path=platform.timeline, **options)
+    if kind != "slow":  # only the slow fault needs the 1 s timeout; a busy machine must not add one
+        x_settings = x_settings.with_overrides(http_timeout=10.0)
     summary = collect(store, x_settings, platform)
     assert summary.status == "completed" and summary.posts_new == platform.total
     assert len(timeline_requests(replay, platform)) == 4  # the failed attempt and three pages
