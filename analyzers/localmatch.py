@@ -313,9 +313,12 @@ def _verify(
     source = left.points[[p[0] for p in pairs]] * left.factor
     target = right_points[[p[1] for p in pairs]] * right.factor
     threshold = RANSAC_PX * max(left.factor, right.factor)
-    homography, mask = cv2.findHomography(
-        source, target, cv2.USAC_ACCURATE, threshold, maxIters=2000, confidence=0.995
-    )
+    try:
+        homography, mask = cv2.findHomography(
+            source, target, cv2.USAC_ACCURATE, threshold, maxIters=2000, confidence=0.995
+        )
+    except cv2.error:  # USAC asserts on some degenerate point sets
+        return None
     inliers = int(mask.sum()) if mask is not None else 0
     if homography is None or inliers < MIN_INLIERS:
         return None
@@ -408,7 +411,12 @@ def _cell_agreement(source: np.ndarray, target: np.ndarray, h: np.ndarray) -> fl
 def _scene_inliers(source: np.ndarray, target: np.ndarray, threshold: float) -> int:
     if len(source) < 8:
         return 0
-    fundamental, mask = cv2.findFundamentalMat(source, target, cv2.USAC_DEFAULT, threshold, 0.99)
+    try:
+        fundamental, mask = cv2.findFundamentalMat(
+            source, target, cv2.USAC_DEFAULT, threshold, 0.99
+        )
+    except cv2.error:  # USAC asserts on some degenerate point sets (all on one line)
+        return 0
     return int(mask.sum()) if fundamental is not None and mask is not None else 0
 
 
