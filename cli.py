@@ -1042,6 +1042,30 @@ def _print_images(summary: image_analysis.ImageAnalysisSummary) -> None:
         f"{summary.findings:,} findings",
         markup=False,
     )
+    shown = 10
+    if summary.local_pairs:
+        console.print(
+            f"local features found {len(summary.local_pairs):,} "
+            f"cop{'y' if len(summary.local_pairs) == 1 else 'ies'} the hashes missed "
+            "(screenshots, rotations, framed copies):",
+            markup=False,
+        )
+        for left, right, how in summary.local_pairs[:shown]:
+            console.print(f"  media {right} shows media {left}: {how}", markup=False)
+        if len(summary.local_pairs) > shown:
+            console.print(f"  ... and {len(summary.local_pairs) - shown:,} more", markup=False)
+    if summary.same_scene:
+        pairs = ", ".join(f"media {a} ~ media {b}" for a, b in summary.same_scene[:shown])
+        more = (
+            f" and {len(summary.same_scene) - shown:,} more"
+            if len(summary.same_scene) > shown
+            else ""
+        )
+        console.print(
+            f"same scene, not the same picture (never merged, no finding; compare them by eye): "
+            f"{pairs}{more}",
+            markup=False,
+        )
 
 
 def _print_timeline(report: analysis_timeline.TimelineReport) -> None:
