@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from osint import imports
     from osint.analysis import coordination as analysis_coordination
-    from osint.analysis import images as image_analysis
+    from osint.analysis import images_pass as image_analysis
     from osint.analysis import timeline as analysis_timeline
     from osint.analysis.coordination import CoordinationOptions
     from osint.collect import CollectSummary
@@ -1202,7 +1202,7 @@ def analyze_images(
 
     Example: osint analyze images --case mali-2022 --event-start 2022-04-21
     """
-    from osint.analysis import images as image_analysis
+    from osint.analysis import images_pass as image_analysis
 
     start = event_start.replace(tzinfo=UTC) if event_start else None
     with TerminalProgress() as progress:
@@ -1342,7 +1342,7 @@ def export_images_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
 
     Example: osint export images --case mali-2022 --format jsonl -o images.jsonl
     """
-    from osint.analysis import images as image_analysis
+    from osint.analysis import images_pass as image_analysis
     from osint.writers import text_output
 
     with text_output(output) as out:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from osint.analysis.images import analyze_images, export_images
+from osint.analysis.images_pass import analyze_images, export_images
 from osint.cases import create_case
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter
