@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from osint import imports
     from osint.analysis import coordination as analysis_coordination
-    from osint.analysis import images as image_analysis
+    from osint.analysis import images_pass as image_analysis
     from osint.analysis import timeline as analysis_timeline
     from osint.analysis.coordination import CoordinationOptions
     from osint.collect import CollectSummary
@@ -1042,6 +1042,30 @@ def _print_images(summary: image_analysis.ImageAnalysisSummary) -> None:
         f"{summary.findings:,} findings",
         markup=False,
     )
+    shown = 10
+    if summary.local_pairs:
+        console.print(
+            f"local features found {len(summary.local_pairs):,} "
+            f"cop{'y' if len(summary.local_pairs) == 1 else 'ies'} the hashes missed "
+            "(screenshots, rotations, framed copies):",
+            markup=False,
+        )
+        for left, right, how in summary.local_pairs[:shown]:
+            console.print(f"  media {right} shows media {left}: {how}", markup=False)
+        if len(summary.local_pairs) > shown:
+            console.print(f"  ... and {len(summary.local_pairs) - shown:,} more", markup=False)
+    if summary.same_scene:
+        pairs = ", ".join(f"media {a} ~ media {b}" for a, b in summary.same_scene[:shown])
+        more = (
+            f" and {len(summary.same_scene) - shown:,} more"
+            if len(summary.same_scene) > shown
+            else ""
+        )
+        console.print(
+            f"same scene, not the same picture (never merged, no finding; compare them by eye): "
+            f"{pairs}{more}",
+            markup=False,
+        )
 
 
 def _print_timeline(report: analysis_timeline.TimelineReport) -> None:
@@ -1178,7 +1202,7 @@ def analyze_images(
 
     Example: osint analyze images --case mali-2022 --event-start 2022-04-21
     """
-    from osint.analysis import images as image_analysis
+    from osint.analysis import images_pass as image_analysis
 
     start = event_start.replace(tzinfo=UTC) if event_start else None
     with TerminalProgress() as progress:
@@ -1318,7 +1342,7 @@ def export_images_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
 
     Example: osint export images --case mali-2022 --format jsonl -o images.jsonl
     """
-    from osint.analysis import images as image_analysis
+    from osint.analysis import images_pass as image_analysis
     from osint.writers import text_output
 
     with text_output(output) as out:

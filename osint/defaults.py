@@ -9,7 +9,7 @@ from __future__ import annotations
 
 COORDINATION_WINDOW = 300  # seconds: osint.analysis.coordination.CoordinationOptions.window
 IMAGE_RADIUS = 10  # bits of 64: osint.analyzers.imagematch.DEFAULT_RADIUS
-IMAGE_EXPORT_FORMATS = ("csv", "jsonl")  # osint.analysis.images.EXPORT_FORMATS
+IMAGE_EXPORT_FORMATS = ("csv", "jsonl")  # osint.analysis.images_pass.EXPORT_FORMATS
 NETWORK_FORMATS = ("graphml", "gexf", "csv")  # osint.analysis.export.NETWORK_FORMATS
 POST_EXPORT_FORMATS = ("jsonl", "csv")  # osint.export.FORMATS (posts and events)
 REPORT_MAX_POSTS = 2000  # osint.report.data.ReportLimits.max_posts

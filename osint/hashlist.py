@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from osint.analysis import replace_findings
-from osint.analysis.images import case_usages
+from osint.analysis.images_pass import case_usages
 from osint.analyzers.hashlist import (
     COLUMNS,
     EXPORT_CATEGORY,

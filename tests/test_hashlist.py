@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from osint.analysis.images import analyze_images
+from osint.analysis.images_pass import analyze_images
 from osint.cases import create_case
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter

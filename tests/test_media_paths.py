@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import delete, select
 
-from osint.analysis.images import analyze_images
+from osint.analysis.images_pass import analyze_images
 from osint.analyzers.images import hash_image
 from osint.analyzers.mediainspect import MediaStatus, inspect_media
 from osint.cases import create_case

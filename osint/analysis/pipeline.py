@@ -15,7 +15,7 @@ from osint.analysis.coordination import (
     analyze_coordination,
     check_options,
 )
-from osint.analysis.images import ImageAnalysisSummary, analyze_images
+from osint.analysis.images_pass import ImageAnalysisSummary, analyze_images
 from osint.analysis.timeline import TimelineReport, analyze_timeline
 from osint.config import Settings
 from osint.progress import Progress

@@ -8,6 +8,7 @@ analyzer gave them, the edges (``details["edges"]``) of ``coordinated_*`` findin
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -187,6 +188,19 @@ def _fill_evidence(
         views[finding_id].media = found
 
 
+@dataclass(frozen=True)
+class MatchedRegion:
+    """Where local features found the cluster's picture in one image, in that image's pixels.
+
+    ``points`` is an SVG polygon ("x,y x,y ..."), drawn over the thumbnail in a viewBox of the
+    image's own size.
+    """
+
+    width: int
+    height: int
+    points: str
+
+
 @dataclass
 class ClusterMemberView:
     media: MediaView
@@ -198,6 +212,7 @@ class ClusterMemberView:
     posts: int
     posters: list[str]
     avatar_of: list[str] = field(default_factory=list)  # accounts showing it as their picture
+    region: MatchedRegion | None = None  # local-feature match: the picture's outline in it
 
 
 @dataclass
@@ -239,6 +254,7 @@ def load_clusters(
     avatars = _avatar_uses(session, case_id, media_ids)
     first_ids = {posts[0][0] for posts in uses.values() if posts}
     first_posts = load_posts_by_id(session, first_ids)
+    regions = _local_regions(session, case_id, media)
     by_cluster: dict[int, ClusterView] = {
         no: ClusterView(no, [], None, 0) for no in sorted(chosen, key=chosen.index)
     }
@@ -257,6 +273,7 @@ def load_clusters(
                 posts=len(used),
                 posters=sorted({label for _, label in used}),
                 avatar_of=sorted({label for _, label in avatars.get(member.media_id, [])}),
+                region=regions.get(member.media_id),
             )
         )
         if first and (
@@ -270,6 +287,43 @@ def load_clusters(
             | {a for m in cluster.members for a in m.avatar_of}
         )
     return list(by_cluster.values()), len(sizes)
+
+
+def _local_regions(
+    session: Session, case_id: int, media: dict[int, MediaView]
+) -> dict[int, MatchedRegion]:
+    """Per media id, the matched region of a local-feature match stored in an image finding.
+
+    The image findings' details list each cluster member with the evidence of its local match
+    (``analyzers.localmatch.LocalMatch.evidence``); the region is the member's side of it.
+    """
+    found: dict[int, MatchedRegion] = {}
+    details = session.execute(
+        select(Finding.details).where(Finding.case_id == case_id, Finding.analysis == "images")
+    ).scalars()
+    for detail in details:
+        for member in (detail or {}).get("members", []):
+            media_id, match = member.get("media_id"), member.get("local_match")
+            if media_id in media and isinstance(match, dict) and media_id not in found:
+                region = _region(match, media_id, media[media_id])
+                if region is not None:
+                    found[media_id] = region
+    return found
+
+
+def _region(match: dict[str, Any], media_id: int, view: MediaView) -> MatchedRegion | None:
+    side = "region_right" if match.get("right_media") == media_id else "region_left"
+    if match.get("left_media") != media_id and match.get("right_media") != media_id:
+        return None
+    try:
+        points = [(float(x), float(y)) for x, y in match.get(side) or []]
+    except (TypeError, ValueError):
+        return None
+    if len(points) < 3 or not view.width or not view.height:
+        return None
+    if not all(math.isfinite(v) for point in points for v in point):
+        return None
+    return MatchedRegion(view.width, view.height, " ".join(f"{x:.1f},{y:.1f}" for x, y in points))
 
 
 def _avatar_uses(

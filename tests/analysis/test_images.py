@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from osint.analysis.images import analyze_images, export_images
+from osint.analysis.images_pass import analyze_images, export_images
 from osint.cases import create_case
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter
@@ -180,3 +180,40 @@ def test_missing_grid_is_recomputed_without_duplicates(store: Store, case: dict[
         )
     again = analyze_images(store, case="c1", workers=1)
     assert again.hashed_now == 1 and count(store, ImageHash) == total
+
+
+def test_cli_prints_local_matches_and_same_scene_pairs(run_cli, store: Store) -> None:
+    """A screenshot of a photo (a copy the hashes miss) and two crops of a stereo pair."""
+    create_case(store, "c2")
+    chelsea = photos.load_photo("chelsea")
+    left, right = photos.load_photo("motorcycle_left"), photos.load_photo("motorcycle_right")
+    pictures = {
+        "photo": photos.encode(chelsea),
+        "shot": photos.local_copies(chelsea, 100)["screenshot"][0],
+        "scene_left": photos.encode(photos.crop(left, 0.3, 0, 0.5)),
+        "scene_right": photos.encode(photos.crop(right, 0.3, 1, 0.5)),
+    }
+    users = {name: make_account(handle=name) for name in ("a", "b", "c")}
+    posts = [("a", "photo"), ("b", "shot"), ("a", "scene_left"), ("c", "scene_right")]
+    with store.session() as session:
+        writer = CaseWriter(session, 1, source="test")
+        media = {}
+        for key, data in pictures.items():
+            sha = store.media.put(data).sha256
+            media[key] = writer.media(sha256=sha, size=len(data))
+        writer.posts(
+            [
+                make_post(
+                    users[who],
+                    created_at=T0 + timedelta(minutes=n),
+                    media=[make_media_ref(sha256=hashlib.sha256(pictures[key]).hexdigest())],
+                )
+                for n, (who, key) in enumerate(posts)
+            ]
+        )
+    out = run_cli("analyze", "images", "--case", "c2").stdout
+    assert "local features found 1 copy the hashes missed" in out, out
+    assert f"media {media['shot']} shows media {media['photo']}: the photo fills" in out
+    scene = sorted((media["scene_left"], media["scene_right"]))
+    assert "same scene, not the same picture" in out
+    assert f"media {scene[0]} ~ media {scene[1]}" in out

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import cv2
+import numpy as np
 from PIL import Image
 
 from osint.analyzers import localmatch
@@ -48,3 +50,19 @@ def test_animated_image_uses_first_frame_and_says_so() -> None:
 def test_undecodable_bytes_get_a_note() -> None:
     outcome = localmatch.extract_features(1, b"not an image at all")
     assert outcome.features is None and "not decodable" in outcome.note
+
+
+def test_usac_assertion_on_degenerate_points_is_no_match(monkeypatch) -> None:
+    # OpenCV's USAC asserts (cv2.error) on some degenerate point sets met in bench imagematch;
+    # that is "no geometry", not a crash of the analysis.
+    def fail(*args, **kwargs):
+        raise cv2.error("!model.empty()")
+
+    points = np.random.default_rng(0).uniform(0, 100, (40, 2)).astype(np.float32)
+    monkeypatch.setattr(cv2, "findFundamentalMat", fail)
+    assert localmatch._scene_inliers(points, points + 1, 4.0) == 0
+    image = photos.encode(photos.load_photo("astronaut"))
+    features = localmatch.extract_features(1, image).features
+    assert features is not None
+    monkeypatch.setattr(cv2, "findHomography", fail)
+    assert localmatch.verify_pair(features, features) is None

@@ -20,7 +20,11 @@ from tests.analyzers import photos
 
 HELD_OUT = ("coins", "retina", "clock_motion", "china", "flower", "grace_hopper")
 SEED = 100
-MIN_RECALL = 0.6  # measured 0.67-1.0 here (module docstring of analyzers.localmatch); goal 0.95
+# Measured here 0.83-1.0 per edit, 63 of 66 copies (module docstring of analyzers.localmatch);
+# goal 0.95. With 6 copies per edit a bar above 0.67 means 5 of 6: the same on every run (OpenCV's
+# USAC and FLANN use fixed seeds), so no margin is kept per edit, one copy is kept overall.
+MIN_RECALL = 0.8
+MIN_TOTAL_RECALL = 0.93
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +72,8 @@ def test_recall_per_edit_and_no_false_merge(corpus, same_picture) -> None:
     assert false == []
     low = {edit: hit / total for edit, (hit, total) in counts.items() if hit / total < MIN_RECALL}
     assert low == {}
+    hits, copies = (sum(c[i] for c in counts.values()) for i in (0, 1))
+    assert hits / copies >= MIN_TOTAL_RECALL, f"{hits} of {copies}"
 
 
 def test_stereo_pair_is_same_scene_not_same_picture() -> None:

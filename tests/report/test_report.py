@@ -5,12 +5,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from osint.cases import create_case
 from osint.config import Settings
 from osint.report import ReportLimits, build_report, write_report
 from osint.report.safe import CSP
 from osint.storage.db import Store
+from osint.storage.models import Media
 from tests.casebuild import BuiltCase, build_case
 from tests.conftest import CliRun
 
@@ -195,4 +197,67 @@ def test_a_shared_avatar_cluster_counts_the_accounts_that_show_it(
     assert (len(cluster.members), cluster.accounts) == (3, 5)
     assert sorted(a for m in cluster.members for a in m.avatar_of) == sorted(
         f"@face{n} (x)" for n in range(5)
+    )
+
+
+def test_a_local_match_draws_the_matched_region_over_the_copy(
+    built: BuiltCase, store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """The outline comes from the image finding's stored local-match evidence."""
+    from osint.storage.ingest import CaseWriter
+    from osint.storage.models import Finding, ImageClusterMember
+    from tests.casebuild import encode, picture
+
+    with store.session() as session:
+        writer = CaseWriter(session, built.case_id, source="x")
+        ids = []
+        for size in ((120, 90), (200, 300)):
+            data = encode(picture(11).resize(size))
+            sha = store.media.put(data).sha256
+            ids.append(writer.media(sha256=sha, size=len(data), mime="image/jpeg"))
+        session.flush()
+        for media_id, size in zip(ids, ((120, 90), (200, 300)), strict=True):
+            session.execute(
+                update(Media).where(Media.id == media_id).values(width=size[0], height=size[1])
+            )
+        original, shot = ids
+        match = {
+            "left_media": original, "right_media": shot, "relation": "same_picture",
+            "region_left": [[0, 0], [120, 0], [120, 90], [0, 90]],
+            "region_right": [[20, 100], [180, 100], [180, 220], [20, 220]],
+        }  # fmt: skip
+        session.add_all(
+            [
+                ImageClusterMember(
+                    case_id=built.case_id, cluster_no=7, media_id=original, distance=0,
+                    transforms=["original"], representative=True,
+                ),
+                ImageClusterMember(
+                    case_id=built.case_id, cluster_no=7, media_id=shot, distance=None,
+                    transforms=["contains the picture (local features)"], representative=False,
+                ),
+                Finding(
+                    case_id=built.case_id, analysis="images", kind="image_reuse", score=0.4,
+                    title="t", explanation="e",
+                    details={"members": [
+                        {"media_id": original},
+                        {"media_id": shot, "local_match": match},
+                        {"media_id": original, "local_match": {"region_left": "<script>"}},
+                    ]},
+                ),
+            ]
+        )  # fmt: skip
+    report = build_report(store, settings, built.name)
+    cluster = next(c for c in report.clusters if c.cluster_no == 7)
+    regions = {m.media.id: m.region for m in cluster.members}
+    assert regions[original] is None  # no match of its own, and the hostile entry is skipped
+    assert regions[shot] is not None
+    assert regions[shot].points == "20.0,100.0 180.0,100.0 180.0,220.0 20.0,220.0"
+    html = write_report(store, settings, built.name, tmp_path / "r.html").path.read_text()
+    page = parse(html)
+    svgs = [a for tag, a in page.elements if tag == "svg" and a.get("viewbox") == "0 0 200 300"]
+    polygons = [a["points"] for tag, a in page.elements if tag == "polygon"]
+    assert svgs and "20.0,100.0 180.0,100.0 180.0,220.0 20.0,220.0" in polygons
+    assert "<script>" not in html.split("<body>", 1)[1].split("</body>")[0].replace(
+        "&lt;script&gt;", ""
     )

@@ -66,6 +66,8 @@ class ImageAnalysisSummary:
     clusters: int = 0
     findings: int = 0
     local_matches: int = 0  # same-picture pairs found by local features (not by hashes)
+    # (original media, copy media, "the photo fills 62 % of this image, ...") per such pair
+    local_pairs: list[tuple[int, int, str]] = field(default_factory=list)
     same_scene: list[tuple[int, int]] = field(default_factory=list)  # never merged
     local_notes: list[str] = field(default_factory=list)  # images without local features, why
     warnings: list[str] = field(default_factory=list)
@@ -372,6 +374,11 @@ def _cluster_case(
     ]
     local = _local_matches(store, prints, rows, radius, summary)
     summary.local_matches = sum(m.relation == "same_picture" for m in local)
+    summary.local_pairs = [
+        (m.left_id, m.right_id, m.describe(m.right_id))
+        for m in local
+        if m.relation == "same_picture"
+    ]
     summary.same_scene = [(m.left_id, m.right_id) for m in local if m.relation == "same_scene"]
     clusters = cluster_images(
         prints, [u for u in usages if u.media_id in hashes], radius=radius, local_matches=local
