@@ -14,7 +14,7 @@ import time
 
 from osint.analyzers import localmatch
 from osint.analyzers.images import hash_image
-from tests.analyzers import photos
+from osint.synth import photos
 
 SEED = 7
 

@@ -26,7 +26,7 @@ from osint.config import Settings
 from osint.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.models import Media
-from tests.analyzers.photos import encode, load_photo
+from osint.synth.photos import encode, load_photo
 from tests.conftest import CliRun
 
 

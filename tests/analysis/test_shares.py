@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench._store import bulk_load
 from osint.analysis import shares
 from osint.analysis.shares import load_share_table
 from osint.analyzers.coordination import detect_groups
 from osint.analyzers.share_table import ShareTable
 from osint.storage.db import Store
 from osint.synth.planted import generate_share_arrays
+from osint.synth.sharestore import bulk_load
 
 
 def _rows(objects: np.ndarray, accounts: np.ndarray, posts: np.ndarray, times: np.ndarray) -> set:

@@ -9,7 +9,7 @@ import pytest
 from osint.analyzers.imagematch import ImageFingerprint
 from osint.analyzers.imagereuse import ImageUsage, cluster_images, image_findings
 from osint.analyzers.images import hash_image
-from tests.analyzers import photos
+from osint.synth import photos
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
