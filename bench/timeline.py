@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from osint.analysis import timeline as timeline_service
-from osint.analysis.coordination import analyze_coordination
-from osint.analysis.timeline import analyze_timeline
+from osint.analysis import timeline_pass as timeline_service
+from osint.analysis.coordination_pass import analyze_coordination
+from osint.analysis.timeline_pass import analyze_timeline
 from osint.analyzers.share_table import ShareTable
 from osint.cases import get_case
 from osint.synth.planted import generate_share_arrays

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from osint.analysis import runs
-from osint.analysis.coordination import (
+from osint.analysis.coordination_pass import (
     CoordinationResult,
     compute_coordination,
     options_from_record,
 )
-from osint.analysis.timeline import account_signal_summary
+from osint.analysis.timeline_pass import account_signal_summary
 from osint.analyzers.coordination import CoSharePairs, generate_coordinated_network
 from osint.analyzers.share_table import ShareTable
 from osint.cases import get_case

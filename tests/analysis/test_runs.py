@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from osint.analysis import runs
-from osint.analysis.coordination import CoordinationOptions, analyze_coordination
+from osint.analysis.coordination_pass import CoordinationOptions, analyze_coordination
 from osint.analysis.export import export_pairs
 from osint.cases import get_case
 from osint.errors import InputError
