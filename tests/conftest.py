@@ -183,7 +183,7 @@ X_TOKEN = "test-bearer-AAAAxyz0987654321-secret"
 @pytest.fixture
 def replay() -> Iterator[object]:
     """A running replay server over an empty World (``replay.world``), stopped after the test."""
-    from osint.replay import ReplayServer, World
+    from osint.demo.replay import ReplayServer, World
 
     world = World()
     world.tokens["x"] = {X_TOKEN}

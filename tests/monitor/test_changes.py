@@ -17,8 +17,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from osint.collect import collect_account
 from osint.config import Settings
+from osint.demo.replay import ReplayServer, WorldAccount
 from osint.monitor import JobOptions, add_job
-from osint.replay import ReplayServer, WorldAccount
 from osint.storage.db import Store
 from osint.storage.models import Capture, MonitorJob, Post, PostVersion
 from osint.storage.types import utcnow

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from osint.config import Settings
+from osint.demo.replay import ReplayServer
 from osint.monitor import list_jobs
-from osint.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.models import MonitorJob
 from osint.storage.types import utcnow

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from osint.demo.replay import ReplayServer
 from osint.errors import InputError
 from osint.monitor import Notifier
-from osint.replay import ReplayServer
 from tests.conftest import CliRun
 from tests.monitor.test_jobs import _make_all_due
 from tests.replay.worlds import dia_world

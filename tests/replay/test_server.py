@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from osint.replay import ReplayServer, World
+from osint.demo.replay import ReplayServer, World
 from tests.conftest import X_TOKEN
 from tests.replay.worlds import dia_world
 

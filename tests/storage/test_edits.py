@@ -19,7 +19,7 @@ from osint import imports
 from osint.cases import create_case
 from osint.collect import collect_account
 from osint.config import Settings
-from osint.replay import ReplayServer
+from osint.demo.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter
 from osint.storage.models import Post, PostMedia, PostObject, PostVersion, SharedObject
