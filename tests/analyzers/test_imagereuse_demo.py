@@ -7,6 +7,7 @@ import hashlib
 
 import pytest
 
+from osint.analyzers.findings import EvidenceRef
 from osint.analyzers.imagematch import ImageFingerprint
 from osint.analyzers.imagereuse import ImageUsage, cluster_images, image_findings
 from osint.analyzers.images import hash_image
@@ -83,7 +84,8 @@ def test_shared_avatar_is_found(demo) -> None:
     assert len(reuse) == 3  # grave_1 and grave_3 re-uploaded; grave_2 reposted as the same file
     source = next(u.account_id for u in usages if u.account_label == scenario.truth.source)
     assert all(
-        d.accounts[0] == source and d.roles[f"account:{source}"] == "first_poster" for d in reuse
+        d.accounts[0] == source and d.roles[EvidenceRef.account(source)] == "first_poster"
+        for d in reuse
     )
     for other in (d for d in drafts if d.kind == "image_reuse" and not graves & set(d.media)):
         assert len({sha[m] for m in other.media}) == 1  # the same seed-collision quirk
