@@ -52,7 +52,8 @@ def case_media_ids(case_id: int) -> Any:
 
 def table_of(model: Any) -> Table:
     """The Core table behind an ORM model."""
-    return model.__table__
+    table: Table = model.__table__
+    return table
 
 
 def _scoped(model: Any, case_id: int) -> Select[Any]:

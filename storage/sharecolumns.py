@@ -35,7 +35,7 @@ def share_columns(
     return _sqlite_columns(session, query)
 
 
-def _share_query(case_id: int, modalities: Sequence[str] | None) -> Select:
+def _share_query(case_id: int, modalities: Sequence[str] | None) -> Select[int, int, int, int]:
     query = select(
         PostObject.object_id, PostObject.account_id, PostObject.ts, PostObject.post_id
     ).where(PostObject.case_id == case_id)
@@ -47,7 +47,7 @@ def _share_query(case_id: int, modalities: Sequence[str] | None) -> Select:
     return query
 
 
-def _copy_binary(session: Session, query: Select) -> list[np.ndarray]:
+def _copy_binary(session: Session, query: Select[int, int, int, int]) -> list[np.ndarray]:
     """Rows of four NOT NULL bigint columns through PostgreSQL's binary COPY."""
     sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
     driver: Any = session.connection().connection.driver_connection
@@ -66,7 +66,7 @@ def _copy_binary(session: Session, query: Select) -> list[np.ndarray]:
     return [records[f"c{i}"]["value"].astype(np.int64) for i in range(4)]
 
 
-def _sqlite_columns(session: Session, query: Select) -> list[np.ndarray]:
+def _sqlite_columns(session: Session, query: Select[int, int, int, int]) -> list[np.ndarray]:
     """Rows from SQLite as one decimal text per column, parsed by numpy.
 
     A Python tuple and int objects per row cost ~1 us each; ``group_concat`` builds each
@@ -96,7 +96,7 @@ def _sqlite_columns(session: Session, query: Select) -> list[np.ndarray]:
 
 
 def _sqlite_chunk(
-    connection: Any, session: Session, query: Select, low: int, packed: bool
+    connection: Any, session: Session, query: Select[int, int, int, int], low: int, packed: bool
 ) -> list[np.ndarray] | None:
     """One rowid range's (object, account, ts, post) columns; None when ``packed`` and a time
     does not fit in 32 unsigned bits."""

@@ -176,7 +176,9 @@ def load_any_photo(name: str) -> Image.Image:
     return load_photo(name)
 
 
-def _text_lines(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], rng: random.Random):
+def _text_lines(
+    draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], rng: random.Random
+) -> None:
     left, top, right, bottom = box
     y = top
     while y + 10 < bottom:
