@@ -206,3 +206,16 @@ def x_settings(settings: Settings, replay: object) -> Settings:
         http_retries=3,
         max_rate_wait=5.0,
     )
+
+
+# -- the demo world ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def demo_scenario() -> object:
+    """The default demo scenario, built (and its pictures drawn, ~2 s) once per test session.
+
+    Shared by every test that reads it: treat it as read-only (``run_demo`` only reads it)."""
+    from osint.demo.scenario import build_scenario
+
+    scenario = build_scenario()
+    scenario.images  # noqa: B018 (drawn once here rather than in each test that needs them)
+    return scenario

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from osint.config import Settings, load_settings
 from osint.demo import run as demo_module
 from osint.demo.run import demo_platforms, run_demo
-from osint.demo.scenario import build_scenario
+from osint.demo.scenario import Scenario, build_scenario
 from osint.demo.world import platform_handle
 from osint.errors import VerifyError
 from osint.storage.db import Store
@@ -99,9 +99,9 @@ def demo_run(
     return out, result
 
 
-def test_demo_collects_every_account_of_the_world(demo_run) -> None:
+def test_demo_collects_every_account_of_the_world(demo_run, demo_scenario: Scenario) -> None:
     out, result = demo_run
-    scenario = build_scenario()
+    scenario = demo_scenario
     platforms = demo_platforms()
     personas = [p for p in scenario.personas.values() if p.platform in platforms]
     messages = [m for m in scenario.messages if m.platform in platforms]

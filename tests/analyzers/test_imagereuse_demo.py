@@ -11,12 +11,14 @@ from osint.analyzers.findings import EvidenceRef
 from osint.analyzers.imagematch import ImageFingerprint
 from osint.analyzers.imagereuse import ImageUsage, cluster_images, image_findings
 from osint.analyzers.images import hash_image
-from osint.demo.scenario import EVENT, build_scenario
+from osint.demo.scenario import EVENT, Scenario
 
 
 @pytest.fixture(scope="module")
-def demo() -> tuple[object, dict[str, int], list[ImageFingerprint], list[ImageUsage]]:
-    scenario = build_scenario()
+def demo(
+    demo_scenario: Scenario,
+) -> tuple[object, dict[str, int], list[ImageFingerprint], list[ImageUsage]]:
+    scenario = demo_scenario
     media_ids = {key: number for number, key in enumerate(sorted(scenario.images), start=1)}
     account_ids = {key: number for number, key in enumerate(scenario.personas, start=1)}
     prints = []
