@@ -176,7 +176,7 @@ def shared_data() -> Path:
 __all__ = ["CliRun", "cli"]
 
 
-# -- the replay server (tests/replay/worlds.py builds the standard worlds) -------------------
+# -- the replay server (tests/demo/replay/worlds.py builds the standard worlds) -------------------
 X_TOKEN = "test-bearer-AAAAxyz0987654321-secret"
 
 

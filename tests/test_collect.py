@@ -32,7 +32,7 @@ from osint.storage.models import (
     PostVersion,
 )
 from tests.conftest import CliRun
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 
 
 def collect(

@@ -38,7 +38,7 @@ from osint.storage.models import (
     PostVersion,
 )
 from tests.conftest import REPO, X_TOKEN, CliRun
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 
 TRIALS = 3
 

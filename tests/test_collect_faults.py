@@ -25,7 +25,7 @@ from osint.errors import CollectError
 from osint.storage.db import Store
 from osint.storage.models import CollectionRun, Media, Post, PostMedia
 from tests.conftest import X_TOKEN, CliRun
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 from tests.test_collect_durability import _all_files_under, _all_text_in_database
 
 

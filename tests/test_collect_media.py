@@ -23,7 +23,7 @@ from osint.storage.db import Store
 from osint.storage.models import Capture, Post, PostMedia
 from osint.storage.types import utcnow
 from tests.conftest import CliRun
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 
 
 def free_port() -> int:

@@ -29,7 +29,7 @@ from osint.errors import AccountNotFound, AccountUnavailable
 from osint.storage.db import Store
 from osint.storage.models import Account, AccountSnapshot, Capture, CollectionRun, Post
 from tests.conftest import REPO, CliRun
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 from tests.test_collect_durability import _kill_at_request, case_contents, check_captures_in_warc
 
 

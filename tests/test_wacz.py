@@ -29,7 +29,7 @@ from osint.storage.models import Capture
 from osint.wacz import export_wacz, urlkey
 from tests.casebuild import BuiltCase, build_case
 from tests.conftest import REPO, CliRun
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 from tests.report.browser import HeadlessChromium, find_chromium
 from tests.web.rangeserver import RangeServer
 

@@ -22,8 +22,8 @@ from osint.monitor import JobOptions, add_job
 from osint.storage.db import Store
 from osint.storage.models import Capture, MonitorJob, Post, PostVersion
 from osint.storage.types import utcnow
+from tests.demo.replay.worlds import dia_world
 from tests.monitor.conftest import events, make_due, run_once
-from tests.replay.worlds import dia_world
 
 
 def start_watching(

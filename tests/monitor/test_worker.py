@@ -28,8 +28,8 @@ from osint.storage.db import Store
 from osint.storage.models import CollectionRun, MonitorJob, Post
 from osint.storage.types import utcnow
 from tests.conftest import REPO, X_TOKEN
+from tests.demo.replay.worlds import dia_world
 from tests.monitor.conftest import make_due, run_once
-from tests.replay.worlds import dia_world
 from tests.test_collect_durability import _kill_at_request, case_contents
 
 TRIALS = 3

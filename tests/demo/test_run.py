@@ -24,7 +24,7 @@ from osint.storage.db import Store
 from osint.storage.models import Account, Post
 from osint.store import open_store
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def readme_commands() -> tuple[str, str]:
