@@ -33,10 +33,10 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from osint import imports
-    from osint.analysis import coordination as analysis_coordination
+    from osint.analysis import coordination_pass as analysis_coordination
     from osint.analysis import images_pass as image_analysis
-    from osint.analysis import timeline as analysis_timeline
-    from osint.analysis.coordination import CoordinationOptions
+    from osint.analysis import timeline_pass as analysis_timeline
+    from osint.analysis.coordination_pass import CoordinationOptions
     from osint.collect import CollectSummary
     from osint.config import Settings
     from osint.storage.db import Store
@@ -951,7 +951,7 @@ def _analysis_options(
     modalities: tuple[str, ...] = (),
     keep_loops: bool = False,
 ) -> CoordinationOptions:
-    from osint.analysis.coordination import CoordinationOptions
+    from osint.analysis.coordination_pass import CoordinationOptions
 
     return CoordinationOptions(
         window=window,
@@ -1145,7 +1145,7 @@ def analyze_coordination(
 
     Example: osint analyze coordination --case ru --window 60 --min-participation 2
     """
-    from osint.analysis import coordination as analysis_coordination
+    from osint.analysis import coordination_pass as analysis_coordination
 
     options = _analysis_options(window, min_participation, edge_weight, modalities, keep_loops)
     with TerminalProgress() as progress:
@@ -1161,7 +1161,7 @@ def analyze_timeline(app: AppContext, case_name: str) -> None:
 
     Example: osint analyze timeline --case mali-2022
     """
-    from osint.analysis import timeline as analysis_timeline
+    from osint.analysis import timeline_pass as analysis_timeline
 
     with TerminalProgress() as progress:
         report = analysis_timeline.analyze_timeline(app.store, case_name, progress)

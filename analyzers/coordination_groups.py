@@ -31,12 +31,12 @@ from osint.analyzers.coordination_significance import (
     judge_members,
     object_profile,
 )
-from osint.analyzers.findings import FindingDraft
+from osint.analyzers.findings import FindingDraft, FindingKind, GroupEdge, edges_to_details
 from osint.analyzers.timeline import AccountProfile, creation_burst, format_day, format_duration
 
 logger = logging.getLogger(__name__)
 
-FINDING_KIND = "coordinated_group"
+FINDING_KIND = FindingKind.COORDINATED_GROUP
 MAX_EVIDENCE_POSTS = 500
 MAX_UNFLAGGED = 200  # candidate groups kept (not flagged) for `--all`, the strongest first
 
@@ -475,7 +475,10 @@ def _group_edges(pairs: CoSharePairs, group: CandidateGroup) -> list[list[object
     heaviest = np.argsort(-counts, kind="stable")[:MAX_DETAIL_EDGES]
     a = table.account_labels_of(edges[heaviest, 0])
     b = table.account_labels_of(edges[heaviest, 1])
-    return [[_plain(u), _plain(v), int(w)] for u, v, w in zip(a, b, counts[heaviest], strict=True)]
+    return edges_to_details(
+        GroupEdge(_plain(u), _plain(v), int(w))
+        for u, v, w in zip(a, b, counts[heaviest], strict=True)
+    )
 
 
 def group_details(pairs: CoSharePairs, group: CandidateGroup, rank: int) -> dict[str, object]:

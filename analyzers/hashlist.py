@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from osint.analyzers.findings import FindingDraft
+from osint.analyzers.findings import EvidenceRef, FindingDraft, FindingKind
 from osint.analyzers.imagereuse import ImageUsage
 from osint.analyzers.pdq import MATCH_THRESHOLD, is_pdq_hex
 
@@ -267,7 +267,7 @@ def _finding(
         "concluding they are the same."
     )
     return FindingDraft(
-        kind="hashlist_match",
+        kind=FindingKind.HASHLIST_MATCH,
         score=round(1.0 - best.distance / (threshold + 1), 3),
         title=f"Image {sha[:12]} is on the hash list {list_name!r} ({best.distance} bits)",
         explanation=explanation,
@@ -293,5 +293,5 @@ def _finding(
             ],
             "entries_matched": len(found),
         },
-        roles={f"media:{media_id}": "listed_image"},
+        roles={EvidenceRef.media(media_id): "listed_image"},
     )

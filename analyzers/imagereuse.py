@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from osint.analyzers.findings import FindingDraft
+from osint.analyzers.findings import EvidenceRef, FindingDraft, FindingKind
 from osint.analyzers.imagematch import (
     DEFAULT_RADIUS,
     ImageFingerprint,
@@ -214,7 +214,7 @@ def _reuse_score(accounts: int) -> float:
 def reuse_findings(cluster: ImageCluster) -> list[FindingDraft]:
     """``image_reuse`` and ``avatar_reuse`` drafts for one cluster (none if one account)."""
     drafts = []
-    for avatars, kind in ((False, "image_reuse"), (True, "avatar_reuse")):
+    for avatars, kind in ((False, FindingKind.IMAGE_REUSE), (True, FindingKind.AVATAR_REUSE)):
         used = [u for u in cluster.usages if u.is_avatar == avatars]
         accounts = cluster.accounts(avatars=avatars)
         if len(accounts) < 2:
@@ -234,11 +234,11 @@ def reuse_findings(cluster: ImageCluster) -> list[FindingDraft]:
             "compare the cited media side by side before relying on it."
         )
         roles = {
-            f"account:{first.account_id}": "first_poster",
-            f"media:{first.media_id}": "earliest",
+            EvidenceRef.account(first.account_id): "first_poster",
+            EvidenceRef.media(first.media_id): "earliest",
         }
         if first.post_id is not None:
-            roles[f"post:{first.post_id}"] = "earliest"
+            roles[EvidenceRef.post(first.post_id)] = "earliest"
         drafts.append(
             FindingDraft(
                 kind=kind,
@@ -306,14 +306,18 @@ def recycled_findings(
     cited = [earliest, *later]
     return [
         FindingDraft(
-            kind="image_recycled",
+            kind=FindingKind.IMAGE_RECYCLED,
             score=0.7 if event_start is not None else 0.5,
             title=f"Picture posted before: {len(later)} later post(s) reuse an older image",
             explanation=explanation,
             details=_details(cluster, cited),
             roles={
-                f"post:{earliest.post_id}": "earliest_copy",
-                f"account:{earliest.account_id}": "first_poster",
+                **(
+                    {EvidenceRef.post(earliest.post_id): "earliest_copy"}
+                    if earliest.post_id is not None
+                    else {}
+                ),
+                EvidenceRef.account(earliest.account_id): "first_poster",
             },
             **_evidence(cited),
         )

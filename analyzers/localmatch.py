@@ -40,7 +40,7 @@ photo can fill one frame's textured cells); flat, disagreeing bands of cells at 
 frames. A pair that fails the check with many fundamental-matrix inliers is "same_scene".
 
 Thresholds were chosen on ``TUNING_PHOTOS`` with seeds 0-1 of
-``tests/analyzers/photos.local_copies`` (each seed its own corpus of 66 images plus the stereo
+``osint/synth/photos.local_copies`` (each seed its own corpus of 66 images plus the stereo
 pair, global + local stage, every image a query: recall 1.0 on every edit except 5 of 6 for
 screenshot (seed 0), meme bars (seed 0), combo (seed 1) and caption bar 25 % (both); the misses
 are rocket's and brick's; 0 local false merges, the stereo pair same_scene) and on the demo's

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from osint.analyzers.findings import FindingDraft
+from osint.analyzers.findings import FindingDraft, FindingKind
 from osint.analyzers.places import claimed_offset
 
 HOUR, DAY = 3_600, 86_400
@@ -83,7 +83,7 @@ class AccountTimeline:
 class Signal:
     """One timeline signal of one account (or group): a score and why."""
 
-    kind: str
+    kind: FindingKind
     score: float
     explanation: str
     accounts: tuple[int | str, ...]
@@ -236,7 +236,7 @@ def timezone_signal(timeline: AccountTimeline) -> Signal | None:
         f"times likelier than {format_offset(offset)} of the claimed {place}, {distance:g} hours away."
     )
     return Signal(
-        "timezone_mismatch",
+        FindingKind.TIMEZONE_MISMATCH,
         round(score, 4),
         explanation,
         (timeline.profile.account_id,),
@@ -279,7 +279,7 @@ def office_hours_signal(timeline: AccountTimeline) -> Signal | None:
         f"(about 29% for a person posting every day): the rhythm of a working shift."
     )
     return Signal(
-        "office_hours",
+        FindingKind.OFFICE_HOURS,
         round(score, 4),
         explanation,
         (timeline.profile.account_id,),
@@ -319,7 +319,7 @@ def regularity_signal(timeline: AccountTimeline) -> Signal | None:
         )
         evidence = timeline.post_ids
     return Signal(
-        "machine_regularity",
+        FindingKind.MACHINE_REGULARITY,
         round(score, 4),
         "; ".join(parts) + ".",
         (timeline.profile.account_id,),
@@ -352,7 +352,7 @@ def burst_signal(timeline: AccountTimeline) -> Signal | None:
     )
     evidence = timeline.post_ids[days == day_values[peak]]
     return Signal(
-        "activity_burst",
+        FindingKind.ACTIVITY_BURST,
         round(score, 4),
         explanation,
         (timeline.profile.account_id,),
@@ -388,7 +388,7 @@ def name_change_signal(timeline: AccountTimeline) -> Signal | None:
         f"was last seen {format_duration(max(days_before, 0) * DAY)} before its first post in this case."
     )
     return Signal(
-        "name_change",
+        FindingKind.NAME_CHANGE,
         round(score, 4),
         explanation,
         (timeline.profile.account_id,),
@@ -419,7 +419,7 @@ def young_prolific_signal(
         f"before its first post in this case, and posted {rate:.1f} times a day."
     )
     return Signal(
-        "young_prolific",
+        FindingKind.YOUNG_PROLIFIC,
         round(score, 4),
         explanation,
         (timeline.profile.account_id,),
@@ -467,7 +467,7 @@ def creation_burst_signal(profiles: Sequence[AccountProfile], label: str) -> Sig
         f"{format_day(burst.start)} and {format_day(burst.end)}."
     )
     return Signal(
-        "creation_burst",
+        FindingKind.CREATION_BURST,
         round(score, 4),
         explanation,
         members,
@@ -508,13 +508,13 @@ def timeline_findings(
 
 
 TITLES = {
-    "timezone_mismatch": "Sleeps on another timezone than it claims",
-    "office_hours": "Posts on an office schedule",
-    "machine_regularity": "Machine-like posting times",
-    "activity_burst": "Burst of activity far above baseline",
-    "name_change": "Renamed account",
-    "young_prolific": "Young account posting at a high rate",
-    "creation_burst": "Accounts created in a burst",
+    FindingKind.TIMEZONE_MISMATCH: "Sleeps on another timezone than it claims",
+    FindingKind.OFFICE_HOURS: "Posts on an office schedule",
+    FindingKind.MACHINE_REGULARITY: "Machine-like posting times",
+    FindingKind.ACTIVITY_BURST: "Burst of activity far above baseline",
+    FindingKind.NAME_CHANGE: "Renamed account",
+    FindingKind.YOUNG_PROLIFIC: "Young account posting at a high rate",
+    FindingKind.CREATION_BURST: "Accounts created in a burst",
 }
 
 

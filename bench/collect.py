@@ -23,7 +23,7 @@ from osint.cases import create_case
 from osint.collect import collect_account
 from osint.collectors.x import EXPANSIONS, MEDIA_FIELDS, TWEET_FIELDS, USER_FIELDS
 from osint.config import Secret, load_settings
-from osint.replay import ReplayServer, World, WorldAccount
+from osint.demo.replay import ReplayServer, World, WorldAccount
 from osint.store import open_store
 
 TOKEN = "bench-token"  # the replay server's, not a real one

@@ -24,7 +24,7 @@ import httpx
 from osint.cases import create_case
 from osint.collect import collect_account
 from osint.config import load_settings
-from osint.replay import ReplayServer, World, WorldAccount
+from osint.demo.replay import ReplayServer, World, WorldAccount
 from osint.store import open_store
 
 IMAGE_EVERY = 5

@@ -21,7 +21,7 @@ from osint.cases import create_case
 from osint.collect import collect_account
 from osint.collectors import http as http_module
 from osint.config import Secret, load_settings
-from osint.replay import ReplayServer, World
+from osint.demo.replay import ReplayServer, World
 from osint.store import open_store
 
 POSTS, IMAGES, BACKOFF = 100, 23, 0.05

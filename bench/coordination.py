@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench._store import bulk_load, open_bench_store
 from osint.analysis.shares import load_share_table
 from osint.analyzers.coordination import ShareTable, detect_groups, generate_coordinated_network
 from osint.synth.planted import generate_share_arrays
+from osint.synth.sharestore import bulk_load, open_bench_store
 
 WINDOW = 60
 REPEATS = 3  # osint takes seconds, the machine is shared: best of 3 (the toolkit runs once)

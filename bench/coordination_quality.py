@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 
-from osint.analysis.coordination import CoordinationOptions
+from osint.analysis.coordination_pass import CoordinationOptions
 from osint.analyzers.coordination import detect_groups, generate_coordinated_network
 from osint.analyzers.coordination_groups import find_candidate_groups
 from osint.synth.family import (

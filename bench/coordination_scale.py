@@ -31,10 +31,10 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
-from bench._store import bulk_load, open_bench_store
 from osint.storage.db import Store
 from osint.storage.models import Case, PostObject
 from osint.synth.planted import generate_share_arrays
+from osint.synth.sharestore import bulk_load, open_bench_store
 
 BUDGET_SECONDS = 60.0
 BUDGET_GB = 4.0
@@ -47,7 +47,7 @@ import json, logging, resource, sys, time
 from pathlib import Path
 from osint.analyzers.coordination import detect_groups, generate_coordinated_network
 from osint.analyzers.coordination_groups import find_candidate_groups, group_findings
-from bench._store import open_bench_store
+from osint.synth.sharestore import open_bench_store
 from osint.analysis.shares import load_share_table
 logging.disable(logging.WARNING)
 store = open_bench_store(sys.argv[1], Path(sys.argv[2]))

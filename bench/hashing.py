@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from osint.analyzers.imagebatch import BatchHasher
 from osint.analyzers.images import HashRecord, hash_image
-from tests.analyzers import photos
+from osint.synth import photos
 
 IMAGES_PER_PHOTO = 12
 ROUNDS = 4

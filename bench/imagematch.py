@@ -1,6 +1,6 @@
 """Cost of the local-feature stage (analyzers.localmatch) against global hashing, same run.
 
-Images: every scikit-image photo of tests/analyzers/photos.PHOTO_NAMES with its issue-20 edits
+Images: every scikit-image photo of osint/synth/photos.PHOTO_NAMES with its issue-20 edits
 (seed 7), as JPEG bytes. Baseline: ``hash_image`` (all global hashes) of the same images in this
 process. Measured: feature extraction per image, index build + query per image, and verification
 per candidate pair; the 100k-image figure extrapolates per-image feature and query time (the
@@ -14,7 +14,7 @@ import time
 
 from osint.analyzers import localmatch
 from osint.analyzers.images import hash_image
-from tests.analyzers import photos
+from osint.synth import photos
 
 SEED = 7
 

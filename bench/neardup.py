@@ -20,7 +20,7 @@ import pybktree
 from PIL import Image
 
 from osint.analyzers import neardup, perceptual
-from tests.analyzers import photos
+from osint.synth import photos
 
 N = 1_000_000
 BK_SUBSET = 100_000

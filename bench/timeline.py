@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bench._store import bulk_load, open_bench_store
-from osint.analysis import timeline as timeline_service
-from osint.analysis.coordination import analyze_coordination
-from osint.analysis.timeline import analyze_timeline
+from osint.analysis import timeline_pass as timeline_service
+from osint.analysis.coordination_pass import analyze_coordination
+from osint.analysis.timeline_pass import analyze_timeline
 from osint.analyzers.share_table import ShareTable
 from osint.cases import get_case
 from osint.synth.planted import generate_share_arrays
+from osint.synth.sharestore import bulk_load, open_bench_store
 
 ACCOUNTS = 50_000
 

@@ -37,7 +37,7 @@ from osint.storage.records import CaptureRecord
 _HOP_BY_HOP = frozenset({"transfer-encoding", "connection", "keep-alive"})
 
 
-class _Sha256WARCWriter(WARCWriter):
+class _Sha256WARCWriter(WARCWriter):  # type: ignore[misc]  # warcio ships no types
     """warcio's writer with SHA-256 block and payload digests instead of SHA-1."""
 
     @staticmethod

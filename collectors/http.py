@@ -551,7 +551,8 @@ class HttpClient:
         return failures
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(MAX_BACKOFF, self.settings.http_backoff * 2 ** (attempt - 1))
+        growth: int = 2 ** (attempt - 1)  # typeshed: int ** int is Any (negative powers)
+        ceiling = min(MAX_BACKOFF, self.settings.http_backoff * growth)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     # -- one exchange ----------------------------------------------------------------------

@@ -176,9 +176,8 @@ def _links(content: str, card: Any) -> list[str]:
 
 def _quoted(status: dict[str, Any]) -> dict[str, Any] | None:
     quote = status.get("quote")
-    if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
-        return quote["quoted_status"]
-    return None
+    quoted = quote.get("quoted_status") if isinstance(quote, dict) else None
+    return quoted if isinstance(quoted, dict) else None
 
 
 def _status_extra(status: dict[str, Any]) -> dict[str, Any]:

@@ -33,17 +33,11 @@ from osint.hashzip import HashingZip, MemberDigest
 from osint.progress import NullProgress, Progress
 from osint.report import ReportLimits, build_report, write_html
 from osint.report.data import load_runs
+from osint.storage.casetables import EXPORT_TABLES, ExportTable, case_media_ids
 from osint.storage.db import Store
 from osint.storage.models import Capture, Media
 from osint.storage.types import utcnow
-from osint.tables import (
-    EXPORT_TABLES,
-    CsvWriter,
-    ExportTable,
-    case_media_ids,
-    iter_rows,
-    jsonl_line,
-)
+from osint.tables import CsvWriter, iter_rows, jsonl_line
 from osint.timestamp import request_timestamp
 from osint.writers import atomic_output, utc_iso
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from osint.analyzers.contentkeys import add_content_keys
 from osint.cases import get_case
 from osint.collect_media import RETRY_BATCH, MediaFetcher, NewMedia, PendingMedia
 from osint.collectors.base import Collector, CursorRejected, PageQuery, PostPage
@@ -40,7 +41,6 @@ from osint.errors import (
     InputError,
     OsintError,
 )
-from osint.keys import add_content_keys
 from osint.progress import NullProgress, Progress
 from osint.runs import finish_run, start_run
 from osint.storage.db import Store

@@ -45,7 +45,8 @@ RETRY_BATCH = 200  # attachments retried per transaction
 
 def retry_delay(attempts: int) -> float:
     """Seconds to wait before the next try of an attachment that failed ``attempts`` times."""
-    return min(RETRY_CAP, RETRY_BASE * 2 ** max(attempts - 1, 0))
+    growth: int = 2 ** max(attempts - 1, 0)  # typeshed: int ** int is Any (negative powers)
+    return min(RETRY_CAP, RETRY_BASE * growth)
 
 
 @dataclass

@@ -7,7 +7,7 @@ uses; ``tests/test_startup.py`` checks that they agree.
 
 from __future__ import annotations
 
-COORDINATION_WINDOW = 300  # seconds: osint.analysis.coordination.CoordinationOptions.window
+COORDINATION_WINDOW = 300  # seconds: osint.analysis.coordination_pass.CoordinationOptions.window
 IMAGE_RADIUS = 10  # bits of 64: osint.analyzers.imagematch.DEFAULT_RADIUS
 IMAGE_EXPORT_FORMATS = ("csv", "jsonl")  # osint.analysis.images_pass.EXPORT_FORMATS
 NETWORK_FORMATS = ("graphml", "gexf", "csv")  # osint.analysis.export.NETWORK_FORMATS

@@ -1,67 +1,18 @@
-"""Content keys: what a post shares with others, indexed at ingest for coordination analysis.
+"""Moved to ``osint.analyzers.contentkeys`` (content keys are pure); these names stay here for
+the import modules until they import it from there."""
 
-Each key is (modality, key): the reposted or quoted post, each normalised URL and its domain,
-each hashtag, and the normalised text of an authored post. Imported shares bring their own keys.
-"""
+from osint.analyzers.contentkeys import (
+    MIN_TEXT_KEY_CHARS,
+    add_content_keys,
+    normalize_text,
+    normalize_url,
+    url_domain,
+)
 
-from __future__ import annotations
-
-import functools
-import re
-from urllib.parse import urlsplit
-
-from osint.analyzers import text as text_keys
-from osint.storage.kinds import PostKind
-from osint.storage.records import PostRecord
-
-MIN_TEXT_KEY_CHARS = 16
-
-
-@functools.lru_cache(maxsize=50_000)  # pure; links and copied texts repeat across an import
-def normalize_url(url: str) -> str | None:
-    """The link's key (:func:`analyzers.text.normalize_url`); None for a link without a host."""
-    try:
-        return text_keys.normalize_url(url)
-    except text_keys.TextInputError:
-        return None
-
-
-def url_domain(url: str) -> str | None:
-    """The host of a normalised URL (``urlsplit(url).hostname``, read directly when plain)."""
-    plain = _PLAIN_HOST_RE.match(url)
-    return plain.group(1) if plain is not None else urlsplit(url).hostname
-
-
-_PLAIN_HOST_RE = re.compile(r"[a-z]+://([a-z0-9.-]+)(?=[/?#]|$)")
-
-
-@functools.lru_cache(maxsize=50_000)
-def normalize_text(text: str) -> str:
-    """The text's key (:func:`analyzers.text.normalize_text`): case, spaces, links, mentions out."""
-    return text_keys.normalize_text(text)
-
-
-def add_content_keys(rec: PostRecord) -> PostRecord:
-    """Append the keys derived from the post's fields to ``rec.objects`` (kept unique)."""
-    keys = list(rec.objects)
-    given = {modality for modality, _ in keys} if keys else ()  # shares name their own objects
-    if rec.repost_of and "repost" not in given:
-        keys.append(("repost", f"{rec.platform}:{rec.repost_of}"))
-    if rec.quote_of and "quote" not in given:
-        keys.append(("quote", f"{rec.platform}:{rec.quote_of}"))
-    for link in rec.links:
-        url = normalize_url(link)
-        if url is None:
-            continue
-        keys.append(("url", url))
-        domain = url_domain(url)
-        if domain:
-            keys.append(("domain", domain))
-    if rec.hashtags:
-        keys.extend(("hashtag", text_keys.normalize_hashtag(tag)) for tag in rec.hashtags)
-    if rec.text and rec.kind != PostKind.REPOST:
-        normalized = normalize_text(rec.text)
-        if len(normalized) >= MIN_TEXT_KEY_CHARS:
-            keys.append(("text", normalized))
-    rec.objects = list(dict.fromkeys(keys)) if len(keys) > 1 else keys
-    return rec
+__all__ = [
+    "MIN_TEXT_KEY_CHARS",
+    "add_content_keys",
+    "normalize_text",
+    "normalize_url",
+    "url_domain",
+]

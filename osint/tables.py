@@ -1,9 +1,9 @@
 """A case's rows, table by table, as plain JSON-ready dicts: what bundles export as JSONL and CSV.
 
-Rows stream from the database in batches (``yield_per``), so exporting 100,000 posts holds a few
-thousand in memory at a time. Values become JSON types: times ISO 8601 UTC, JSON columns as they
-are; in CSV, lists and dicts are written as JSON text and formula-like text is neutralised, by
-the rules of :mod:`osint.writers` (the one writer of every export).
+The rows come from ``storage.casetables`` (which tables, which rows of the case, in batches).
+Values become JSON types: times ISO 8601 UTC, JSON columns as they are; in CSV, lists and dicts
+are written as JSON text and formula-like text is neutralised, by the rules of
+:mod:`osint.writers` (the one writer of every export).
 """
 
 from __future__ import annotations
@@ -11,105 +11,16 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import JSON, Boolean, Select, String, Table, select, union
+from sqlalchemy import JSON, Boolean, String
 from sqlalchemy.orm import Session
 
-from osint.storage.models import (
-    Account,
-    AccountSnapshot,
-    Capture,
-    Case,
-    CollectionRun,
-    Event,
-    Finding,
-    FindingEvidence,
-    ImageClusterMember,
-    ImageHash,
-    Media,
-    Post,
-    PostMedia,
-    PostVersion,
-)
+from osint.storage.casetables import ExportTable, table_of, table_rows
 from osint.storage.types import UTCDateTime
 from osint.writers import csv_cell, formula_safe, json_text, utc_iso
 from osint.writers import jsonl_line as record_line
-
-BATCH = 2000
-
-
-def case_media_ids(case_id: int) -> Any:
-    """Every media id the case refers to: attachments, avatars, evidence, image clusters."""
-    return union(
-        select(PostMedia.media_id)
-        .join(Post, Post.id == PostMedia.post_id)
-        .where(Post.case_id == case_id, PostMedia.media_id.is_not(None)),
-        select(AccountSnapshot.avatar_media_id)
-        .join(Account, Account.id == AccountSnapshot.account_id)
-        .where(Account.case_id == case_id, AccountSnapshot.avatar_media_id.is_not(None)),
-        select(FindingEvidence.media_id)
-        .join(Finding, Finding.id == FindingEvidence.finding_id)
-        .where(Finding.case_id == case_id, FindingEvidence.media_id.is_not(None)),
-        select(ImageClusterMember.media_id).where(ImageClusterMember.case_id == case_id),
-    )
-
-
-def _table(model: Any) -> Table:
-    return model.__table__
-
-
-def _scoped(model: Any, case_id: int) -> Select[Any]:
-    table = _table(model)
-    stmt = select(table)
-    if model is Case:
-        return stmt.where(table.c.id == case_id)
-    if model in (AccountSnapshot,):
-        return stmt.join(Account, Account.id == table.c.account_id).where(
-            Account.case_id == case_id
-        )
-    if model in (PostVersion, PostMedia):
-        return stmt.join(Post, Post.id == table.c.post_id).where(Post.case_id == case_id)
-    if model is FindingEvidence:
-        return stmt.join(Finding, Finding.id == table.c.finding_id).where(
-            Finding.case_id == case_id
-        )
-    if model is Media:
-        return stmt.where(table.c.id.in_(case_media_ids(case_id)))
-    if model is ImageHash:
-        return stmt.where(table.c.media_id.in_(case_media_ids(case_id)))
-    return stmt.where(table.c.case_id == case_id)
-
-
-@dataclass(frozen=True)
-class ExportTable:
-    name: str  # file stem in the bundle: data/<name>.jsonl and .csv
-    model: Any
-    description: str
-
-    @property
-    def columns(self) -> list[str]:
-        return [c.name for c in _table(self.model).columns]
-
-
-EXPORT_TABLES: tuple[ExportTable, ...] = (
-    ExportTable("case", Case, "the case itself"),
-    ExportTable("collection_runs", CollectionRun, "every collection, import and monitoring run"),
-    ExportTable("captures", Capture, "every fetch: URL, time, status, SHA-256, WARC location"),
-    ExportTable("accounts", Account, "accounts of the case"),
-    ExportTable("account_snapshots", AccountSnapshot, "profile history, one row per change"),
-    ExportTable("posts", Post, "posts, with the capture each was read from"),
-    ExportTable("post_versions", PostVersion, "every distinct text of a post (edits)"),
-    ExportTable("post_media", PostMedia, "attachments of posts"),
-    ExportTable("media", Media, "media files by SHA-256 (the bytes are in media/)"),
-    ExportTable("image_hashes", ImageHash, "perceptual hashes of the media"),
-    ExportTable("image_cluster_members", ImageClusterMember, "clusters of copies of a picture"),
-    ExportTable("findings", Finding, "findings of the analyses, with their explanation"),
-    ExportTable("finding_evidence", FindingEvidence, "accounts, posts and media behind findings"),
-    ExportTable("events", Event, "changes seen by monitoring"),
-)
 
 
 def _iso(value: datetime) -> str:
@@ -125,12 +36,14 @@ def _flag(value: bool) -> str:
 
 
 def _json_converters(table: ExportTable) -> list[Callable[[Any], Any] | None]:
-    return [_iso if isinstance(c.type, UTCDateTime) else None for c in _table(table.model).columns]
+    return [
+        _iso if isinstance(c.type, UTCDateTime) else None for c in table_of(table.model).columns
+    ]
 
 
 def _csv_converters(table: ExportTable) -> list[Callable[[Any], Any] | None]:
     converters: list[Callable[[Any], Any] | None] = []
-    for column in _table(table.model).columns:
+    for column in table_of(table.model).columns:
         if isinstance(column.type, JSON):
             converters.append(lambda v: _spreadsheet_safe(_json_text(v)))
         elif isinstance(column.type, Boolean):
@@ -144,10 +57,9 @@ def _csv_converters(table: ExportTable) -> list[Callable[[Any], Any] | None]:
 
 def iter_rows(session: Session, table: ExportTable, case_id: int) -> Iterator[dict[str, Any]]:
     """The case's rows of one table, as JSON-ready dicts, in primary-key order."""
-    stmt = _scoped(table.model, case_id).order_by(*_table(table.model).primary_key.columns)
     columns = table.columns
     converters = _json_converters(table)
-    for row in session.execute(stmt.execution_options(yield_per=BATCH)):
+    for row in table_rows(session, table, case_id):
         yield {
             name: (convert(value) if convert and value is not None else value)
             for name, convert, value in zip(columns, converters, row, strict=True)

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# What a finding flags is named by the analyzers, which never import storage; it is one of the
+# store's vocabularies all the same, so it is listed here with the others.
+from osint.analyzers.findings import FindingKind
+
+__all__ = ["FindingKind", "PostKind", "RunKind", "RunStatus"]
+
 
 class PostKind(StrEnum):
     """What a post is to its author's timeline."""

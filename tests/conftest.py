@@ -176,14 +176,14 @@ def shared_data() -> Path:
 __all__ = ["CliRun", "cli"]
 
 
-# -- the replay server (tests/replay/worlds.py builds the standard worlds) -------------------
+# -- the replay server (tests/demo/replay/worlds.py builds the standard worlds) -------------------
 X_TOKEN = "test-bearer-AAAAxyz0987654321-secret"
 
 
 @pytest.fixture
 def replay() -> Iterator[object]:
     """A running replay server over an empty World (``replay.world``), stopped after the test."""
-    from osint.replay import ReplayServer, World
+    from osint.demo.replay import ReplayServer, World
 
     world = World()
     world.tokens["x"] = {X_TOKEN}
@@ -206,3 +206,16 @@ def x_settings(settings: Settings, replay: object) -> Settings:
         http_retries=3,
         max_rate_wait=5.0,
     )
+
+
+# -- the demo world ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def demo_scenario() -> object:
+    """The default demo scenario, built (and its pictures drawn, ~2 s) once per test session.
+
+    Shared by every test that reads it: treat it as read-only (``run_demo`` only reads it)."""
+    from osint.demo.scenario import build_scenario
+
+    scenario = build_scenario()
+    scenario.images  # noqa: B018 (drawn once here rather than in each test that needs them)
+    return scenario

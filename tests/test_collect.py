@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from osint.collect import CollectSummary, collect_account, parse_date
 from osint.config import Settings
+from osint.demo.replay import ReplayServer
 from osint.errors import (
     AccountNotFound,
     AccountUnavailable,
@@ -19,7 +20,6 @@ from osint.errors import (
     RateLimited,
 )
 from osint.progress import NullProgress
-from osint.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.models import (
     Account,
@@ -32,7 +32,7 @@ from osint.storage.models import (
     PostVersion,
 )
 from tests.conftest import CliRun
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 
 
 def collect(

@@ -22,8 +22,8 @@ from warcio.archiveiterator import ArchiveIterator
 from osint.cases import create_case
 from osint.collect import collect_account
 from osint.config import Secret, Settings
+from osint.demo.replay import ReplayServer
 from osint.errors import AuthError
-from osint.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.models import (
     Account,
@@ -38,7 +38,7 @@ from osint.storage.models import (
     PostVersion,
 )
 from tests.conftest import REPO, X_TOKEN, CliRun
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 
 TRIALS = 3
 

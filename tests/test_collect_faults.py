@@ -20,12 +20,12 @@ from osint.cases import create_case
 from osint.collect import CollectSummary, collect_account
 from osint.collectors.http import HttpClient
 from osint.config import Settings
+from osint.demo.replay import ReplayServer
 from osint.errors import CollectError
-from osint.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.models import CollectionRun, Media, Post, PostMedia
 from tests.conftest import X_TOKEN, CliRun
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 from tests.test_collect_durability import _all_files_under, _all_text_in_database
 
 

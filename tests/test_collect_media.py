@@ -18,12 +18,12 @@ from sqlalchemy import select
 from osint.cases import case_summary, create_case
 from osint.collect import collect_account
 from osint.config import Settings
-from osint.replay import ReplayServer
+from osint.demo.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.models import Capture, Post, PostMedia
 from osint.storage.types import utcnow
 from tests.conftest import CliRun
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 
 
 def free_port() -> int:

@@ -24,12 +24,12 @@ from sqlalchemy import func, select
 from osint.cases import create_case
 from osint.collect import CollectSummary, collect_account
 from osint.config import Settings
+from osint.demo.replay import ReplayServer
 from osint.errors import AccountNotFound, AccountUnavailable
-from osint.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.models import Account, AccountSnapshot, Capture, CollectionRun, Post
 from tests.conftest import REPO, CliRun
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 from tests.test_collect_durability import _kill_at_request, case_contents, check_captures_in_warc
 
 

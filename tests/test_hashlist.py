@@ -15,7 +15,7 @@ from osint.cases import create_case
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter
 from osint.storage.models import Finding, FindingEvidence, Media
-from tests.analyzers import photos
+from osint.synth import photos
 from tests.conftest import CliRun
 from tests.factories import make_account, make_media_ref, make_post
 

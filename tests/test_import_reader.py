@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bench.imports import write_twarc_jsonl
 from osint import import_reader, imports
 from osint.cases import create_case
 from osint.collectors.importers import ImportProblem
@@ -18,6 +17,7 @@ from osint.keys import add_content_keys
 from osint.storage.db import Store
 from osint.storage.models import Account, Case, CollectionRun, Post, PostObject, SharedObject
 from osint.storage.records import PostRecord
+from osint.synth.twarc import write_twarc_jsonl
 from tests.collectors.importers.test_twarc import sample
 
 

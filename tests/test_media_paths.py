@@ -23,10 +23,10 @@ from osint.analyzers.mediainspect import MediaStatus, inspect_media
 from osint.cases import create_case
 from osint.collect import collect_account
 from osint.config import Settings
-from osint.replay import ReplayServer
+from osint.demo.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.models import Media
-from tests.analyzers.photos import encode, load_photo
+from osint.synth.photos import encode, load_photo
 from tests.conftest import CliRun
 
 

@@ -93,7 +93,7 @@ def test_case_list_on_a_ready_store_loads_no_database_library(tmp_path: Path) ->
 
 
 def test_cli_defaults_are_the_services_defaults() -> None:
-    from osint.analysis.coordination import CoordinationOptions
+    from osint.analysis.coordination_pass import CoordinationOptions
     from osint.analysis.export import NETWORK_FORMATS
     from osint.analysis.images_pass import EXPORT_FORMATS
     from osint.analyzers.imagematch import DEFAULT_RADIUS

@@ -29,7 +29,7 @@ from osint.storage.models import Capture
 from osint.wacz import export_wacz, urlkey
 from tests.casebuild import BuiltCase, build_case
 from tests.conftest import REPO, CliRun
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 from tests.report.browser import HeadlessChromium, find_chromium
 from tests.web.rangeserver import RangeServer
 
@@ -142,7 +142,7 @@ def test_export_wacz_command(built: BuiltCase, run_cli: CliRun, tmp_path: Path) 
 @pytest.fixture(scope="module")
 def collected_wacz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """(the WACZ, the OSINT_HOME) of a case collected from all four platforms."""
-    from osint.replay import ReplayServer, World
+    from osint.demo.replay import ReplayServer, World
     from tests.conftest import X_TOKEN
 
     home = tmp_path_factory.mktemp("wacz-home")

@@ -37,16 +37,8 @@ def replace_findings(
         session.flush()
         ids.append(finding.id)
         rows = [
-            {"finding_id": finding.id, "account_id": a, "role": draft.roles.get(f"account:{a}")}
-            for a in dict.fromkeys(draft.accounts)
-        ]
-        rows += [
-            {"finding_id": finding.id, "post_id": p, "role": draft.roles.get(f"post:{p}")}
-            for p in dict.fromkeys(draft.posts)
-        ]
-        rows += [
-            {"finding_id": finding.id, "media_id": m, "role": draft.roles.get(f"media:{m}")}
-            for m in dict.fromkeys(draft.media)
+            {"finding_id": finding.id, f"{ref.kind}_id": ref.id, "role": role}
+            for ref, role in draft.evidence()
         ]
         if rows:
             session.execute(

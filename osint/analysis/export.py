@@ -17,18 +17,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from osint.analysis import runs
-from osint.analysis.coordination import (
+from osint.analysis.coordination_pass import (
     CoordinationResult,
     compute_coordination,
     options_from_record,
 )
-from osint.analysis.timeline import account_signal_summary
+from osint.analysis.timeline_pass import account_signal_summary
 from osint.analyzers.coordination import CoSharePairs, generate_coordinated_network
 from osint.analyzers.share_table import ShareTable
 from osint.cases import get_case
 from osint.errors import InputError
 from osint.graphfiles import write_network
 from osint.storage.db import Store
+from osint.storage.kinds import FindingKind
 from osint.storage.models import Account, Finding, FindingEvidence, Media, Post, SharedObject
 from osint.storage.queries import select_in
 from osint.writers import jsonl_line, utc_iso, write_rows
@@ -162,7 +163,9 @@ def _write_run_groups(
             if isinstance(m["account"], int)
         ]
         record = {
-            "kind": "coordinated_group" if group.flagged else "coordinated_group_candidate",
+            "kind": FindingKind.COORDINATED_GROUP
+            if group.flagged
+            else FindingKind.COORDINATED_GROUP_CANDIDATE,
             "analysis": "coordination",
             "flagged": group.flagged,
             "run": stored.id,

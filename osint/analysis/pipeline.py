@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from osint.analysis.coordination import (
+from osint.analysis.coordination_pass import (
     CoordinationOptions,
     CoordinationReport,
     GroupSummary,
@@ -16,7 +16,7 @@ from osint.analysis.coordination import (
     check_options,
 )
 from osint.analysis.images_pass import ImageAnalysisSummary, analyze_images
-from osint.analysis.timeline import TimelineReport, analyze_timeline
+from osint.analysis.timeline_pass import TimelineReport, analyze_timeline
 from osint.config import Settings
 from osint.progress import Progress
 from osint.storage.db import Store

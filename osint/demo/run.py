@@ -16,16 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from osint.bundle import export_bundle
-from osint.cases import CaseSummary, case_summary, ensure_case
+from osint.cases import case_summary, ensure_case
 from osint.collect import collect_account
 from osint.collectors.registry import COLLECTORS
 from osint.config import Secret, Settings
+from osint.demo.replay import PLATFORM_APPS, ReplayServer, World
 from osint.demo.scenario import Scenario, build_scenario
 from osint.demo.world import build_world, platform_handle
 from osint.errors import VerifyError
 from osint.progress import NullProgress, Progress
-from osint.replay import PLATFORM_APPS, ReplayServer, World
 from osint.report import write_report
+from osint.storage.catalog import CaseSummary
 from osint.storage.db import Store
 from osint.verify import verify_bundle
 

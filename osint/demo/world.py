@@ -1,4 +1,4 @@
-"""The demo scenario rendered as a replay :class:`~osint.replay.world.World`.
+"""The demo scenario rendered as a replay :class:`~osint.demo.replay.world.World`.
 
 Only this adapter knows the scenario; the replay server then serves it in each platform's real
 API shapes, and the collectors cannot tell it from the platforms.
@@ -11,8 +11,8 @@ import re
 
 from PIL import Image
 
+from osint.demo.replay.world import World, WorldAccount
 from osint.demo.scenario import Persona, Scenario
-from osint.replay.world import World, WorldAccount
 from osint.storage.kinds import PostKind
 
 HASHTAG = re.compile(r"(?<!\w)#(\w+)")

@@ -208,6 +208,5 @@ def _as_utc(value: Any) -> datetime | None:
     """An aggregate loses the column type: SQLite hands back text, PostgreSQL an aware time."""
     if value is None:
         return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -132,7 +132,8 @@ class Notifier:
     def _delay(self, attempt: int, reason: str) -> float:
         if "retry-after " in reason:
             return min(float(reason.rsplit(" ", 1)[1]), MAX_RETRY_AFTER)
-        ceiling = self.backoff * 2 ** (attempt - 1)
+        growth: int = 2 ** (attempt - 1)  # typeshed: int ** int is Any (negative powers)
+        ceiling = self.backoff * growth
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def _run_command(self, body: bytes, record: dict[str, Any]) -> bool:

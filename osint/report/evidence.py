@@ -18,6 +18,7 @@ import networkx as nx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from osint.analyzers.findings import GroupEdge, edges_from_details
 from osint.report.data import PostView, load_account_labels, load_posts_by_id
 from osint.report.thumbs import Thumbnailer
 from osint.storage.models import (
@@ -405,7 +406,7 @@ def coordination_graph(session: Session, case_id: int) -> tuple[nx.Graph, list[l
     for finding_id, details in findings:
         accounts = list(dict.fromkeys(members[finding_id]))
         groups.append(accounts)
-        edges = _explicit_edges((details or {}).get("edges"))
+        edges = edges_from_details((details or {}).get("edges"))
         if not edges:
             edges = _group_edges(accounts)
         for a, b, weight in edges:
@@ -421,26 +422,8 @@ def coordination_graph(session: Session, case_id: int) -> tuple[nx.Graph, list[l
     return graph, groups
 
 
-def _explicit_edges(raw: Any) -> list[tuple[int, int, float]]:
-    edges: list[tuple[int, int, float]] = []
-    if not isinstance(raw, list):
-        return edges
-    for item in raw:
-        try:
-            if isinstance(item, dict):
-                a, b = item.get("source", item.get("a")), item.get("target", item.get("b"))
-                weight = item.get("weight", 1.0)
-            else:
-                a, b = item[0], item[1]
-                weight = item[2] if len(item) > 2 else 1.0
-            edges.append((int(a), int(b), float(weight)))  # type: ignore[arg-type]
-        except (TypeError, ValueError, IndexError, KeyError):
-            continue
-    return edges
-
-
-def _group_edges(accounts: list[int]) -> list[tuple[int, int, float]]:
+def _group_edges(accounts: list[int]) -> list[GroupEdge]:
     if len(accounts) <= MAX_CLIQUE:
-        return [(a, b, 1.0) for i, a in enumerate(accounts) for b in accounts[i + 1 :]]
+        return [GroupEdge(a, b) for i, a in enumerate(accounts) for b in accounts[i + 1 :]]
     hub = accounts[0]
-    return [(hub, other, 1.0) for other in accounts[1:]]
+    return [GroupEdge(hub, other) for other in accounts[1:]]

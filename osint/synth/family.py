@@ -127,7 +127,9 @@ class _Rows:
         self.next_object += count
         return ids
 
-    def add(self, objects: np.ndarray, accounts: np.ndarray, times: np.ndarray, modality) -> None:
+    def add(
+        self, objects: np.ndarray, accounts: np.ndarray, times: np.ndarray, modality: object
+    ) -> None:
         modality = np.broadcast_to(np.asarray(modality, dtype=np.int8), objects.shape)
         self.parts.append(
             (

@@ -140,7 +140,7 @@ def test_exports_read_the_stored_run_not_the_defaults(
 ) -> None:
     """Analyse with CooRTweet's 60 s, change the defaults, export: the run's 3,791 pairs."""
     from osint.analysis import export as analysis_export
-    from osint.analysis.coordination import CoordinationOptions
+    from osint.analysis.coordination_pass import CoordinationOptions
 
     source = shared_data / "russian_coord_tweets.csv"
     run_cli("case", "new", "ru")

@@ -10,14 +10,14 @@ from osint.analysis.export import export_findings
 from osint.analysis.pipeline import analyze_for_demo
 from osint.config import Settings
 from osint.demo.run import CASE, run_demo
-from osint.demo.scenario import build_scenario
+from osint.demo.scenario import Scenario
 from osint.storage.db import Store
 
 
 def test_demo_analysis_finds_the_amplifiers_not_the_late_sharers(
-    store: Store, settings: Settings, tmp_path: Path
+    store: Store, settings: Settings, tmp_path: Path, demo_scenario: Scenario
 ) -> None:
-    scenario = build_scenario()
+    scenario = demo_scenario
     result = run_demo(
         store, settings, out=tmp_path / "demo", analyze=analyze_for_demo, scenario=scenario
     )

@@ -16,7 +16,7 @@ from osint.cases import create_case
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter
 from osint.storage.models import Finding, FindingEvidence, ImageClusterMember, ImageHash, Media
-from tests.analyzers import photos
+from osint.synth import photos
 from tests.factories import make_account, make_media_ref, make_post, make_profile
 
 T0 = datetime(2022, 4, 21, 8, 14, tzinfo=UTC)

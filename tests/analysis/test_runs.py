@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from sqlalchemy import delete, func, select
 
-from bench._store import bulk_load
 from osint.analysis import runs
-from osint.analysis.coordination import CoordinationOptions, analyze_coordination
+from osint.analysis.coordination_pass import CoordinationOptions, analyze_coordination
 from osint.analysis.export import export_pairs
 from osint.cases import get_case
 from osint.errors import InputError
 from osint.storage.db import Store
 from osint.storage.models import AnalysisRunData, PostObject
 from osint.synth.planted import generate_share_arrays
+from osint.synth.sharestore import bulk_load
 
 OPTIONS = CoordinationOptions(window=60, min_participation=2)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench._store import bulk_load
-from osint.analysis import shares
 from osint.analysis.shares import load_share_table
 from osint.analyzers.coordination import detect_groups
 from osint.analyzers.share_table import ShareTable
+from osint.storage import sharecolumns
 from osint.storage.db import Store
 from osint.synth.planted import generate_share_arrays
+from osint.synth.sharestore import bulk_load
 
 
 def _rows(objects: np.ndarray, accounts: np.ndarray, posts: np.ndarray, times: np.ndarray) -> set:
@@ -28,9 +28,9 @@ def test_load_share_table_reads_every_row_aligned(
     generated = generate_share_arrays(2_000, seed=3, n_viral_bursts=1)
     case_id = bulk_load(store, "bench", generated)
     # Small rowid ranges: many chunks, some holding only the other case's rows.
-    monkeypatch.setattr(shares, "SQLITE_ROWID_CHUNK", 97)
+    monkeypatch.setattr(sharecolumns, "SQLITE_ROWID_CHUNK", 97)
     if not packed:  # ids above 2**31 travel unpacked, four numbers per row
-        monkeypatch.setattr(shares, "_fits_32_bits", lambda session: False)
+        monkeypatch.setattr(sharecolumns, "_fits_32_bits", lambda session: False)
     with store.reader() as session:
         table = load_share_table(session, case_id)
         other_table = load_share_table(session, other)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from osint.analysis.coordination import CoordinationOptions
+from osint.analysis.coordination_pass import CoordinationOptions
 from osint.analyzers.coordination import detect_groups
 from osint.analyzers.coordination_groups import (
     FINDING_KIND,

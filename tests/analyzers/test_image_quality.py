@@ -15,7 +15,7 @@ import pytest
 
 from osint.analyzers.imagematch import ImageFingerprint, compare, find_matches
 from osint.analyzers.images import hash_image
-from tests.analyzers import photos
+from osint.synth import photos
 
 MUST_BE_PERFECT = ("recompress_q30", "resize_25", "resize_50", "caption", "mirror", "letterbox_15")
 

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from osint.analyzers.findings import EvidenceRef
 from osint.analyzers.imagematch import ImageFingerprint
 from osint.analyzers.imagereuse import ImageUsage, cluster_images, image_findings
 from osint.analyzers.images import hash_image
-from tests.analyzers import photos
+from osint.synth import photos
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -71,7 +72,7 @@ def test_findings_cite_accounts_posts_and_media(case) -> None:
     assert kinds == ["avatar_reuse", "image_recycled", "image_reuse"]
     reuse = next(d for d in drafts if d.kind == "image_reuse")
     assert reuse.accounts == (10, 11, 12, 13) and reuse.posts == (101, 102, 103, 104)
-    assert reuse.roles["account:10"] == "first_poster" and "@a" in reuse.explanation
+    assert reuse.roles[EvidenceRef.account(10)] == "first_poster" and "@a" in reuse.explanation
     assert "4 accounts" in reuse.title and "across platforms" in reuse.title
     avatar = next(d for d in drafts if d.kind == "avatar_reuse")
     assert avatar.accounts == (11, 12, 13) and avatar.posts == () and set(avatar.media) == {6, 7}

@@ -7,15 +7,18 @@ import hashlib
 
 import pytest
 
+from osint.analyzers.findings import EvidenceRef
 from osint.analyzers.imagematch import ImageFingerprint
 from osint.analyzers.imagereuse import ImageUsage, cluster_images, image_findings
 from osint.analyzers.images import hash_image
-from osint.demo.scenario import EVENT, build_scenario
+from osint.demo.scenario import EVENT, Scenario
 
 
 @pytest.fixture(scope="module")
-def demo() -> tuple[object, dict[str, int], list[ImageFingerprint], list[ImageUsage]]:
-    scenario = build_scenario()
+def demo(
+    demo_scenario: Scenario,
+) -> tuple[object, dict[str, int], list[ImageFingerprint], list[ImageUsage]]:
+    scenario = demo_scenario
     media_ids = {key: number for number, key in enumerate(sorted(scenario.images), start=1)}
     account_ids = {key: number for number, key in enumerate(scenario.personas, start=1)}
     prints = []
@@ -83,7 +86,8 @@ def test_shared_avatar_is_found(demo) -> None:
     assert len(reuse) == 3  # grave_1 and grave_3 re-uploaded; grave_2 reposted as the same file
     source = next(u.account_id for u in usages if u.account_label == scenario.truth.source)
     assert all(
-        d.accounts[0] == source and d.roles[f"account:{source}"] == "first_poster" for d in reuse
+        d.accounts[0] == source and d.roles[EvidenceRef.account(source)] == "first_poster"
+        for d in reuse
     )
     for other in (d for d in drafts if d.kind == "image_reuse" and not graves & set(d.media)):
         assert len({sha[m] for m in other.media}) == 1  # the same seed-collision quirk

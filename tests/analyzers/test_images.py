@@ -19,7 +19,7 @@ from osint.analyzers.imagebatch import hash_files
 from osint.analyzers.imagemeta import exif_notes
 from osint.analyzers.images import ImageStatus, hash_image
 from osint.analyzers.perceptual import GRID_SIZE, GRID_VARIANT, hamming
-from tests.analyzers import photos
+from osint.synth import photos
 
 
 @pytest.fixture(scope="module")

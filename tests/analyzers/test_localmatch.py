@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from osint.analyzers import localmatch
-from tests.analyzers import photos
+from osint.synth import photos
 
 
 def test_too_small_image_gets_a_note() -> None:

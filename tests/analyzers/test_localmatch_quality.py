@@ -16,7 +16,7 @@ import pytest
 from osint.analyzers import localmatch
 from osint.analyzers.imagematch import ImageFingerprint, find_matches
 from osint.analyzers.images import hash_image
-from tests.analyzers import photos
+from osint.synth import photos
 
 HELD_OUT = ("coins", "retina", "clock_motion", "china", "flower", "grace_hopper")
 SEED = 100

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from osint.analyzers.pdq import MATCH_THRESHOLD, is_pdq_hex, pdq_distance, pdq_from_image
-from tests.analyzers.photos import PHOTO_NAMES, load_photo
+from osint.synth.photos import PHOTO_NAMES, load_photo
 
 FIXTURES = Path(__file__).parent.parent / "data" / "pdq"  # source and licence: README.md there
 REFERENCE = {  # ThreatExchange pdq/python/pdqhashing/tests/pdq_test.py

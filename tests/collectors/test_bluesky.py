@@ -239,7 +239,7 @@ def test_requests_by_did_and_the_since_id_stop(settings: Settings) -> None:
 
 
 def test_lookup_posts_against_the_replay_server(x_settings: Settings, replay: Any) -> None:
-    from tests.replay.worlds import dia_world
+    from tests.demo.replay.worlds import dia_world
 
     dia = dia_world(replay.world, posts=30, platform="bluesky")
     own = [p for p in replay.world.timeline(dia) if p.kind != "repost"]

@@ -12,7 +12,7 @@ from warcio.archiveiterator import ArchiveIterator
 from osint.collectors.capture import WarcRecorder, warc_sha256
 from osint.collectors.http import HttpClient
 from osint.config import Settings
-from osint.replay import ReplayServer
+from osint.demo.replay import ReplayServer
 from tests.conftest import X_TOKEN
 
 

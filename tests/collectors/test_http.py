@@ -13,8 +13,8 @@ from osint.collectors.http import Exchange, HttpClient, capture_record
 from osint.collectors.ratelimit import RateBudget, parse_rate_limit, parse_reset
 from osint.collectors.redact import REDACTED, redact_headers, redact_url
 from osint.config import Settings
+from osint.demo.replay import ReplayServer
 from osint.errors import CollectError, RateLimited
-from osint.replay import ReplayServer
 
 NOW = 1_700_000_000.0
 

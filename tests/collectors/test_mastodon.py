@@ -221,7 +221,7 @@ def test_account_errors(
 
 
 def test_lookup_posts_against_the_replay_server(x_settings: Settings, replay: Any) -> None:
-    from tests.replay.worlds import dia_world
+    from tests.demo.replay.worlds import dia_world
 
     dia = dia_world(replay.world, posts=3, platform="mastodon")
     posts = replay.world.timeline(dia)

@@ -12,8 +12,8 @@ from osint.collectors.base import Collector
 from osint.collectors.http import PLATFORM_URL_SETTINGS
 from osint.collectors.registry import COLLECTORS, get_collector
 from osint.config import Settings
+from osint.demo.replay import PLATFORM_APPS
 from osint.errors import InputError
-from osint.replay import PLATFORM_APPS
 
 SETTINGS = {f.name: f for f in dataclasses.fields(Settings)}
 

@@ -186,7 +186,7 @@ def test_targets() -> None:
 
 
 def test_lookup_posts_against_the_replay_server(x_settings: Settings, replay: Any) -> None:
-    from tests.replay.worlds import dia_world
+    from tests.demo.replay.worlds import dia_world
 
     dia = dia_world(replay.world, posts=3, platform="telegram")
     posts = replay.world.timeline(dia)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from osint.cases import create_case
 from osint.collect import collect_account
 from osint.config import Settings
-from osint.replay import ReplayServer
+from osint.demo.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.models import Post, PostMedia
 from tests.conftest import CliRun

@@ -331,7 +331,7 @@ def test_page_request_parameters(settings: Settings) -> None:
 
 
 def test_lookup_posts_against_the_replay_server(x_settings: Settings, replay: Any) -> None:
-    from tests.replay.worlds import dia_world
+    from tests.demo.replay.worlds import dia_world
 
     dia = dia_world(replay.world, posts=3)
     posts = replay.world.timeline(dia)
@@ -347,7 +347,7 @@ def test_lookup_posts_against_the_replay_server(x_settings: Settings, replay: An
 def test_lookup_names_the_response_that_answered_for_each_post(
     x_settings: Settings, replay: Any
 ) -> None:
-    from tests.replay.worlds import dia_world
+    from tests.demo.replay.worlds import dia_world
 
     dia = dia_world(replay.world, posts=120)  # 124 posts: two requests of at most 100 ids
     ids = [p.id for p in replay.world.timeline(dia)]

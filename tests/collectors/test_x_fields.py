@@ -121,7 +121,7 @@ def test_twarc_import_stores_and_exports_them(
 def test_the_collector_asks_for_them(store: Store, x_settings: Any, replay: Any) -> None:
     from osint.cases import create_case
     from osint.collect import collect_account
-    from tests.replay.worlds import dia_world
+    from tests.demo.replay.worlds import dia_world
 
     create_case(store, "c")
     dia_world(replay.world, posts=2)

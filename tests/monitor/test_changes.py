@@ -17,13 +17,13 @@ from warcio.archiveiterator import ArchiveIterator
 
 from osint.collect import collect_account
 from osint.config import Settings
+from osint.demo.replay import ReplayServer, WorldAccount
 from osint.monitor import JobOptions, add_job
-from osint.replay import ReplayServer, WorldAccount
 from osint.storage.db import Store
 from osint.storage.models import Capture, MonitorJob, Post, PostVersion
 from osint.storage.types import utcnow
+from tests.demo.replay.worlds import dia_world
 from tests.monitor.conftest import events, make_due, run_once
-from tests.replay.worlds import dia_world
 
 
 def start_watching(

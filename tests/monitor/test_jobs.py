@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from osint.config import Settings
+from osint.demo.replay import ReplayServer
 from osint.monitor import list_jobs
-from osint.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.models import MonitorJob
 from osint.storage.types import utcnow
 from tests.conftest import X_TOKEN, CliRun
+from tests.demo.replay.worlds import dia_world
 from tests.monitor.conftest import make_due, run_once
-from tests.replay.worlds import dia_world
 
 
 @pytest.fixture

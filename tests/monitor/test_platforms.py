@@ -8,12 +8,12 @@ from urllib.parse import unquote
 import pytest
 
 from osint.config import Settings
+from osint.demo.replay import ReplayServer
 from osint.monitor import JobOptions, add_job
-from osint.replay import ReplayServer
 from osint.storage.db import Store
+from tests.demo.replay.worlds import dia_world
 from tests.monitor.conftest import make_due, run_once
 from tests.monitor.test_changes import capture_body
-from tests.replay.worlds import dia_world
 from tests.test_collect_platforms import BY_NAME
 
 

@@ -20,16 +20,16 @@ from sqlalchemy import func, select, update
 
 from osint.cases import create_case
 from osint.config import Settings
+from osint.demo.replay import ReplayServer, World, WorldAccount
 from osint.monitor import MonitorWorker, add_job, list_jobs, remove_job
 from osint.monitor.events import iter_event_records
 from osint.monitor.lease import claim_due_job, next_due
-from osint.replay import ReplayServer, World, WorldAccount
 from osint.storage.db import Store
 from osint.storage.models import CollectionRun, MonitorJob, Post
 from osint.storage.types import utcnow
 from tests.conftest import REPO, X_TOKEN
+from tests.demo.replay.worlds import dia_world
 from tests.monitor.conftest import make_due, run_once
-from tests.replay.worlds import dia_world
 from tests.test_collect_durability import _kill_at_request, case_contents
 
 TRIALS = 3

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from osint.cases import create_case
 from osint.config import load_settings
+from osint.demo.replay import LoggedRequest, ReplayServer
 from osint.monitor import add_job, list_jobs
-from osint.replay import LoggedRequest, ReplayServer
 from osint.storage.db import Store
 from osint.storage.models import CollectionRun, Event
 from osint.store import open_store

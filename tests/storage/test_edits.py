@@ -19,12 +19,12 @@ from osint import imports
 from osint.cases import create_case
 from osint.collect import collect_account
 from osint.config import Settings
-from osint.replay import ReplayServer
+from osint.demo.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter
 from osint.storage.models import Post, PostMedia, PostObject, PostVersion, SharedObject
+from tests.demo.replay.worlds import dia_world
 from tests.factories import make_media_ref, make_post
-from tests.replay.worlds import dia_world
 
 NOTICE = (
     "@MariamBarghouti's account is temporarily unavailable because it violates the Twitter "

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from osint.analysis.timeline import _profiles
+from osint.analysis.timeline_pass import _profiles
 from osint.collectors.importers import ImportProblem
 from osint.collectors.importers.files import open_members
 from osint.collectors.importers.x_io import (

@@ -7,8 +7,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from osint.analyzers.contentkeys import REPOST_KIND, add_content_keys, url_domain
 from osint.analyzers.text import normalize_url
-from osint.keys import add_content_keys, url_domain
+from osint.storage.kinds import PostKind
 from osint.storage.records import AccountRecord, PostRecord
 from tests.analyzers.test_text import TRICKY_URLS
 
@@ -39,3 +40,17 @@ def test_a_post_keys_its_links_domains_hashtags_and_text() -> None:
         ("hashtag", "mali"),
         ("text", "vote now at #mali"),
     ]
+
+
+def test_a_repost_brings_no_text_key_and_the_analyzer_names_the_stored_kind() -> None:
+    assert REPOST_KIND == PostKind.REPOST
+    post = PostRecord(
+        "x",
+        "2",
+        AccountRecord("x", "9"),
+        datetime(2022, 4, 21, tzinfo=UTC),
+        kind=PostKind.REPOST,
+        text="RT @someone: a long enough copied text to be a key",
+        repost_of="1",
+    )
+    assert add_content_keys(post).objects == [("repost", "x:1")]

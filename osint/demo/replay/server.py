@@ -1,4 +1,4 @@
-"""The loopback replay server: a :class:`~osint.replay.world.World` served over real HTTP.
+"""The loopback replay server: a :class:`~osint.demo.replay.world.World` served over real HTTP.
 
 One ``ThreadingHTTPServer`` on 127.0.0.1 and a free port. Each platform module is mounted under
 its own prefix (``/x/2/users/...`` for X, so ``OSINT_X_API_URL=http://127.0.0.1:PORT/x``);
@@ -7,7 +7,7 @@ its own prefix (``/x/2/users/...`` for X, so ``OSINT_X_API_URL=http://127.0.0.1:
 headers, so tests can check that Authorization arrived) and ``on_request`` is called first.
 
 To add a platform: subclass :class:`PlatformApp` (``name``, ``setting``, ``handle``, and
-``rate_limited`` in the platform's own shape) and list it in ``osint.replay.PLATFORM_APPS``.
+``rate_limited`` in the platform's own shape) and list it in ``osint.demo.replay.PLATFORM_APPS``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
-from osint.replay.world import Fault, World
+from osint.demo.replay.world import Fault, World
 
 MAINTENANCE_HTML = (
     b"<!DOCTYPE html><html><head><title>Down for maintenance</title></head>"
@@ -189,7 +189,7 @@ class ReplayServer:
         latency: float = 0.0,
         port: int = 0,
     ) -> None:
-        from osint.replay import PLATFORM_APPS
+        from osint.demo.replay import PLATFORM_APPS
 
         self.world = world or World()
         self.latency = latency

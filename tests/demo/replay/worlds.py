@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from osint.replay import World, WorldAccount
+from osint.demo.replay import World, WorldAccount
 
 # the same two accounts under each platform's naming rules
 HANDLES = {

@@ -23,6 +23,7 @@ from osint.analyzers.timeline_screen import PostsByAccount, timeline_findings_at
 from osint.cases import get_case
 from osint.progress import Progress
 from osint.storage.db import Store
+from osint.storage.kinds import FindingKind
 from osint.storage.models import Account, AccountSnapshot, Finding, FindingEvidence, Post
 from osint.storage.queries import epoch_seconds
 
@@ -100,7 +101,7 @@ def coordinated_groups(session: Session, case_id: int) -> dict[str, list[int]]:
     rows = session.execute(
         select(Finding.id, Finding.title, FindingEvidence.account_id)
         .join(FindingEvidence, FindingEvidence.finding_id == Finding.id)
-        .where(Finding.case_id == case_id, Finding.kind == "coordinated_group")
+        .where(Finding.case_id == case_id, Finding.kind == FindingKind.COORDINATED_GROUP)
         .where(FindingEvidence.account_id.is_not(None))
     )
     groups: dict[str, list[int]] = defaultdict(list)

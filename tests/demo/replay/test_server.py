@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from osint.replay import ReplayServer, World
+from osint.demo.replay import ReplayServer, World
 from tests.conftest import X_TOKEN
-from tests.replay.worlds import dia_world
+from tests.demo.replay.worlds import dia_world
 
 AUTH = {"Authorization": f"Bearer {X_TOKEN}"}
 TWEET_PARAMS = {

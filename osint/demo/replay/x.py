@@ -21,8 +21,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from osint.replay.server import PlatformApp, ReplayRequest, Reply, echo_in_media, json_reply
-from osint.replay.world import Fault, World, WorldAccount, WorldMedia, WorldPost
+from osint.demo.replay.server import PlatformApp, ReplayRequest, Reply, echo_in_media, json_reply
+from osint.demo.replay.world import Fault, World, WorldAccount, WorldMedia, WorldPost
 
 PROBLEM = "https://api.twitter.com/2/problems/"
 DEFAULT_LIMITS = {"users_by_username": 900, "users_by_id": 900, "user_tweets": 1500, "tweets": 900}

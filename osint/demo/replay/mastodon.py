@@ -25,9 +25,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from osint.replay.quota import Quotas, QuotaState
-from osint.replay.server import PlatformApp, ReplayRequest, Reply, echo_in_media, json_reply
-from osint.replay.world import DEFAULT_ID_SCHEMES, Fault, World, WorldAccount, WorldPost
+from osint.demo.replay.quota import Quotas, QuotaState
+from osint.demo.replay.server import PlatformApp, ReplayRequest, Reply, echo_in_media, json_reply
+from osint.demo.replay.world import DEFAULT_ID_SCHEMES, Fault, World, WorldAccount, WorldPost
 
 LIMIT = 300
 WINDOW = 300.0

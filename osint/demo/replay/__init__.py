@@ -7,14 +7,14 @@
         settings = settings.with_overrides(**server.settings_overrides())
         ...  # collect; change the world; collect again
 
-See :mod:`osint.replay.world` (the data) and :mod:`osint.replay.server` (HTTP, faults, log).
+See :mod:`osint.demo.replay.world` (the data) and :mod:`osint.demo.replay.server` (HTTP, faults, log).
 """
 
 from __future__ import annotations
 
-from osint.replay.bluesky import BlueskyApp
-from osint.replay.mastodon import MastodonApp
-from osint.replay.server import (
+from osint.demo.replay.bluesky import BlueskyApp
+from osint.demo.replay.mastodon import MastodonApp
+from osint.demo.replay.server import (
     LoggedRequest,
     PlatformApp,
     ReplayRequest,
@@ -22,9 +22,9 @@ from osint.replay.server import (
     Reply,
     json_reply,
 )
-from osint.replay.telegram import TelegramApp
-from osint.replay.world import Fault, World, WorldAccount, WorldMedia, WorldPost
-from osint.replay.x import XApp
+from osint.demo.replay.telegram import TelegramApp
+from osint.demo.replay.world import Fault, World, WorldAccount, WorldMedia, WorldPost
+from osint.demo.replay.x import XApp
 
 PLATFORM_APPS: list[type[PlatformApp]] = [XApp, TelegramApp, BlueskyApp, MastodonApp]
 

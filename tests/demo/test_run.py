@@ -17,14 +17,14 @@ from sqlalchemy import func, select
 from osint.config import Settings, load_settings
 from osint.demo import run as demo_module
 from osint.demo.run import demo_platforms, run_demo
-from osint.demo.scenario import build_scenario
+from osint.demo.scenario import Scenario, build_scenario
 from osint.demo.world import platform_handle
 from osint.errors import VerifyError
 from osint.storage.db import Store
 from osint.storage.models import Account, Post
 from osint.store import open_store
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def readme_commands() -> tuple[str, str]:
@@ -99,9 +99,9 @@ def demo_run(
     return out, result
 
 
-def test_demo_collects_every_account_of_the_world(demo_run) -> None:
+def test_demo_collects_every_account_of_the_world(demo_run, demo_scenario: Scenario) -> None:
     out, result = demo_run
-    scenario = build_scenario()
+    scenario = demo_scenario
     platforms = demo_platforms()
     personas = [p for p in scenario.personas.values() if p.platform in platforms]
     messages = [m for m in scenario.messages if m.platform in platforms]

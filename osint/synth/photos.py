@@ -1,7 +1,9 @@
 """Real photographs shipped in scikit-image's wheel, and the edits re-uploaders apply to them.
 
-Used by the image tests and by bench/hashing.py. Every transform takes and returns an RGB
-PIL image; ``encode`` then saves it the way a platform would (JPEG, quality 90 by default).
+Used by the image tests and the image benches (hashing, neardup, imagematch); needs the dev
+extras (scikit-image, scikit-learn and matplotlib ship the pictures). Every transform takes and
+returns an RGB PIL image; ``encode`` then saves it the way a platform would (JPEG, quality 90 by
+default).
 """
 
 from __future__ import annotations
@@ -174,7 +176,9 @@ def load_any_photo(name: str) -> Image.Image:
     return load_photo(name)
 
 
-def _text_lines(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], rng: random.Random):
+def _text_lines(
+    draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], rng: random.Random
+) -> None:
     left, top, right, bottom = box
     y = top
     while y + 10 < bottom:

@@ -30,9 +30,9 @@ from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote
 
-from osint.replay.quota import Quotas
-from osint.replay.server import PlatformApp, ReplayRequest, Reply
-from osint.replay.world import DEFAULT_ID_SCHEMES, Fault, World, WorldAccount, WorldPost
+from osint.demo.replay.quota import Quotas
+from osint.demo.replay.server import PlatformApp, ReplayRequest, Reply
+from osint.demo.replay.world import DEFAULT_ID_SCHEMES, Fault, World, WorldAccount, WorldPost
 
 PAGE_SIZE = 20
 WEB = "https://t.me"

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from osint.replay.quota import Quotas, QuotaState
-from osint.replay.server import PlatformApp, ReplayRequest, Reply, json_reply
-from osint.replay.world import DEFAULT_ID_SCHEMES, Fault, World, WorldAccount, WorldPost
+from osint.demo.replay.quota import Quotas, QuotaState
+from osint.demo.replay.server import PlatformApp, ReplayRequest, Reply, json_reply
+from osint.demo.replay.world import DEFAULT_ID_SCHEMES, Fault, World, WorldAccount, WorldPost
 
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 POST = "app.bsky.feed.post"

@@ -1,8 +1,8 @@
 """The replay server's world: platform-neutral accounts, posts and media, mutable between runs.
 
 Tests, the demo and monitoring build a :class:`World`, serve it with
-:class:`~osint.replay.server.ReplayServer`, and change it between collection runs (a new post, an
-edit, a deletion, a rename, a suspension). Each platform module (``osint/replay/x.py``, ...)
+:class:`~osint.demo.replay.server.ReplayServer`, and change it between collection runs (a new post, an
+edit, a deletion, a rename, a suspension). Each platform module (``osint/demo/replay/x.py``, ...)
 renders the same world in its own API shapes; nothing here knows a platform's JSON.
 
 Ids: accounts get numeric ids; posts get ids from the platform's id scheme
