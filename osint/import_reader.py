@@ -52,7 +52,13 @@ READERS: dict[str, Reader] = {"twarc": read_twarc}  # file readers that may run 
 # yield other records (profiles) too; those pass through unkeyed.
 FILE_READERS: dict[str, str] = {
     "x-io": "osint.collectors.importers.x_io:read_io_file",
+    "shares": "osint.collectors.importers.shares:read_shares_file",
 }
+# A whole-file reader cannot hand over mid-file (compressed members): a child is chosen by the
+# file's size. It costs about a second to start and saves the writer the reading (half of a
+# shares import's time, a quarter of an archive's: bench/imports.py); it pays from about
+# CHILD_PAYS_AFTER_SECONDS of reading, this many bytes of each format.
+CHILD_PAYS_FROM_BYTES: dict[str, int] = {"x-io": 64 * 2**20, "shares": 16 * 2**20}
 
 PROBE_SECONDS = 0.25  # of reading here before choosing whether a child takes over
 # A child costs its start (about 1 s on a quiet 2-core machine: the X normaliser's imports) and
@@ -120,6 +126,16 @@ def read_keyed(
                 handover.requested = rest > CHILD_PAYS_AFTER_SECONDS
     if handover.line is not None and handover.offset is not None:
         yield from _ahead_or_here(source, path, handover.line, handover.offset)
+
+
+def child_pays(source: str, path: Path) -> bool:
+    """Whether reading ``path`` (a :data:`FILE_READERS` format) in a child repays starting it."""
+    if (os.cpu_count() or 1) < 2:
+        return False
+    try:
+        return path.stat().st_size >= CHILD_PAYS_FROM_BYTES[source]
+    except OSError:
+        return False
 
 
 def _from_child(items: Iterator[Any]) -> Generator[Any, None, bool]:
