@@ -42,7 +42,7 @@ from osint.collectors.importers.twarc import read_twarc
 from osint.errors import InputError
 from osint.keys import add_content_keys
 from osint.storage.columns import attach_encoded, encode_post, encoded_post
-from osint.storage.records import PostRecord, post_from_tuple, post_to_tuple
+from osint.storage.records import AccountRecord, PostRecord, post_from_tuple, post_to_tuple
 
 # (stream, *, start_line=1, start_offset=0, handover=None) -> items, as read_twarc
 Reader = Callable[..., Iterator[PostRecord | ImportProblem]]
@@ -232,9 +232,10 @@ def read_ahead(
             while (frame := frames.get()) is not None:
                 kind, payload = pickle.loads(frame)  # noqa: S301 (bytes from our own child)
                 if kind == "items":
+                    accounts: dict[int, AccountRecord] = {}  # one record per account tuple
                     for item in payload:
                         if type(item) is tuple:
-                            yield attach_encoded(post_from_tuple(item[0]), item[1])
+                            yield attach_encoded(post_from_tuple(item[0], accounts), item[1])
                         else:
                             yield item
                 elif kind == "error":
@@ -293,6 +294,7 @@ def _produce(
         out.flush()
 
     chunk: list[Any] = []
+    accounts: dict[int, Any] = {}  # the chunk's account records: one tuple each
     try:
         with fewer_gc_pauses(), contextlib.ExitStack() as stack:
             if source in FILE_READERS:
@@ -304,12 +306,12 @@ def _produce(
             for item in reader:
                 if isinstance(item, PostRecord):
                     rec = encode_post(add_content_keys(item))
-                    chunk.append((post_to_tuple(rec), encoded_post(rec)))
+                    chunk.append((post_to_tuple(rec, accounts), encoded_post(rec)))
                 else:
                     chunk.append(item)
                 if len(chunk) >= CHUNK:
                     send("items", chunk)
-                    chunk = []
+                    chunk, accounts = [], {}
     except Exception as exc:
         if chunk:
             send("items", chunk)
