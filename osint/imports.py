@@ -10,8 +10,9 @@ Records go to the store in batches of :data:`BATCH`, one transaction each. On Po
 batch is read and prepared while the server stores the previous one (a writer thread): the
 server's per-row work (constraint checks, indexes) then runs beside the parsing instead of after
 it. SQLite runs in this process, so there the batches are simply written in turn. A big twarc2
-file is read, normalised, keyed and encoded in a child process (:mod:`osint.import_reader`),
-when the measured reading time of the rest of the file repays starting one, so that on either
+file, shares CSV or archive release is read, normalised, checked, keyed and encoded in a child
+process (:mod:`osint.import_reader`) when the reading time of the rest of the file repays
+starting one (measured for twarc2, told by the file's size for the others), so that on either
 store the reading runs on a second core beside the writing.
 
 The accounting adds up: every row read is a new post, an already known one, one repeated within
@@ -352,7 +353,8 @@ class _Importer:
                     add_content_keys(item)
                     if self.checked:  # final now: encode it here, not in the writer's lane
                         encode_post(item)
-                media.extend(self._store_files(item))
+                if item.media:
+                    media.extend(self._store_files(item))
                 batch.append(item)
                 if len(batch) >= BATCH:
                     yield _Batch(batch, media, profiles, referenced)

@@ -553,18 +553,24 @@ class CaseWriter:
         object_ids = self._object_ids({o for r in recs for o in r.objects})
         case_id = self.case_id
         rows: list[tuple[int, int, int, int, int]] = []
+        add = rows.append
         for rec in recs:
-            if not rec.objects:
+            objects = rec.objects
+            if not objects:
                 continue
             post_id = ids[rec.platform_id]
-            account_id = account_ids[(rec.account.platform, rec.account.platform_id)]
+            acc = rec.account
+            account_id = account_ids[(acc.platform, acc.platform_id)]
             enc = encoded_post(rec)
             ts = int(rec.created_at.timestamp()) if enc is None else post_epoch(enc)
+            if len(objects) == 1:  # a shares row, a plain retweet: one key
+                add((post_id, object_ids[objects[0]], case_id, account_id, ts))
+                continue
             # keyed records hold each key once (add_content_keys); merged or given ones may not
-            objects = rec.objects if len(rec.objects) < 3 else dict.fromkeys(rec.objects)
-            if len(objects) == 2 and rec.objects[0] == rec.objects[1]:
-                objects = rec.objects[:1]
-            rows += [(post_id, object_ids[obj], case_id, account_id, ts) for obj in objects]
+            unique = objects if len(objects) < 3 else dict.fromkeys(objects)
+            if len(unique) == 2 and objects[0] == objects[1]:
+                unique = objects[:1]
+            rows += [(post_id, object_ids[obj], case_id, account_id, ts) for obj in unique]
         if may_conflict:  # rows other writers may hold too: take them in key order
             rows.sort()
         self.bulk.insert("post_objects", POST_OBJECT_COLUMNS, rows, may_conflict=may_conflict)
