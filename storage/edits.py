@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from osint.storage.columns import VERSION_COLUMNS, encoded_post, media_link_row, version_values
+from osint.storage.columns import (
+    POST_JSON_FIELDS,
+    VERSION_COLUMNS,
+    encoded_post,
+    media_link_row,
+    version_values,
+)
 from osint.storage.records import MediaRef, PostRecord, text_sha256
 
 if TYPE_CHECKING:
@@ -60,7 +66,7 @@ _UPDATED = (
     "capture_id",
     "last_seen",
 )
-_JSON_UPDATED = {"links", "hashtags", "mentions", "metrics", "extra"}
+_JSON_UPDATED = frozenset(POST_JSON_FIELDS).intersection(_UPDATED)  # stored as JSON text
 _STORED_MEDIA = ("post_id", "position", "media_id", "source_url", "kind", "platform_key")
 
 
