@@ -299,3 +299,14 @@ def test_a_big_shares_file_is_read_in_a_child(
     assert import_reader.child_pays("shares", path)
     monkeypatch.setitem(import_reader.CHILD_PAYS_FROM_BYTES, "shares", path.stat().st_size + 1)
     assert not import_reader.child_pays("shares", path)
+
+
+def test_a_shares_file_without_its_columns_fails_the_same_in_a_child(tmp_path: Path) -> None:
+    from osint.collectors.importers.shares import SharesFormatError
+
+    path = tmp_path / "odd.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    options = {"platform": "x", "modality": "url"}
+    for in_child in (False, True):
+        with pytest.raises(SharesFormatError, match="no account column"):
+            list(import_reader.read_keyed("shares", path, in_child=in_child, options=options))
