@@ -232,6 +232,7 @@ def test_a_child_takes_over_at_a_line_when_the_rest_is_long(
     serial, _ = serial_items(path)
     monkeypatch.setattr(import_reader, "PROBE_SECONDS", 0.0)
     monkeypatch.setattr(import_reader, "CHILD_PAYS_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(import_reader, "spare_core", lambda: True)  # the test machine may be busy
     calls: list[tuple[int, int]] = []
     real = import_reader.read_ahead
 
@@ -295,9 +296,13 @@ def test_a_big_shares_file_is_read_in_a_child(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = shares_file(tmp_path)
+    monkeypatch.setattr(import_reader, "spare_core", lambda: True)
     monkeypatch.setitem(import_reader.CHILD_PAYS_FROM_BYTES, "shares", path.stat().st_size)
     assert import_reader.child_pays("shares", path)
     monkeypatch.setitem(import_reader.CHILD_PAYS_FROM_BYTES, "shares", path.stat().st_size + 1)
+    assert not import_reader.child_pays("shares", path)
+    monkeypatch.setattr(import_reader, "spare_core", lambda: False)  # a busy machine
+    monkeypatch.setitem(import_reader.CHILD_PAYS_FROM_BYTES, "shares", 0)
     assert not import_reader.child_pays("shares", path)
 
 
@@ -310,3 +315,13 @@ def test_a_shares_file_without_its_columns_fails_the_same_in_a_child(tmp_path: P
     for in_child in (False, True):
         with pytest.raises(SharesFormatError, match="no account column"):
             list(import_reader.read_keyed("shares", path, in_child=in_child, options=options))
+
+
+def test_no_core_to_spare_when_the_load_fills_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(import_reader.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(import_reader.os, "getloadavg", lambda: (1.8, 1.0, 1.0))
+    assert not import_reader.spare_core()
+    monkeypatch.setattr(import_reader.os, "getloadavg", lambda: (0.7, 1.0, 1.0))
+    assert import_reader.spare_core()
+    monkeypatch.setattr(import_reader.os, "cpu_count", lambda: 1)
+    assert not import_reader.spare_core()
