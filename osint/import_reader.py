@@ -61,6 +61,8 @@ FILE_READERS: dict[str, str] = {
 CHILD_PAYS_FROM_BYTES: dict[str, int] = {"x-io": 64 * 2**20, "shares": 16 * 2**20}
 
 PROBE_SECONDS = 0.25  # of reading here before choosing whether a child takes over
+IDLE_SAMPLE_SECONDS = 0.1  # how long idle time is sampled before a child is started
+SPARE_CORE_IDLE = 0.5  # idle cores (of all of them together) that make one spare
 # A child costs its start (about 1 s on a quiet 2-core machine: the X normaliser's imports) and
 # the parent a third of the reading time it saves (unpickling and rebuilding the records):
 # it pays when the rest of the file takes longer than this to read here. See bench/imports.py.
@@ -111,7 +113,7 @@ def read_keyed(
         size = _size(stream)
         items = READERS[source](stream, handover=handover)
         reading, clock = 0.0, time.perf_counter
-        decided = in_child is False or not spare_core()
+        decided = in_child is False or (os.cpu_count() or 1) < 2
         while True:
             began = clock()
             item = next(items, None)
@@ -123,22 +125,39 @@ def read_keyed(
                 decided = True
                 done = max(stream.tell(), 1)
                 rest = reading * (size - done) / done  # seconds of reading left, here
-                handover.requested = rest > CHILD_PAYS_AFTER_SECONDS
+                handover.requested = rest > CHILD_PAYS_AFTER_SECONDS and spare_core()
     if handover.line is not None and handover.offset is not None:
         yield from _ahead_or_here(source, path, handover.line, handover.offset)
 
 
 def spare_core() -> bool:
-    """Whether a second process would run beside this one now: another core, and the last
-    minute's load leaving one free. A child on a busy machine only adds its cost (pickling,
-    unpickling, its start) to the CPU time the import competes for: measured 1.4x the CPU of
-    reading here for a shares CSV on a 2-core machine at load 6 (bench/imports.py)."""
+    """Whether a second process would run beside this one now: another core, idle enough.
+
+    A child on a busy machine only adds its cost (its start, pickling and unpickling the
+    records) to the CPU time the import competes for: a 600,000-row shares CSV took 1.46x the
+    CPU time with a child on a 2-core machine at load 6, and ran slower. Idle time is sampled for a moment (the load
+    average lags by a minute and counts the import that just ended); where the system does not
+    say (no ``/proc/stat``), another core is taken as spare.
+    """
     cores = os.cpu_count() or 1
+    if cores < 2:
+        return False
     try:
-        load = os.getloadavg()[0]
-    except OSError:  # not known here: judge by the cores alone
-        load = 0.0
-    return cores >= 2 and load <= cores - 1
+        idle, total = _cpu_times()
+        time.sleep(IDLE_SAMPLE_SECONDS)
+        idle_after, total_after = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return True
+    if total_after <= total:
+        return True
+    return (idle_after - idle) / (total_after - total) * cores >= SPARE_CORE_IDLE
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(idle, total) clock ticks of all cores since boot, from ``/proc/stat``."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        ticks = [int(v) for v in fh.readline().split()[1:9]]
+    return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, of user..steal
 
 
 def child_pays(source: str, path: Path) -> bool:

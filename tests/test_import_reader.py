@@ -317,11 +317,18 @@ def test_a_shares_file_without_its_columns_fails_the_same_in_a_child(tmp_path: P
             list(import_reader.read_keyed("shares", path, in_child=in_child, options=options))
 
 
-def test_no_core_to_spare_when_the_load_fills_them(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_core_to_spare_when_the_others_are_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = iter([])
+
+    def sampled() -> tuple[int, int]:
+        return next(ticks)
+
+    monkeypatch.setattr(import_reader, "_cpu_times", sampled)
+    monkeypatch.setattr(import_reader, "IDLE_SAMPLE_SECONDS", 0.0)
     monkeypatch.setattr(import_reader.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(import_reader.os, "getloadavg", lambda: (1.8, 1.0, 1.0))
+    ticks = iter([(1_000, 5_000), (1_010, 5_100)])  # 10% idle of 2 cores: 0.2 of a core
     assert not import_reader.spare_core()
-    monkeypatch.setattr(import_reader.os, "getloadavg", lambda: (0.7, 1.0, 1.0))
+    ticks = iter([(1_000, 5_000), (1_045, 5_100)])  # 45% idle: most of the other core
     assert import_reader.spare_core()
     monkeypatch.setattr(import_reader.os, "cpu_count", lambda: 1)
     assert not import_reader.spare_core()
