@@ -12,7 +12,6 @@ imports something reports its problems and succeeds.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from osint.collectors.importers import ImportFormatError, ImportProblem
 from osint.collectors.importers.files import TextMember, open_members
 from osint.config import Settings
 from osint.errors import InputError
-from osint.import_reader import read_keyed
+from osint.import_reader import child_pays, read_keyed
 from osint.imports import (
     ImportSummary,
     import_shares,
@@ -63,7 +62,7 @@ def import_x_io(
         members = describe_io_file(path, release)
     except ImportFormatError as exc:
         raise InputError(f"{path}: {exc}") from exc
-    ahead = _child_pays(path) if read_in_child is None else read_in_child
+    ahead = child_pays(io_archive.SOURCE, path) if read_in_child is None else read_in_child
     options = {"release": release, "exact_times": exact_times}
     started = utcnow()
     minute = [0]
@@ -85,6 +84,7 @@ def import_x_io(
         },
         progress=progress,
         keyed=True,
+        checked=True,
         check_batch=check,
     )
     if minute[0]:
@@ -224,13 +224,3 @@ IMPORTERS: dict[str, Callable[..., ImportSummary]] = {
 
 # The options each importer takes beyond case, path and progress (what the CLI passes on).
 OPTIONS: dict[str, tuple[str, ...]] = {"x-io": ("release", "exact_times")}
-
-
-# A whole-file reader cannot hand over mid-file (compressed members): choose by size. A child
-# costs about a second to start and saves the parent the reading (about a quarter of an
-# archive import's time, bench/imports.py): it pays from about this many bytes of file.
-CHILD_PAYS_FROM_BYTES = 64 * 2**20
-
-
-def _child_pays(path: Path) -> bool:
-    return (os.cpu_count() or 1) > 1 and path.stat().st_size >= CHILD_PAYS_FROM_BYTES

@@ -42,7 +42,7 @@ from osint.collectors.importers.twarc import read_twarc
 from osint.errors import InputError
 from osint.keys import add_content_keys
 from osint.storage.columns import attach_encoded, encode_post, encoded_post
-from osint.storage.records import PostRecord, post_from_tuple, post_to_tuple
+from osint.storage.records import AccountRecord, PostRecord, post_from_tuple, post_to_tuple
 
 # (stream, *, start_line=1, start_offset=0, handover=None) -> items, as read_twarc
 Reader = Callable[..., Iterator[PostRecord | ImportProblem]]
@@ -52,9 +52,17 @@ READERS: dict[str, Reader] = {"twarc": read_twarc}  # file readers that may run 
 # yield other records (profiles) too; those pass through unkeyed.
 FILE_READERS: dict[str, str] = {
     "x-io": "osint.collectors.importers.x_io:read_io_file",
+    "shares": "osint.collectors.importers.shares:read_shares_file",
 }
+# A whole-file reader cannot hand over mid-file (compressed members): a child is chosen by the
+# file's size. It costs about a second to start and saves the writer the reading (half of a
+# shares import's time, a quarter of an archive's: bench/imports.py); it pays from about
+# CHILD_PAYS_AFTER_SECONDS of reading, this many bytes of each format.
+CHILD_PAYS_FROM_BYTES: dict[str, int] = {"x-io": 64 * 2**20, "shares": 16 * 2**20}
 
 PROBE_SECONDS = 0.25  # of reading here before choosing whether a child takes over
+IDLE_SAMPLE_SECONDS = 0.1  # how long idle time is sampled before a child is started
+SPARE_CORE_IDLE = 0.5  # idle cores (of all of them together) that make one spare
 # A child costs its start (about 1 s on a quiet 2-core machine: the X normaliser's imports) and
 # the parent a third of the reading time it saves (unpickling and rebuilding the records):
 # it pays when the rest of the file takes longer than this to read here. See bench/imports.py.
@@ -90,7 +98,7 @@ def read_keyed(
     default) starts here and measures: once :data:`PROBE_SECONDS` of reading tell how long the
     rest of the file would take, a child takes over at the next line if that is more than
     :data:`CHILD_PAYS_AFTER_SECONDS` (what starting it and receiving its records costs), so
-    small files never start one. Here too when no child can start (no usable interpreter, as in
+    small files never start one, and nor does a machine with no core to spare (:func:`spare_core`). Here too when no child can start (no usable interpreter, as in
     a frozen build): before its first item, switching changes nothing of what the importer sees.
     A whole-file reader (:data:`FILE_READERS`, given ``options``) reads here unless ``in_child``.
     """
@@ -117,9 +125,49 @@ def read_keyed(
                 decided = True
                 done = max(stream.tell(), 1)
                 rest = reading * (size - done) / done  # seconds of reading left, here
-                handover.requested = rest > CHILD_PAYS_AFTER_SECONDS
+                handover.requested = rest > CHILD_PAYS_AFTER_SECONDS and spare_core()
     if handover.line is not None and handover.offset is not None:
         yield from _ahead_or_here(source, path, handover.line, handover.offset)
+
+
+def spare_core() -> bool:
+    """Whether a second process would run beside this one now: another core, idle enough.
+
+    A child on a busy machine only adds its cost (its start, pickling and unpickling the
+    records) to the CPU time the import competes for: a 600,000-row shares CSV took 1.46x the
+    CPU time with a child on a 2-core machine at load 6, and ran slower. Idle time is sampled for a moment (the load
+    average lags by a minute and counts the import that just ended); where the system does not
+    say (no ``/proc/stat``), another core is taken as spare.
+    """
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return False
+    try:
+        idle, total = _cpu_times()
+        time.sleep(IDLE_SAMPLE_SECONDS)
+        idle_after, total_after = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return True
+    if total_after <= total:
+        return True
+    return (idle_after - idle) / (total_after - total) * cores >= SPARE_CORE_IDLE
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(idle, total) clock ticks of all cores since boot, from ``/proc/stat``."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        ticks = [int(v) for v in fh.readline().split()[1:9]]
+    return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, of user..steal
+
+
+def child_pays(source: str, path: Path) -> bool:
+    """Whether reading ``path`` (a :data:`FILE_READERS` format) in a child repays starting it."""
+    if not spare_core():
+        return False
+    try:
+        return path.stat().st_size >= CHILD_PAYS_FROM_BYTES[source]
+    except OSError:
+        return False
 
 
 def _from_child(items: Iterator[Any]) -> Generator[Any, None, bool]:
@@ -216,9 +264,10 @@ def read_ahead(
             while (frame := frames.get()) is not None:
                 kind, payload = pickle.loads(frame)  # noqa: S301 (bytes from our own child)
                 if kind == "items":
+                    accounts: dict[int, AccountRecord] = {}  # one record per account tuple
                     for item in payload:
                         if type(item) is tuple:
-                            yield attach_encoded(post_from_tuple(item[0]), item[1])
+                            yield attach_encoded(post_from_tuple(item[0], accounts), item[1])
                         else:
                             yield item
                 elif kind == "error":
@@ -277,6 +326,7 @@ def _produce(
         out.flush()
 
     chunk: list[Any] = []
+    accounts: dict[int, Any] = {}  # the chunk's account records: one tuple each
     try:
         with fewer_gc_pauses(), contextlib.ExitStack() as stack:
             if source in FILE_READERS:
@@ -288,12 +338,12 @@ def _produce(
             for item in reader:
                 if isinstance(item, PostRecord):
                     rec = encode_post(add_content_keys(item))
-                    chunk.append((post_to_tuple(rec), encoded_post(rec)))
+                    chunk.append((post_to_tuple(rec, accounts), encoded_post(rec)))
                 else:
                     chunk.append(item)
                 if len(chunk) >= CHUNK:
                     send("items", chunk)
-                    chunk = []
+                    chunk, accounts = [], {}
     except Exception as exc:
         if chunk:
             send("items", chunk)

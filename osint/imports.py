@@ -10,8 +10,9 @@ Records go to the store in batches of :data:`BATCH`, one transaction each. On Po
 batch is read and prepared while the server stores the previous one (a writer thread): the
 server's per-row work (constraint checks, indexes) then runs beside the parsing instead of after
 it. SQLite runs in this process, so there the batches are simply written in turn. A big twarc2
-file is read, normalised, keyed and encoded in a child process (:mod:`osint.import_reader`),
-when the measured reading time of the rest of the file repays starting one, so that on either
+file, shares CSV or archive release is read, normalised, checked, keyed and encoded in a child
+process (:mod:`osint.import_reader`) when the reading time of the rest of the file repays
+starting one (measured for twarc2, told by the file's size for the others), so that on either
 store the reading runs on a second core beside the writing.
 
 The accounting adds up: every row read is a new post, an already known one, one repeated within
@@ -35,16 +36,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from osint.cases import get_case
 from osint.collectors.importers import ImportFormatError, ImportProblem
-from osint.collectors.importers.shares import read_shares
 from osint.collectors.importers.telegram_export import locate_export, read_export
 from osint.config import Settings
 from osint.errors import InputError
-from osint.import_reader import open_binary, read_keyed
+from osint.import_reader import child_pays, read_keyed
 from osint.keys import add_content_keys
 from osint.mediafacts import MediaFacts, store_local_file
 from osint.progress import NullProgress, Progress
@@ -352,7 +353,8 @@ class _Importer:
                     add_content_keys(item)
                     if self.checked:  # final now: encode it here, not in the writer's lane
                         encode_post(item)
-                media.extend(self._store_files(item))
+                if item.media:
+                    media.extend(self._store_files(item))
                 batch.append(item)
                 if len(batch) >= BATCH:
                     yield _Batch(batch, media, profiles, referenced)
@@ -435,27 +437,28 @@ def import_shares(
     platform: str = "imported",
     modality: str = "object",
     progress: Progress | None = None,
+    read_in_child: bool | None = None,
 ) -> ImportSummary:
+    """Import a shares CSV; a big one is read in a child process while this one writes
+    (:mod:`osint.import_reader`, chosen by the file's size; ``read_in_child`` forces it)."""
     path = Path(path)
     if not platform.strip() or len(platform) > PLATFORM_CHARS or NUL in platform:
         raise InputError(
             f"--platform {platform[:60]!r}: a platform name is 1 to {PLATFORM_CHARS} characters",
             hint="name the platform the shares come from, e.g. --platform x",
         )
-
-    def records() -> Iterator[PostRecord | ImportProblem]:
-        with open_binary(path) as fh:
-            yield from read_shares(fh, platform=platform, modality=modality)
-
+    ahead = child_pays("shares", path) if read_in_child is None else read_in_child
+    options: dict[str, Any] = {"platform": platform, "modality": modality}
     return run_import(
         store,
         settings,
         case=case,
         source="shares",
         path=path,
-        records=records,
-        params={"platform": platform, "modality": modality},
+        records=lambda: read_keyed("shares", path, in_child=ahead, options=options),
+        params=options,
         progress=progress,
+        keyed=True,
         checked=True,
     )
 

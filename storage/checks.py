@@ -198,6 +198,8 @@ def _fit_objects(rec: PostRecord) -> None:
 
 def _fit_json(value: Any, what: str, notes: list[str]) -> Any:
     """``value`` as JSON both stores take; raises :class:`Unfit` when it cannot be."""
+    if not value and type(value) in (dict, list):  # most metrics and raw fields of a file
+        return value
     try:
         encoded = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError as exc:

@@ -6,6 +6,7 @@ Rows are plain tuples (see :mod:`storage.bulk`); these tuples name their columns
 from __future__ import annotations
 
 from datetime import UTC
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -14,28 +15,54 @@ from osint.storage.records import MediaRef, PostRecord, text_sha256
 
 _ENCODED = "_osint_encoded"  # where a record carries its encoded values (its __dict__)
 
+# A post row is what the writer assigns (ids, the import's source and time, its capture) then
+# what the record holds, encoded once (:func:`encode_post`, beside the writer for a big file).
+POST_WRITER_COLUMNS = (
+    "id", "case_id", "account_id", "source", "first_seen", "last_seen", "capture_id",
+)  # fmt: skip
+# PostRecord fields stored as they are, under their own names ...
+POST_PLAIN_FIELDS = (
+    "platform", "platform_id", "kind", "text", "text_html", "url", "lang", "repost_of",
+    "reply_to", "quote_of", "seen_via", "time_precision", "client",
+)  # fmt: skip
+# ... those stored as JSON text (content as NULL when empty) ...
+POST_JSON_FIELDS = ("links", "hashtags", "mentions", "metrics", "extra", "content")
+# ... and the post's time, last: PostgreSQL's copy of the SQLite text gains its zone there.
+POST_RECORD_COLUMNS = (*POST_PLAIN_FIELDS, *POST_JSON_FIELDS, "created_at")
+POST_COLUMNS = (*POST_WRITER_COLUMNS, *POST_RECORD_COLUMNS)
+_plain_values = attrgetter(*POST_PLAIN_FIELDS)  # one C call for the plain fields' tuple
+_LINKS, _HASHTAGS, _MENTIONS = (POST_RECORD_COLUMNS.index(c) for c in POST_JSON_FIELDS[:3])
+_EPOCH, _DIGEST = 1, 2  # after the row's values: epoch seconds, the text's SHA-256
 
-def encode_post(rec: PostRecord) -> PostRecord:
-    """Encode the record's values as the store keeps them, once, where it is read.
 
-    An importer's reader (a child process, for a big file) does this beside the writer, which
-    then only assigns ids: the post's UTC time as SQLite's DATETIME text, its epoch seconds,
-    links, hashtags, mentions, metrics and raw fields as JSON text, and its text's SHA-256. The
-    record must be final (checked, keyed) and its encoded fields not changed afterwards.
-    """
+def post_encoding(rec: PostRecord) -> tuple[Any, ...]:
+    """The record's encoded values: (its :data:`POST_RECORD_COLUMNS` values, its time in epoch
+    seconds, its text's SHA-256); the time as SQLite's DATETIME text of UTC."""
     created = rec.created_at
     if created.tzinfo is not UTC:
         created = created.astimezone(UTC)
-    rec.__dict__[_ENCODED] = (
-        created.replace(tzinfo=None).isoformat(" ", "microseconds"),
-        int(created.timestamp()),  # as the writer computes it for records not encoded
+    content = rec.content
+    values = (
+        *_plain_values(rec),
         _json(rec.links),
         _json(rec.hashtags),
         _json(rec.mentions),
         _json(rec.metrics),
         _json(rec.extra),
-        text_sha256(rec.text, rec.text_html),
+        _json(content) if content else None,
+        created.replace(tzinfo=None).isoformat(" ", "microseconds"),
     )
+    return values, int(created.timestamp()), text_sha256(rec.text, rec.text_html)
+
+
+def encode_post(rec: PostRecord) -> PostRecord:
+    """Encode the record's values as the store keeps them, once, where it is read.
+
+    An importer's reader (a child process, for a big file) does this beside the writer, which
+    then only assigns ids (:func:`post_row`). The record must be final (checked, keyed) and its
+    encoded fields not changed afterwards (:func:`forget_encoding` when they are).
+    """
+    rec.__dict__[_ENCODED] = post_encoding(rec)
     return rec
 
 
@@ -47,9 +74,37 @@ def attach_encoded(rec: PostRecord, values: tuple[Any, ...] | None) -> PostRecor
 
 
 def encoded_post(rec: PostRecord) -> tuple[Any, ...] | None:
-    """What :func:`encode_post` attached: (time text, epoch seconds, links, hashtags, mentions,
-    metrics, extra, text digest); None for a record nobody encoded."""
+    """What :func:`encode_post` attached (see :func:`post_encoding`); None when nobody did."""
     return rec.__dict__.get(_ENCODED)
+
+
+def forget_encoding(rec: PostRecord) -> None:
+    """The record was changed after it was encoded: it is encoded again when written."""
+    rec.__dict__.pop(_ENCODED, None)
+
+
+def encoding_of(rec: PostRecord) -> tuple[Any, ...]:
+    """The record's encoded values, made now if nobody made them before."""
+    return rec.__dict__.get(_ENCODED) or post_encoding(rec)
+
+
+def post_epoch(encoding: tuple[Any, ...]) -> int:
+    return int(encoding[_EPOCH])
+
+
+def version_values(encoding: tuple[Any, ...]) -> tuple[str, str, str, str]:
+    """(text SHA-256, links, hashtags, mentions) of an encoded post, for its version row."""
+    values = encoding[0]
+    return encoding[_DIGEST], values[_LINKS], values[_HASHTAGS], values[_MENTIONS]
+
+
+def post_row(head: tuple[Any, ...], encoding: tuple[Any, ...], zone: str = "") -> tuple[Any, ...]:
+    """A :data:`POST_COLUMNS` row: the writer's ``head`` (:data:`POST_WRITER_COLUMNS`), then
+    the record's values; ``zone`` is appended to the time (``+00:00`` for PostgreSQL)."""
+    values = encoding[0]
+    if zone:
+        return (*head, *values[:-1], values[-1] + zone)
+    return head + values
 
 
 def _json(value: Any) -> str:
@@ -80,35 +135,6 @@ def media_link_row(
     )
 
 
-POST_COLUMNS = (
-    "id",
-    "case_id",
-    "account_id",
-    "platform",
-    "platform_id",
-    "created_at",
-    "kind",
-    "text",
-    "text_html",
-    "url",
-    "lang",
-    "repost_of",
-    "reply_to",
-    "quote_of",
-    "links",
-    "hashtags",
-    "mentions",
-    "metrics",
-    "extra",
-    "source",
-    "first_seen",
-    "last_seen",
-    "capture_id",
-    "content",
-    "seen_via",
-    "time_precision",
-    "client",
-)
 ACCOUNT_COLUMNS = (
     "id",
     "case_id",

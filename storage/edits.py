@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from osint.storage.columns import VERSION_COLUMNS, encoded_post, media_link_row
+from osint.storage.columns import (
+    POST_JSON_FIELDS,
+    VERSION_COLUMNS,
+    encoded_post,
+    media_link_row,
+    version_values,
+)
 from osint.storage.records import MediaRef, PostRecord, text_sha256
 
 if TYPE_CHECKING:
@@ -60,7 +66,7 @@ _UPDATED = (
     "capture_id",
     "last_seen",
 )
-_JSON_UPDATED = {"links", "hashtags", "mentions", "metrics", "extra"}
+_JSON_UPDATED = frozenset(POST_JSON_FIELDS).intersection(_UPDATED)  # stored as JSON text
 _STORED_MEDIA = ("post_id", "position", "media_id", "source_url", "kind", "platform_key")
 
 
@@ -115,14 +121,25 @@ def version_rows(
             continue
         enc = encoded_post(r)
         if enc is None:
-            values = (text_sha256(r.text, r.text_html), json_of(r.links))
-            lists = (json_of(r.hashtags), json_of(r.mentions))
+            digest, links = text_sha256(r.text, r.text_html), json_of(r.links)
+            hashtags, mentions = json_of(r.hashtags), json_of(r.mentions)
         else:
-            values, lists = (enc[7], enc[2]), (enc[3], enc[4])
+            digest, links, hashtags, mentions = version_values(enc)
         media = json_of(version_media(r.media)) if r.media else "[]"
         post_id, capture_id = ids[r.platform_id], r.capture_id
         rows.append(
-            (post_id, r.text, r.text_html, values[0], seen, capture_id, values[1], *lists, media)
+            (
+                post_id,
+                r.text,
+                r.text_html,
+                digest,
+                seen,
+                capture_id,
+                links,
+                hashtags,
+                mentions,
+                media,
+            )
         )
     return rows
 

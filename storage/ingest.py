@@ -33,7 +33,11 @@ from osint.storage.columns import (
     POST_OBJECT_COLUMNS,
     VERSION_COLUMNS,
     encoded_post,
+    encoding_of,
+    forget_encoding,
     media_link_row,
+    post_epoch,
+    post_row,
 )
 from osint.storage.edits import (
     KNOWN_COLUMNS,
@@ -392,7 +396,8 @@ class CaseWriter:
         kept = []
         for rec in records:
             try:
-                fit_post(rec)
+                if fit_post(rec):  # repaired: what was encoded before is stale
+                    forget_encoding(rec)
             except Unfit as exc:
                 result.refused.append((str(rec.platform_id)[:ID_CHARS], str(exc)))
                 continue
@@ -439,51 +444,24 @@ class CaseWriter:
         """Insert new posts; the ids of those this call inserted (by platform id)."""
         bulk = self.bulk
         ids = bulk.allocate_ids("posts", len(recs))
-        seen, json_of, utc = bulk.utc(seen_at), bulk.json, bulk.utc
-        case_id, source = self.case_id, self.source
+        seen, case_id, source = bulk.utc(seen_at), self.case_id, self.source
         zone = "+00:00" if bulk.is_postgres else ""  # encoded times are SQLite's UTC text
-        rows = []
-        for post_id, r in zip(ids, recs, strict=True):
-            acc = r.account
-            enc = encoded_post(r)
-            if enc is None:
-                values = (
-                    utc(r.created_at),
-                    json_of(r.links),
-                    json_of(r.hashtags),
-                    json_of(r.mentions),
-                    json_of(r.metrics),
-                    json_of(r.extra),
-                )
-            else:
-                values = (enc[0] + zone, *enc[2:7])
-            rows.append(
+        rows = [
+            post_row(
                 (
                     post_id,
                     case_id,
-                    account_ids[(acc.platform, acc.platform_id)],
-                    r.platform,
-                    r.platform_id,
-                    values[0],
-                    r.kind,
-                    r.text,
-                    r.text_html,
-                    r.url,
-                    r.lang,
-                    r.repost_of,
-                    r.reply_to,
-                    r.quote_of,
-                    *values[1:],
+                    account_ids[(r.account.platform, r.account.platform_id)],
                     source,
                     seen,
                     seen,
                     r.capture_id,
-                    json_of(r.content) if r.content else None,
-                    r.seen_via,
-                    r.time_precision,
-                    r.client,
-                )
+                ),
+                encoding_of(r),
+                zone,
             )
+            for post_id, r in zip(ids, recs, strict=True)
+        ]
         inserted = bulk.insert_new("posts", POST_COLUMNS, rows)
         return {
             r.platform_id: post_id
@@ -575,18 +553,24 @@ class CaseWriter:
         object_ids = self._object_ids({o for r in recs for o in r.objects})
         case_id = self.case_id
         rows: list[tuple[int, int, int, int, int]] = []
+        add = rows.append
         for rec in recs:
-            if not rec.objects:
+            objects = rec.objects
+            if not objects:
                 continue
             post_id = ids[rec.platform_id]
-            account_id = account_ids[(rec.account.platform, rec.account.platform_id)]
+            acc = rec.account
+            account_id = account_ids[(acc.platform, acc.platform_id)]
             enc = encoded_post(rec)
-            ts = int(rec.created_at.timestamp()) if enc is None else enc[1]
+            ts = int(rec.created_at.timestamp()) if enc is None else post_epoch(enc)
+            if len(objects) == 1:  # a shares row, a plain retweet: one key
+                add((post_id, object_ids[objects[0]], case_id, account_id, ts))
+                continue
             # keyed records hold each key once (add_content_keys); merged or given ones may not
-            objects = rec.objects if len(rec.objects) < 3 else dict.fromkeys(rec.objects)
-            if len(objects) == 2 and rec.objects[0] == rec.objects[1]:
-                objects = rec.objects[:1]
-            rows += [(post_id, object_ids[obj], case_id, account_id, ts) for obj in objects]
+            unique = objects if len(objects) < 3 else dict.fromkeys(objects)
+            if len(unique) == 2 and objects[0] == objects[1]:
+                unique = objects[:1]
+            rows += [(post_id, object_ids[obj], case_id, account_id, ts) for obj in unique]
         if may_conflict:  # rows other writers may hold too: take them in key order
             rows.sort()
         self.bulk.insert("post_objects", POST_OBJECT_COLUMNS, rows, may_conflict=may_conflict)

@@ -155,9 +155,29 @@ def _time_from_wire(value: datetime | int | None) -> datetime | None:
     return _EPOCH + timedelta(microseconds=value) if isinstance(value, int) else value
 
 
-def post_to_tuple(rec: PostRecord) -> tuple[Any, ...]:
-    """The record as a tuple of plain values; :func:`post_from_tuple` gives it back, equal."""
+def post_to_tuple(
+    rec: PostRecord, accounts: dict[int, tuple[AccountRecord, tuple[Any, ...]]] | None = None
+) -> tuple[Any, ...]:
+    """The record as a tuple of plain values; :func:`post_from_tuple` gives it back, equal.
+
+    ``accounts`` (a memo by ``id()`` of the account record, which it keeps alive) gives the posts
+    that share one account record one account tuple: pickled once, rebuilt once.
+    """
     acc = rec.account
+    known = None if accounts is None else accounts.get(id(acc))
+    if known is not None and known[0] is acc:
+        wire = known[1]
+    else:
+        wire = (
+            acc.platform,
+            acc.platform_id,
+            acc.handle,
+            acc.display_name,
+            _time_to_wire(acc.created_at),
+            acc.status,
+        )
+        if accounts is not None:
+            accounts[id(acc)] = (acc, wire)
     media = [
         (
             m.source_url,
@@ -175,14 +195,7 @@ def post_to_tuple(rec: PostRecord) -> tuple[Any, ...]:
     return (
         rec.platform,
         rec.platform_id,
-        (
-            acc.platform,
-            acc.platform_id,
-            acc.handle,
-            acc.display_name,
-            _time_to_wire(acc.created_at),
-            acc.status,
-        ),
+        wire,
         _time_to_wire(rec.created_at),
         rec.kind,
         rec.text,
@@ -207,15 +220,24 @@ def post_to_tuple(rec: PostRecord) -> tuple[Any, ...]:
     )
 
 
-def post_from_tuple(row: tuple[Any, ...]) -> PostRecord:
+def post_from_tuple(
+    row: tuple[Any, ...], accounts: dict[int, AccountRecord] | None = None
+) -> PostRecord:
+    """The record of :func:`post_to_tuple`; ``accounts`` (by ``id()`` of the account tuple, for
+    tuples kept alive meanwhile) gives the posts of one account tuple one account record."""
     (platform, platform_id, acc, created_at, kind, text, text_html, url, lang) = row[:9]
+    account = None if accounts is None else accounts.get(id(acc))
+    if account is None:
+        account = AccountRecord(acc[0], acc[1], acc[2], acc[3], _time_from_wire(acc[4]), acc[5])
+        if accounts is not None:
+            accounts[id(acc)] = account
     (repost_of, reply_to, quote_of, links, hashtags, mentions, metrics, extra) = row[9:17]
     media, objects, capture_id = row[17:20]
     content, seen_via, time_precision, client = row[20:24]
     return PostRecord(
         platform,
         platform_id,
-        AccountRecord(acc[0], acc[1], acc[2], acc[3], _time_from_wire(acc[4]), acc[5]),
+        account,
         _time_from_wire(created_at),  # type: ignore[arg-type]
         kind,
         text,

@@ -232,6 +232,7 @@ def test_a_child_takes_over_at_a_line_when_the_rest_is_long(
     serial, _ = serial_items(path)
     monkeypatch.setattr(import_reader, "PROBE_SECONDS", 0.0)
     monkeypatch.setattr(import_reader, "CHILD_PAYS_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(import_reader, "spare_core", lambda: True)  # the test machine may be busy
     calls: list[tuple[int, int]] = []
     real = import_reader.read_ahead
 
@@ -254,3 +255,80 @@ def test_a_small_file_is_read_here(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(import_reader, "read_ahead", never)
     assert list(import_reader.read_keyed("twarc", path)) == serial_items(path)[0]
+
+
+def shares_file(tmp_path: Path) -> Path:
+    """A shares CSV of several reader messages, with the bad rows an export can hold."""
+    path = tmp_path / "shares.csv"
+    lines = [b"object_id,account_id,content_id,timestamp_share"]
+    lines += [b"o%d,a%d,c%d,%d" % (i % 97, i % 13, i, 1_600_000_000 + i) for i in range(2_600)]
+    lines[40] = b"o1,a1,c39"  # a missing cell
+    lines[900] = b"o1,a\xff1,c899,1600000899"  # a byte that is not UTF-8
+    lines[1_500] = b"o1,a1,c1499,not a time"
+    lines[2_000] = b"o1,a1," + b"x" * 300 + b",1600002000"  # a post id longer than the store's
+    lines.append(b"o1,a1,c5,1600000005")  # a post the file already had
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def test_import_shares_stores_the_same_either_way(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    path = shares_file(tmp_path)
+    for case, in_child in (("serial", False), ("ahead", True)):
+        create_case(store, case)
+        for run in range(2):  # the second import finds every post known
+            summary = imports.import_shares(
+                store, settings, case=case, path=path, modality="repost", read_in_child=in_child
+            )
+            assert summary.problem_count == 4 and summary.rows == 2_601
+            assert (summary.posts_new, summary.posts_known) == ((2_596, 0), (0, 2_596))[run]
+            assert summary.posts_repeated == 1
+            assert "line 2001: post xxxx" in summary.problems[-1]
+    serial, ahead = stored(store, "serial"), stored(store, "ahead")
+    assert len(serial["posts"]) == 2_596  # type: ignore[arg-type]
+    assert ahead == serial
+    # each post its reposted object, and c5 the one of its second row too
+    assert len(serial["keys"]) == 2_596 + 1  # type: ignore[arg-type]
+
+
+def test_a_big_shares_file_is_read_in_a_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = shares_file(tmp_path)
+    monkeypatch.setattr(import_reader, "spare_core", lambda: True)
+    monkeypatch.setitem(import_reader.CHILD_PAYS_FROM_BYTES, "shares", path.stat().st_size)
+    assert import_reader.child_pays("shares", path)
+    monkeypatch.setitem(import_reader.CHILD_PAYS_FROM_BYTES, "shares", path.stat().st_size + 1)
+    assert not import_reader.child_pays("shares", path)
+    monkeypatch.setattr(import_reader, "spare_core", lambda: False)  # a busy machine
+    monkeypatch.setitem(import_reader.CHILD_PAYS_FROM_BYTES, "shares", 0)
+    assert not import_reader.child_pays("shares", path)
+
+
+def test_a_shares_file_without_its_columns_fails_the_same_in_a_child(tmp_path: Path) -> None:
+    from osint.collectors.importers.shares import SharesFormatError
+
+    path = tmp_path / "odd.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    options = {"platform": "x", "modality": "url"}
+    for in_child in (False, True):
+        with pytest.raises(SharesFormatError, match="no account column"):
+            list(import_reader.read_keyed("shares", path, in_child=in_child, options=options))
+
+
+def test_no_core_to_spare_when_the_others_are_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = iter([])
+
+    def sampled() -> tuple[int, int]:
+        return next(ticks)
+
+    monkeypatch.setattr(import_reader, "_cpu_times", sampled)
+    monkeypatch.setattr(import_reader, "IDLE_SAMPLE_SECONDS", 0.0)
+    monkeypatch.setattr(import_reader.os, "cpu_count", lambda: 2)
+    ticks = iter([(1_000, 5_000), (1_010, 5_100)])  # 10% idle of 2 cores: 0.2 of a core
+    assert not import_reader.spare_core()
+    ticks = iter([(1_000, 5_000), (1_045, 5_100)])  # 45% idle: most of the other core
+    assert import_reader.spare_core()
+    monkeypatch.setattr(import_reader.os, "cpu_count", lambda: 1)
+    assert not import_reader.spare_core()

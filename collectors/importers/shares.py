@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import BinaryIO
 
 from osint.collectors.importers import ImportFormatError, ImportProblem, checked
@@ -140,6 +141,14 @@ def read_shares(
             reader.line_num,
         )
     yield from pending
+
+
+def read_shares_file(
+    path: Path, *, platform: str = "imported", modality: str = "object"
+) -> Iterator[PostRecord | ImportProblem]:
+    """:func:`read_shares` over the file at ``path`` (what a reading child process runs)."""
+    with Path(path).open("rb") as stream:
+        yield from read_shares(stream, platform=platform, modality=modality)
 
 
 def _text_lines(stream: BinaryIO, pending: list[ImportProblem]) -> Iterator[str]:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from osint.collectors.importers import ImportFormatError, ImportProblem
+from osint.collectors.importers import ImportFormatError, ImportProblem, checked
 from osint.collectors.importers.csvrows import (
     ColumnsError,
     describe_columns,
@@ -264,7 +264,7 @@ class _RowReader:
                 )
         post = self._post(cells, tweet_id, account, created, lists, extra)
         post.time_precision = precision
-        yield post
+        yield from checked(post, line, label=f"tweet {tweet_id}")  # fit here, beside the writer
 
     def _post(
         self,

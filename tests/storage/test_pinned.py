@@ -46,4 +46,5 @@ def test_none_is_stored_as_null() -> None:
     conn.execute("CREATE TABLE t (a, b)")
     conn.executemany("INSERT INTO t VALUES (?, ?)", [(None, 1), (None, None)])
     assert conn.execute("SELECT count(*) FROM t WHERE a IS NULL").fetchone() == (2,)
-    assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)] is db._bind_null
+    adapter = sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)]
+    assert adapter(None) is None and type(adapter).__name__ == "builtin_function_or_method"

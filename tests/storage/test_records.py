@@ -72,3 +72,23 @@ def test_post_tuples_keep_naive_and_missing_times() -> None:
     back = post_from_tuple(post_to_tuple(post))
     assert back.created_at == datetime(2022, 4, 21) and back.created_at.tzinfo is None
     assert back.account.created_at is None and back == post
+
+
+def test_posts_of_one_account_cross_as_one_account() -> None:
+    first = full_post()
+    second = dataclasses.replace(first, platform_id="16")  # the same account record
+    other = dataclasses.replace(first, platform_id="17", account=AccountRecord("x", "10"))
+    sent: dict[int, tuple[AccountRecord, tuple[object, ...]]] = {}
+    rows = pickle.loads(pickle.dumps([post_to_tuple(p, sent) for p in (first, second, other)]))
+    assert rows[0][2] is rows[1][2] and rows[2][2] is not rows[0][2]
+    received: dict[int, AccountRecord] = {}
+    back = [post_from_tuple(row, received) for row in rows]
+    assert back == [first, second, other]
+    assert back[0].account is back[1].account and back[2].account is not back[0].account
+
+
+def test_an_account_record_gone_from_the_memo_is_sent_as_itself() -> None:
+    post = full_post()
+    stale = AccountRecord("x", "other")
+    sent = {id(post.account): (stale, ("x", "other", None, None, None, "active"))}
+    assert post_from_tuple(post_to_tuple(post, sent)) == post  # an id reused: not taken

@@ -19,6 +19,7 @@ from osint.collectors.importers.x_io import (
     read_io_file,
     release_of,
 )
+from osint.config import Settings
 from osint.storage.db import Store
 from osint.storage.models import (
     Account,
@@ -29,9 +30,10 @@ from osint.storage.models import (
     FindingEvidence,
     Post,
     PostObject,
+    PostVersion,
     SharedObject,
 )
-from osint.storage.records import PostRecord, ProfileRecord
+from osint.storage.records import PostRecord, ProfileRecord, text_sha256
 from tests.collectors.importers.io_fixture import (
     IRA_TWEETS,
     IRA_USERS,
@@ -432,3 +434,25 @@ def test_a_cut_short_gzip_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert 0 < len([i for i in items if isinstance(i, PostRecord)]) < PART_1_TWEETS
     with gzip.open(source) as fh:
         assert fh.read() == PART_1.read_bytes()
+
+
+def test_a_repaired_tweet_is_named_by_its_line_and_stored_as_repaired(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    from osint import import_datasets
+    from osint.cases import create_case
+
+    when = datetime(2020, 5, 1, 10, 30, 12, tzinfo=UTC)
+    rows = [tweet_row(snowflake(when, i), "u1", when) for i in range(3)]
+    rows[1]["tweet_text"] = "a NUL\x00 in it"
+    rows[1]["user_mentions"] = "['bad\x00name']"
+    path = write_tweets(tmp_path / "test_052020_tweets_csv_hashed.csv", rows)
+    create_case(store, "c")
+    summary = import_datasets.import_x_io(store, settings, case="c", path=path, read_in_child=True)
+    assert summary.posts_new == 3 and summary.problem_count == 0
+    assert any(p.startswith("line 3: tweet ") and "NUL" in p for p in summary.problems)
+    with store.reader() as s:
+        post = s.execute(select(Post).where(Post.platform_id == str(snowflake(when, 1)))).one()[0]
+        version = s.execute(select(PostVersion).where(PostVersion.post_id == post.id)).one()[0]
+    assert post.text == "a NUL\ufffd in it" and post.mentions == ["test_052020:bad\ufffdname"]
+    assert version.text_sha256 == text_sha256(post.text, None)
