@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from osint.analyzers.contentkeys import MIN_TEXT_KEY_CHARS, normalize_text
 from osint.cases import get_case
 from osint.collectors.importers import ImportFormatError, ImportProblem
 from osint.collectors.importers.files import TextMember, open_members
@@ -29,7 +30,6 @@ from osint.imports import (
     import_twarc,
     run_import,
 )
-from osint.keys import MIN_TEXT_KEY_CHARS, normalize_text
 from osint.progress import Progress
 from osint.storage.db import Store
 from osint.storage.records import PostRecord, ProfileRecord

@@ -36,11 +36,11 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from osint.analyzers.contentkeys import add_content_keys
 from osint.collectors.importers import ImportProblem
 from osint.collectors.importers.lines import Handover
 from osint.collectors.importers.twarc import read_twarc
 from osint.errors import InputError
-from osint.keys import add_content_keys
 from osint.storage.columns import attach_encoded, encode_post, encoded_post
 from osint.storage.records import AccountRecord, PostRecord, post_from_tuple, post_to_tuple
 
@@ -229,7 +229,7 @@ def read_ahead(
 ) -> Iterator[PostRecord | ImportProblem]:
     """The items of ``READERS[source]`` over ``path``, read and keyed in a child process.
 
-    Records come with their content keys already added (:func:`osint.keys.add_content_keys`).
+    Records come with their content keys already added (:func:`osint.analyzers.contentkeys.add_content_keys`).
     """
     if source not in READERS and source not in FILE_READERS:
         raise ValueError(f"no reader {source!r} (known: {', '.join([*READERS, *FILE_READERS])})")

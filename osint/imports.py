@@ -40,13 +40,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from osint.analyzers.contentkeys import add_content_keys
 from osint.cases import get_case
 from osint.collectors.importers import ImportFormatError, ImportProblem
 from osint.collectors.importers.telegram_export import locate_export, read_export
 from osint.config import Settings
 from osint.errors import InputError
 from osint.import_reader import child_pays, read_keyed
-from osint.keys import add_content_keys
 from osint.mediafacts import MediaFacts, store_local_file
 from osint.progress import NullProgress, Progress
 from osint.runs import close_stale_runs, finish_run, start_run

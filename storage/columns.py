@@ -101,7 +101,7 @@ def version_values(encoding: tuple[Any, ...]) -> tuple[str, str, str, str]:
 def post_row(head: tuple[Any, ...], encoding: tuple[Any, ...], zone: str = "") -> tuple[Any, ...]:
     """A :data:`POST_COLUMNS` row: the writer's ``head`` (:data:`POST_WRITER_COLUMNS`), then
     the record's values; ``zone`` is appended to the time (``+00:00`` for PostgreSQL)."""
-    values = encoding[0]
+    values: tuple[Any, ...] = encoding[0]
     if zone:
         return (*head, *values[:-1], values[-1] + zone)
     return head + values

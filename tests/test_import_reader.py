@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from osint import import_reader, imports
+from osint.analyzers.contentkeys import add_content_keys
 from osint.cases import create_case
 from osint.collectors.importers import ImportProblem
 from osint.collectors.importers.twarc import read_twarc
 from osint.config import Settings
 from osint.import_reader import ReaderFailed, open_binary, read_ahead
-from osint.keys import add_content_keys
 from osint.storage.db import Store
 from osint.storage.models import Account, Case, CollectionRun, Post, PostObject, SharedObject
 from osint.storage.records import PostRecord
