@@ -246,7 +246,7 @@ def reuse_findings(cluster: ImageCluster) -> list[FindingDraft]:
                 title=f"Same {what} on {len(accounts)} accounts"
                 + (" across platforms" if len(platforms) > 1 else ""),
                 explanation=explanation,
-                details=_details(cluster, used),
+                details={**_details(cluster, used), "first": _who(first)},
                 roles=roles,
                 **_evidence(used),
             )

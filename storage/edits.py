@@ -270,9 +270,20 @@ def _media_differs(stored: dict[int, tuple[Any, ...]] | None, rec: PostRecord) -
         return True
     for ref in rec.media:
         have = stored.get(ref.position)
-        if have is None or have[1:] != (ref.source_url, ref.kind, ref.platform_key):
+        if have is None or not _same_attachment(have, ref):
             return True
     return False
+
+
+def _same_attachment(row: tuple[Any, ...], ref: MediaRef) -> bool:
+    """Whether a stored attachment row (media id, url, kind, key) stands for ``ref``.
+
+    A ref with only its platform key (the response named the attachment but left it out of its
+    includes, as X does for the posts a timeline's retweets and quotes expand) says nothing new:
+    it never replaces the row of the same key that a fuller capture left, with its media."""
+    if ref.source_url is None and ref.platform_key and row[3] == ref.platform_key:
+        return True
+    return bool(row[1:] == (ref.source_url, ref.kind, ref.platform_key))
 
 
 def _sync_media(
@@ -294,9 +305,7 @@ def _sync_media(
         refs = {ref.position: ref for ref in rec.media}
         for position, row in have.items():
             ref = refs.get(position)
-            if (id(rec) in changed and refs) and (
-                ref is None or row[1:] != (ref.source_url, ref.kind, ref.platform_key)
-            ):
+            if (id(rec) in changed and refs) and (ref is None or not _same_attachment(row, ref)):
                 stale.append((post_id, position))
         gone = {p for q, p in stale if q == post_id}
         for position, ref in refs.items():

@@ -70,6 +70,8 @@ class ImageAnalysisSummary:
     local_pairs: list[tuple[int, int, str]] = field(default_factory=list)
     same_scene: list[tuple[int, int]] = field(default_factory=list)  # never merged
     local_notes: list[str] = field(default_factory=list)  # images without local features, why
+    # "Same picture on 5 accounts across platforms, first @x (x) in post 12 (...)" per finding
+    highlights: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -302,6 +304,10 @@ def analyze_images(
         clusters = _cluster_case(store, session, case_id, usages, radius, summary)
         drafts = image_findings(clusters, event_start=event_start)
         summary.findings = len(replace_findings(session, case_id, ANALYSIS, drafts))
+    summary.highlights = [
+        f"{d.title}, first {d.details['first']}" if d.details.get("first") else d.title
+        for d in sorted(drafts, key=lambda d: -d.score)
+    ]
     summary.clusters = len(clusters)
     return summary
 

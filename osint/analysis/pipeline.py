@@ -29,7 +29,8 @@ class CaseAnalysis:
     timeline: TimelineReport
 
     def highlights(self) -> list[str]:
-        """A few lines for a summary: the groups found and the strongest timeline signals."""
+        """A few lines for a summary: the groups found, the re-used pictures (first poster) and the
+        strongest timeline signal of each kind."""
         lines = [
             f"coordinated group #{g.rank}: {g.size} accounts, {g.objects} objects, "
             f"{g.co_shares:,} co-shares (score {g.score:.2f}): "
@@ -45,9 +46,11 @@ class CaseAnalysis:
                 + ", ".join(f"@{h}" for h in best.handles)
                 + _amplifying(best)
             )
+        lines += [f"images: {line}" for line in self.images.highlights[:5]]
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.timeline.by_kind.items()))
         if kinds:
             lines.append(f"timeline signals: {kinds}")
+            lines += [f"  {line}" for line in self.timeline.highlights]
         return lines
 
 

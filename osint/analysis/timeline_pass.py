@@ -11,13 +11,14 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from osint.analysis import replace_findings
+from osint.analyzers.findings import FindingDraft
 from osint.analyzers.timeline import AccountProfile, NameObservation
 from osint.analyzers.timeline_screen import PostsByAccount, timeline_findings_at_scale
 from osint.cases import get_case
@@ -40,6 +41,8 @@ class TimelineReport:
     by_kind: dict[str, int]
     top_accounts: list[tuple[str, list[str]]]
     seconds: float
+    # the explanation of the strongest finding of each kind, e.g. "@x's 70 posts fall silent..."
+    highlights: list[str] = field(default_factory=list)
 
 
 def _post_times(session: Session, case_id: int) -> PostsByAccount:
@@ -140,7 +143,16 @@ def analyze_timeline(
         by_kind=dict(by_kind),
         top_accounts=[(profiles[a].handle, kinds) for a, kinds in ranked if a in profiles],
         seconds=time.perf_counter() - started,
+        highlights=_strongest_per_kind(drafts),
     )
+
+
+def _strongest_per_kind(drafts: Sequence[FindingDraft]) -> list[str]:
+    strongest: dict[str, FindingDraft] = {}
+    for draft in drafts:
+        if draft.kind not in strongest or draft.score > strongest[draft.kind].score:
+            strongest[draft.kind] = draft
+    return [d.explanation for _, d in sorted(strongest.items())]
 
 
 def account_signal_summary(session: Session, case_id: int) -> dict[int, str]:

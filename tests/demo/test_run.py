@@ -21,7 +21,7 @@ from osint.demo.scenario import Scenario, build_scenario
 from osint.demo.world import platform_handle
 from osint.errors import VerifyError
 from osint.storage.db import Store
-from osint.storage.models import Account, Post
+from osint.storage.models import Account, Post, PostMedia
 from osint.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,6 +114,27 @@ def test_demo_collects_every_account_of_the_world(demo_run, demo_scenario: Scena
     assert posts == len(messages)
     assert "dia_diarra" in handles
     assert f"{len(personas)} accounts" in result.stdout
+
+
+def test_demo_traces_the_grave_pictures_to_the_source(demo_run, demo_scenario: Scenario) -> None:
+    """The source's pictures stay linked to their files though the amplifiers' timelines expand
+    its posts without their media, so the summary names it as the first poster."""
+    out, result = demo_run
+    source = demo_scenario.truth.source
+    store = open_store(load_settings(home=out / "home", environ={}))
+    with store.reader() as s:
+        links = s.execute(
+            select(PostMedia.media_id, PostMedia.error)
+            .join(Post, Post.id == PostMedia.post_id)
+            .join(Account, Account.id == Post.account_id)
+            .where(Account.handle == source)
+        ).all()
+    store.dispose()
+    assert links and all(media_id is not None for media_id, _ in links), links
+    pictures = [line for line in result.stdout.splitlines() if "images: Same picture" in line]
+    assert len(pictures) >= 2
+    assert all(f"first @{source} (x) in post" in line for line in pictures), pictures
+    assert "claimed Bamako" in result.stdout  # the strongest timezone finding, explained
 
 
 def test_demo_writes_a_report_and_a_bundle_that_verifies(demo_run) -> None:

@@ -23,6 +23,7 @@ from osint.demo.replay import ReplayServer
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter
 from osint.storage.models import Post, PostMedia, PostObject, PostVersion, SharedObject
+from osint.storage.records import MediaRef
 from tests.demo.replay.worlds import dia_world
 from tests.factories import make_media_ref, make_post
 
@@ -153,6 +154,38 @@ def test_attachments_follow_a_capture_that_lists_them(store: Store) -> None:
         CaseWriter(s, case_id, source="t").posts([post])
     with store.reader() as s:
         assert len(s.execute(select(PostMedia)).all()) == 1
+
+
+def test_a_capture_naming_only_the_attachment_keys_keeps_the_stored_media(store: Store) -> None:
+    """X expands a retweeted post without its media (only the keys): collected after the
+    author's own timeline, that copy must not unlink the pictures already downloaded."""
+    case_id = create_case(store, "c").id
+    full = make_post(media=[make_media_ref(position=0, platform_key="3_1", sha256="ab" * 32)])
+    with store.session() as s:
+        writer = CaseWriter(s, case_id, source="t")
+        writer.media_many([{"sha256": "ab" * 32, "size": 3, "mime": "image/jpeg"}])
+        writer.posts([full])
+    bare = make_post(
+        full.account,
+        platform_id=full.platform_id,
+        text=full.text,
+        media=[MediaRef(None, 0, platform_key="3_1", error="not in the response")],
+    )
+    with store.session() as s:
+        CaseWriter(s, case_id, source="t").posts([bare])
+    with store.reader() as s:
+        links = s.execute(select(PostMedia.media_id, PostMedia.source_url, PostMedia.error)).all()
+    assert len(links) == 1
+    media_id, url, error = links[0]
+    assert media_id is not None and url == full.media[0].source_url and error is None
+    # a capture that does list the attachment, changed, still replaces it
+    moved = make_media_ref(position=0, platform_key="3_9")
+    with store.session() as s:
+        CaseWriter(s, case_id, source="t").posts(
+            [make_post(full.account, platform_id=full.platform_id, text=full.text, media=[moved])]
+        )
+    with store.reader() as s:
+        assert s.execute(select(PostMedia.source_url)).scalars().all() == [moved.source_url]
 
 
 def test_collect_full_refreshes_an_edited_posts_fields(
