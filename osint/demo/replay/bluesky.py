@@ -26,9 +26,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from osint.demo.replay.quota import Quotas, QuotaState
+from osint.demo.replay.quota import QuotaState
 from osint.demo.replay.server import PlatformApp, ReplayRequest, Reply, json_reply
-from osint.demo.replay.world import DEFAULT_ID_SCHEMES, Fault, World, WorldAccount, WorldPost
+from osint.demo.replay.world import DEFAULT_ID_SCHEMES, Fault, WorldAccount, WorldPost
 
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 POST = "app.bsky.feed.post"
@@ -84,13 +84,7 @@ class BlueskyApp(PlatformApp):
     name = "bluesky"
     setting = "bluesky_api_url"
 
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self.quotas = Quotas({}, (LIMIT, WINDOW))
-
-    def set_rate_limit(self, method: str, limit: int, window: float) -> None:
-        """Quota of one XRPC method (e.g. ``app.bsky.feed.getAuthorFeed``)."""
-        self.quotas.set(method, limit, window)
+    quota_fallback = (LIMIT, WINDOW)  # counted per XRPC method (app.bsky.feed.getAuthorFeed)
 
     # -- dispatch and limits ------------------------------------------------------------------
     def handle(self, request: ReplayRequest) -> Reply:
