@@ -378,16 +378,7 @@ class BlueskyApp(PlatformApp):
 
     def _text(self, post: WorldPost) -> tuple[str, list[dict[str, Any]]]:
         """The post text (tags, mentions and links added as a client would) and its facets."""
-        text = post.text
-        for handle in post.mentions:
-            if f"@{handle}" not in text:
-                text = f"@{handle} {text}"
-        for tag in post.hashtags:
-            if f"#{tag}" not in text:
-                text += f" #{tag}"
-        for link in post.links:
-            if link not in text:
-                text += f" {link}"
+        text = post.client_text()
         facets = []
         spans: list[tuple[str, dict[str, Any]]] = [
             (f"#{tag}", {"$type": "app.bsky.richtext.facet#tag", "tag": tag})

@@ -317,17 +317,7 @@ class MastodonApp(PlatformApp):
 
     def _content(self, post: WorldPost, domain: str) -> str:
         """The status HTML as Mastodon writes it: paragraphs, tag and mention links, URLs."""
-        text = post.text
-        for handle in post.mentions:
-            if f"@{handle.split('@')[0]}" not in text:
-                text = f"@{handle} {text}"
-        for tag in post.hashtags:
-            if f"#{tag}" not in text:
-                text += f" #{tag}"
-        for link in post.links:
-            if link not in text:
-                text += f" {link}"
-        return _paragraphs(text, domain)
+        return _paragraphs(post.client_text(), domain)
 
 
 def _paragraphs(text: str, domain: str) -> str:

@@ -477,12 +477,7 @@ class XApp(PlatformApp):
         if post.repost_of and not text and (original := self.world.post(self.name, post.repost_of)):
             author = self.world.account(self.name, original.account_id)
             text = f"RT @{author.handle if author else 'unknown'}: {original.text}"
-        for tag in post.hashtags:
-            if f"#{tag}" not in text:
-                text += f" #{tag}"
-        for handle in post.mentions:
-            if f"@{handle}" not in text:
-                text = f"@{handle} {text}"
+        text = post.client_text(text, links=False)  # links go in as t.co URLs below
         urls = []
         author = self.world.account(self.name, post.account_id)
         handle = author.handle if author else "i"
