@@ -447,21 +447,12 @@ def test_authorization_arrives_and_user_agent_names_osint(
 
 
 def test_collect_and_export_from_the_command_line(
-    run_cli: CliRun,
-    x_settings: Settings,
-    replay: ReplayServer,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Any,
+    run_cli: CliRun, x_settings: Settings, replay: ReplayServer, x_cli_env: None, tmp_path: Any
 ) -> None:
     import csv
     import json
 
-    from tests.conftest import X_TOKEN
-
     dia_world(replay.world, posts=5)
-    monkeypatch.setenv("OSINT_X_API_URL", replay.base_url("x"))
-    monkeypatch.setenv("OSINT_X_BEARER_TOKEN", X_TOKEN)
-    monkeypatch.setenv("OSINT_HTTP_MIN_INTERVAL", "0")
     run_cli("case", "new", "c")
     out = run_cli("collect", "x", "@Dia_Diarra", "--case", "c").stdout
     assert "9 new posts" in out and "cases/1/warc/" in out
@@ -491,18 +482,9 @@ def test_collect_and_export_from_the_command_line(
 
 
 def test_collected_evidence_bundles_verifies_and_replays(
-    run_cli: CliRun,
-    x_settings: Settings,
-    replay: ReplayServer,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Any,
+    run_cli: CliRun, x_settings: Settings, replay: ReplayServer, x_cli_env: None, tmp_path: Any
 ) -> None:
-    from tests.conftest import X_TOKEN
-
     dia_world(replay.world, posts=4)
-    monkeypatch.setenv("OSINT_X_API_URL", replay.base_url("x"))
-    monkeypatch.setenv("OSINT_X_BEARER_TOKEN", X_TOKEN)
-    monkeypatch.setenv("OSINT_HTTP_MIN_INTERVAL", "0")
     run_cli("case", "new", "c")
     run_cli("collect", "x", "dia_diarra", "--case", "c")
     run_cli("export", "bundle", "--case", "c", "-o", str(tmp_path / "c.zip"))
