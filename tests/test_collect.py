@@ -32,7 +32,7 @@ from osint.storage.models import (
     PostVersion,
 )
 from tests.conftest import CliRun
-from tests.demo.replay.worlds import dia_world
+from tests.demo.replay.worlds import TRANSIENT_FAULTS, dia_world, fault_id
 
 
 def collect(
@@ -228,24 +228,15 @@ def test_rate_limit_too_long_fails_resumably(
 
 
 @pytest.mark.parametrize(
-    "fault",
-    [
-        {"kind": "status", "status": 500},
-        {"kind": "status", "status": 503},
-        {"kind": "drop"},
-        {"kind": "slow", "delay": 2.5},
-        {"kind": "truncated"},
-        {"kind": "html"},
-        {"kind": "missing_fields", "times": 1},
-    ],
-    ids=lambda f: f["kind"] + str(f.get("status", "")),
+    "fault", [*TRANSIENT_FAULTS, {"kind": "missing_fields", "times": 1}], ids=fault_id
 )
 def test_faults_are_retried_and_nothing_is_lost(
     store: Store, x_settings: Settings, replay: ReplayServer, case: str, fault: dict[str, Any]
 ) -> None:
     dia_world(replay.world, posts=230, image_every=50)
-    kind = fault.pop("kind")
-    replay.world.faults.add(kind, path="/tweets", **fault)
+    options = dict(fault)  # the parameter is shared with other tests: leave it whole
+    kind = options.pop("kind")
+    replay.world.faults.add(kind, path="/tweets", **options)
     if kind != "slow":  # only the slow fault needs the 1 s timeout; a busy machine must not add one
         x_settings = x_settings.with_overrides(http_timeout=10.0)
     summary = collect(store, x_settings)
