@@ -171,30 +171,25 @@ class ShareTable:
         account_code, account_labels = encode_ids(account_ids, "account_id")
         content_code, content_labels = encode_ids(content_ids, "content_id")
         self_share = np.asarray(object_ids).astype(str) == np.asarray(content_ids).astype(str)
+        modality_code: np.ndarray | None = None
+        modality_names: tuple[str, ...] = (DEFAULT_MODALITY,)
         if modalities is None:
             object_code, object_labels = encode_ids(object_ids, "object_id")
-            return cls(
-                object_code,
-                account_code,
-                content_code,
-                seconds,
-                object_labels,
-                account_labels,
-                content_labels,
-                self_share=self_share,
+        else:
+            modality_code, names = encode_ids(modalities, "modality")
+            modality_code = modality_code.astype(np.int8)
+            modality_names = tuple(str(n) for n in (names if names is not None else []))
+            keyed = [
+                f"{m}\x1f{o}"
+                for m, o in zip(
+                    np.asarray(modalities).tolist(), np.asarray(object_ids).tolist(), strict=True
+                )
+            ]
+            object_code, keyed_labels = encode_ids(keyed, "object_id")
+            assert keyed_labels is not None
+            object_labels = np.array(
+                [label.split("\x1f", 1)[1] for label in keyed_labels], dtype=object
             )
-        modality_code, names = encode_ids(modalities, "modality")
-        keyed = [
-            f"{m}\x1f{o}"
-            for m, o in zip(
-                np.asarray(modalities).tolist(), np.asarray(object_ids).tolist(), strict=True
-            )
-        ]
-        object_code, keyed_labels = encode_ids(keyed, "object_id")
-        assert keyed_labels is not None
-        object_labels = np.array(
-            [label.split("\x1f", 1)[1] for label in keyed_labels], dtype=object
-        )
         return cls(
             object_code,
             account_code,
@@ -203,8 +198,8 @@ class ShareTable:
             object_labels,
             account_labels,
             content_labels,
-            modality_code.astype(np.int8),
-            tuple(str(n) for n in (names if names is not None else [])),
+            modality_code,
+            modality_names,
             self_share,
         )
 

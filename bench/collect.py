@@ -30,25 +30,37 @@ TOKEN = "bench-token"  # the replay server's, not a real one
 IMAGE_EVERY = 5
 
 
-def build_world(posts: int) -> tuple[World, WorldAccount]:
-    world = World()
-    world.tokens["x"] = {TOKEN}
+def add_bench_account(
+    world: World, platform: str, handle: str, posts: int, text: str
+) -> WorldAccount:
+    """An account with ``posts`` posts, an image every IMAGE_EVERY; ``text`` is formatted with
+    the post's number ``i`` and its ``link``."""
     account = world.add_account(
-        "x",
-        "bench_account",
+        platform,
+        handle,
         bio="benchmark",
         created_at=datetime(2022, 1, 1, tzinfo=UTC),
         avatar=world.add_image(48, 48).id,
     )
     for i in range(posts):
         media = [world.add_image(64, 48, (i % 256, 40, 90))] if i % IMAGE_EVERY == 0 else []
+        link = f"https://news.example/{i % 50}"
         world.add_post(
             account,
-            f"post {i} about #Gossi and https://news.example/{i % 50}",
+            text.format(i=i, link=link),
             media=media,
             hashtags=["Gossi"],
-            links=[f"https://news.example/{i % 50}"],
+            links=[link],
         )
+    return account
+
+
+def build_world(posts: int) -> tuple[World, WorldAccount]:
+    world = World()
+    world.tokens["x"] = {TOKEN}
+    account = add_bench_account(
+        world, "x", "bench_account", posts, "post {i} about #Gossi and {link}"
+    )
     return world, account
 
 

@@ -16,18 +16,17 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
+from bench.collect import IMAGE_EVERY, add_bench_account
 from osint.cases import create_case
 from osint.collect import collect_account
 from osint.config import load_settings
 from osint.demo.replay import ReplayServer, World, WorldAccount
 from osint.store import open_store
 
-IMAGE_EVERY = 5
 HANDLES = {
     "telegram": "bench_channel",
     "bluesky": "bench.bsky.social",
@@ -39,23 +38,9 @@ def build_world(posts: int) -> tuple[World, dict[str, WorldAccount]]:
     world = World()
     accounts = {}
     for platform, handle in HANDLES.items():
-        account = world.add_account(
-            platform,
-            handle,
-            bio="benchmark",
-            created_at=datetime(2022, 1, 1, tzinfo=UTC),
-            avatar=world.add_image(48, 48).id,
+        accounts[platform] = add_bench_account(
+            world, platform, handle, posts, "post {i} about #Gossi"
         )
-        for i in range(posts):
-            media = [world.add_image(64, 48, (i % 256, 40, 90))] if i % IMAGE_EVERY == 0 else []
-            world.add_post(
-                account,
-                f"post {i} about #Gossi",
-                media=media,
-                hashtags=["Gossi"],
-                links=[f"https://news.example/{i % 50}"],
-            )
-        accounts[platform] = account
     return world, accounts
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from osint.collectors.http import HttpClient
 from osint.config import Secret, Settings
@@ -66,6 +67,9 @@ class CursorRejected(CollectError):
     """The platform refused the page cursor it was given (expired, or one it never issued)."""
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class PostLookup:
     """Direct look-up of known posts (monitoring's deletion check)."""
@@ -80,6 +84,33 @@ class PostLookup:
     def capture_for(self, post_id: str) -> CaptureRecord | None:
         return self.captures.get(post_id, self.capture)
 
+    def answered(self, post_ids: Iterable[str], capture: CaptureRecord | None) -> None:
+        """Keep ``capture`` as the response that answered for ``post_ids``."""
+        self.capture = capture
+        if capture is not None:
+            self.captures.update(dict.fromkeys(post_ids, capture))
+
+
+def parse_post_ids(post_ids: Iterable[str], split: Callable[[str], T]) -> Iterator[tuple[str, T]]:
+    """Each post id with its parts as ``split`` reads them; a malformed id is InputError."""
+    for post_id in post_ids:
+        try:
+            parts = split(post_id)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        yield post_id, parts
+
+
+def newest_numbered(ids: Iterable[str], number: Callable[[str], int]) -> str | None:
+    """The id with the highest ``number``; ids it cannot read (ValueError) are passed over."""
+    numbered = []
+    for value in ids:
+        try:
+            numbered.append((number(value), value))
+        except ValueError:
+            continue
+    return max(numbered)[1] if numbered else None
+
 
 class Collector(ABC):
     """One platform: its URLs and response shapes. Never does SQL, never sleeps on its own."""
@@ -93,6 +124,8 @@ class Collector(ABC):
     token_setting: ClassVar[str | None] = None  # the Settings field holding a required secret
     token_env: ClassVar[str | None] = None  # its environment variable, for messages
     target_pattern: ClassVar[re.Pattern[str]]  # what a normalised target looks like
+    # a profile URL given as the target; its group 1 is the account
+    profile_url: ClassVar[re.Pattern[str] | None] = None
     example_target: ClassVar[str]
     target_label: ClassVar[str] = "USERNAME"
 
@@ -122,6 +155,9 @@ class Collector(ABC):
     @classmethod
     def normalize_target(cls, target: str) -> str:
         """The account as the engine files it (e.g. ``@Name`` -> ``name``); InputError if bad."""
+        match = cls.profile_url.match(target.strip()) if cls.profile_url else None
+        if match:
+            target = match.group(1)
         cleaned = target.strip().lstrip("@").lower()
         if not cls.target_pattern.fullmatch(cleaned):
             raise InputError(

@@ -405,13 +405,9 @@ class BlueskyCollector(Collector):
     title = "Bluesky"
     base_url_setting = "bluesky_api_url"
     target_pattern = re.compile(rf"{_HANDLE}|did:(?:plc|web):[a-z0-9._:%-]+")
+    profile_url = _TARGET
     example_target = "dia-diarra.bsky.social"
     target_label = "HANDLE"
-
-    @classmethod
-    def normalize_target(cls, target: str) -> str:
-        match = _TARGET.match(target.strip())
-        return super().normalize_target(match.group(1) if match else target)
 
     def _call(self, method: str, query: str, shape: Any = None) -> tuple[dict[str, Any], Response]:
         response = self.http.get(
@@ -420,10 +416,7 @@ class BlueskyCollector(Collector):
             expect_json=True,
             shape=shape,
         )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = response.json_or_none()
         if response.status_code == 200 and isinstance(body, dict):
             return body, response
         error = body if isinstance(body, dict) else {}
@@ -494,9 +487,7 @@ class BlueskyCollector(Collector):
             body, response = self._call(
                 "app.bsky.feed.getPosts", urlencode([("uris", u) for u in chunk])
             )
-            lookup.capture = response.capture
-            if response.capture is not None:
-                lookup.captures.update(dict.fromkeys(chunk, response.capture))
+            lookup.answered(chunk, response.capture)
             found, _ = posts_from_feed([{"post": p} for p in body.get("posts") or []])
             lookup.found.extend(found)
             seen = {p.platform_id for p in found}

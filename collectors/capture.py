@@ -196,23 +196,23 @@ def _redaction_record(writer: WARCWriter, exchange: Exchange, date: str, respons
         f"{exchange.redaction_note or 'body'} of the concurrent response record; its digests "
         "are those of the redacted bytes\r\n"
     ).encode()
-    return writer.create_warc_record(
-        exchange.url,
-        "metadata",
-        payload=BytesIO(body),
-        length=len(body),
-        warc_content_type="application/warc-fields",
-        warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": response_id},
-    )
+    return _metadata_record(writer, exchange.url, body, date, response_id)
 
 
 def _error_record(writer: WARCWriter, exchange: Exchange, date: str, request_id: str) -> Any:
     body = f"error: {exchange.error or 'no response'}\r\n".encode()
+    return _metadata_record(writer, exchange.url, body, date, request_id)
+
+
+def _metadata_record(
+    writer: WARCWriter, url: str, body: bytes, date: str, concurrent_to: str
+) -> Any:
+    """A WARC metadata record (application/warc-fields) about the record ``concurrent_to``."""
     return writer.create_warc_record(
-        exchange.url,
+        url,
         "metadata",
         payload=BytesIO(body),
         length=len(body),
         warc_content_type="application/warc-fields",
-        warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": request_id},
+        warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": concurrent_to},
     )

@@ -115,6 +115,13 @@ class Response:
     def json(self) -> Any:
         return json.loads(self.content)
 
+    def json_or_none(self) -> Any:
+        """The JSON body, or None when the body is not JSON (an error page, a cut body)."""
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
 
 @dataclass
 class Download:

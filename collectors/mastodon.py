@@ -34,12 +34,14 @@ from osint.collectors.base import (
     PostLookup,
     PostPage,
     ProfileResult,
+    newest_numbered,
+    parse_post_ids,
     parse_time,
 )
 from osint.collectors.htmltext import anchors, html_to_text, parse_fragment
 from osint.collectors.http import HttpClient, Response
 from osint.config import Settings
-from osint.errors import AccountNotFound, AccountUnavailable, CollectError, InputError
+from osint.errors import AccountNotFound, AccountUnavailable, CollectError
 from osint.storage.kinds import PostKind
 from osint.storage.records import AccountRecord, MediaRef, PostRecord, ProfileRecord
 
@@ -327,10 +329,7 @@ def _home_domain(status: Any, host: str) -> str:
 
 
 def _error_text(response: Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return "no detail"
+    body = response.json_or_none()
     return str(body.get("error") or "no detail") if isinstance(body, dict) else "no detail"
 
 
@@ -445,16 +444,10 @@ class MastodonCollector(Collector):
     def lookup_posts(self, post_ids: list[str]) -> PostLookup:
         """``GET /api/v1/statuses/:id`` on the instance the id came from: 404 or 410 = gone."""
         lookup = PostLookup()
-        for wanted in post_ids:
-            try:
-                host, status_id = split_post_id(wanted)
-            except ValueError as exc:
-                raise InputError(str(exc)) from exc
+        for wanted, (host, status_id) in parse_post_ids(post_ids, split_post_id):
             base = self.instance_for(host)
             response = self._get(base, f"api/v1/statuses/{status_id}", {}, "status")
-            lookup.capture = response.capture
-            if response.capture is not None:
-                lookup.captures[wanted] = response.capture
+            lookup.answered([wanted], response.capture)
             if response.status_code == 200:
                 body = response.json()
                 found, _ = posts_from_statuses([body], host, _home_domain(body, host))
@@ -471,10 +464,4 @@ class MastodonCollector(Collector):
 
     @staticmethod
     def newest_id(ids: list[str]) -> str | None:
-        numbered = []
-        for value in ids:
-            try:
-                numbered.append((int(split_post_id(value)[1]), value))
-            except ValueError:
-                continue
-        return max(numbered)[1] if numbered else None
+        return newest_numbered(ids, lambda value: int(split_post_id(value)[1]))

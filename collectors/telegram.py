@@ -33,10 +33,18 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from osint.collectors.base import Collector, PageQuery, PostLookup, PostPage, ProfileResult
+from osint.collectors.base import (
+    Collector,
+    PageQuery,
+    PostLookup,
+    PostPage,
+    ProfileResult,
+    newest_numbered,
+    parse_post_ids,
+)
 from osint.collectors.htmltext import anchors, node_text
 from osint.collectors.http import Response
-from osint.errors import AccountNotFound, AccountUnavailable, CollectError, InputError
+from osint.errors import AccountNotFound, AccountUnavailable, CollectError
 from osint.storage.kinds import PostKind
 from osint.storage.records import AccountRecord, CaptureRecord, MediaRef, PostRecord, ProfileRecord
 
@@ -423,13 +431,9 @@ class TelegramCollector(Collector):
     title = "Telegram"
     base_url_setting = "telegram_url"
     target_pattern = re.compile(r"[a-z][a-z0-9_]{3,31}")
+    profile_url = _TARGET
     example_target = "dia_diarra_news"
     target_label = "CHANNEL"
-
-    @classmethod
-    def normalize_target(cls, target: str) -> str:
-        match = _TARGET.match(target.strip())
-        return super().normalize_target(match.group(1) if match else target)
 
     def _page(self, path: str, bucket: str, params: dict[str, str | int] | None = None) -> Response:
         response = self.http.get(
@@ -483,15 +487,9 @@ class TelegramCollector(Collector):
     def lookup_posts(self, post_ids: list[str]) -> PostLookup:
         """The single-message widget of each post: "Post not found" (or the like) = gone."""
         lookup = PostLookup()
-        for wanted in post_ids:
-            try:
-                channel, number = split_post_id(wanted)
-            except ValueError as exc:
-                raise InputError(str(exc)) from exc
+        for wanted, (channel, number) in parse_post_ids(post_ids, split_post_id):
             response = self._page(f"{channel}/{number}", "embed", {"embed": 1})
-            lookup.capture = response.capture
-            if response.capture is not None:
-                lookup.captures[wanted] = response.capture
+            lookup.answered([wanted], response.capture)
             tree = LexborHTMLParser(response.text)
             error = tree.css_first(".tgme_widget_message_error")
             message = tree.css_first(".tgme_widget_message[data-post]")
@@ -506,10 +504,4 @@ class TelegramCollector(Collector):
 
     @staticmethod
     def newest_id(ids: list[str]) -> str | None:
-        numbered = []
-        for value in ids:
-            try:
-                numbered.append((split_post_id(value)[1], value))
-            except ValueError:
-                continue
-        return max(numbered)[1] if numbered else None
+        return newest_numbered(ids, lambda value: split_post_id(value)[1])

@@ -53,6 +53,15 @@ EXPANSIONS = (
 MEDIA_FIELDS = "url,preview_image_url,type,variants,width,height,alt_text"
 PLACE_FIELDS = "contained_within,country,country_code,full_name,geo,id,name,place_type"
 POLL_FIELDS = "duration_minutes,end_datetime,id,options,voting_status"
+# what every request for tweets (a timeline page, a look-up) asks to be expanded and filled in
+_TWEET_PARAMS = {
+    "tweet.fields": TWEET_FIELDS,
+    "expansions": EXPANSIONS,
+    "media.fields": MEDIA_FIELDS,
+    "user.fields": USER_FIELDS,
+    "place.fields": PLACE_FIELDS,
+    "poll.fields": POLL_FIELDS,
+}
 PAGE_SIZE = 100  # the endpoint's maximum; it refuses fewer than 5
 _OWN_MEDIA_LINK = re.compile(r"^https?://(x|twitter)\.com/[^/]+/status/\d+/(photo|video)/\d+$")
 
@@ -508,10 +517,7 @@ class XCollector(Collector):
             expect_json=True,
             shape=shape,
         )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = response.json_or_none()
         status = response.status_code
         if status in (401, 403):
             raise AuthError(
@@ -544,15 +550,7 @@ class XCollector(Collector):
 
     def fetch_page(self, profile: ProfileRecord, query: PageQuery) -> PostPage:
         size = PAGE_SIZE if query.limit is None else min(PAGE_SIZE, max(5, query.limit))
-        params: dict[str, str | int] = {
-            "max_results": size,
-            "tweet.fields": TWEET_FIELDS,
-            "expansions": EXPANSIONS,
-            "media.fields": MEDIA_FIELDS,
-            "user.fields": USER_FIELDS,
-            "place.fields": PLACE_FIELDS,
-            "poll.fields": POLL_FIELDS,
-        }
+        params: dict[str, str | int] = {"max_results": size, **_TWEET_PARAMS}
         if query.cursor:
             params["pagination_token"] = query.cursor
         if query.since_id:
@@ -583,19 +581,9 @@ class XCollector(Collector):
         lookup = PostLookup()
         for start in range(0, len(post_ids), 100):
             chunk = post_ids[start : start + 100]
-            params: dict[str, str | int] = {
-                "ids": ",".join(chunk),
-                "tweet.fields": TWEET_FIELDS,
-                "expansions": EXPANSIONS,
-                "media.fields": MEDIA_FIELDS,
-                "user.fields": USER_FIELDS,
-                "place.fields": PLACE_FIELDS,
-                "poll.fields": POLL_FIELDS,
-            }
+            params: dict[str, str | int] = {"ids": ",".join(chunk), **_TWEET_PARAMS}
             body, response = self._call("2/tweets", params, "tweets_lookup")
-            lookup.capture = response.capture
-            if response.capture is not None:
-                lookup.captures.update(dict.fromkeys(chunk, response.capture))
+            lookup.answered(chunk, response.capture)
             lookup.found.extend(posts_from_page(body).posts)
             for error in body.get("errors") or []:
                 if isinstance(error, dict) and error.get("parameter") == "ids":

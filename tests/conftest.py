@@ -192,6 +192,35 @@ def replay() -> Iterator[object]:
     assert not server.errors, f"the replay server failed: {server.errors[0]}"
 
 
+def replay_x_env(replay: object) -> dict[str, str]:
+    """Environment that points the command line's X collector at ``replay``, with no pauses."""
+    return {
+        "OSINT_X_API_URL": replay.base_url("x"),  # type: ignore[attr-defined]
+        "OSINT_X_BEARER_TOKEN": X_TOKEN,
+        "OSINT_HTTP_MIN_INTERVAL": "0",
+    }
+
+
+def spawn_env(home: Path, db_url: str, **extra: str) -> dict[str, str]:
+    """The environment of an osint process started on ``home`` and ``db_url``: no pauses between
+    requests, short retries, and ``extra``."""
+    return {
+        **os.environ,
+        "OSINT_HOME": str(home),
+        "OSINT_DB": db_url,
+        "OSINT_HTTP_MIN_INTERVAL": "0",
+        "OSINT_HTTP_BACKOFF": "0.01",
+        **extra,
+    }
+
+
+@pytest.fixture
+def x_cli_env(replay: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line (``run_cli``) collects X from the replay server."""
+    for name, value in replay_x_env(replay).items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.fixture
 def x_settings(settings: Settings, replay: object) -> Settings:
     """Settings pointing every collector at the replay server, with tiny waits."""

@@ -32,7 +32,7 @@ from osint.storage.models import (
     PostVersion,
 )
 from tests.conftest import CliRun
-from tests.demo.replay.worlds import dia_world
+from tests.demo.replay.worlds import TRANSIENT_FAULTS, dia_world, fault_id
 
 
 def collect(
@@ -228,24 +228,15 @@ def test_rate_limit_too_long_fails_resumably(
 
 
 @pytest.mark.parametrize(
-    "fault",
-    [
-        {"kind": "status", "status": 500},
-        {"kind": "status", "status": 503},
-        {"kind": "drop"},
-        {"kind": "slow", "delay": 2.5},
-        {"kind": "truncated"},
-        {"kind": "html"},
-        {"kind": "missing_fields", "times": 1},
-    ],
-    ids=lambda f: f["kind"] + str(f.get("status", "")),
+    "fault", [*TRANSIENT_FAULTS, {"kind": "missing_fields", "times": 1}], ids=fault_id
 )
 def test_faults_are_retried_and_nothing_is_lost(
     store: Store, x_settings: Settings, replay: ReplayServer, case: str, fault: dict[str, Any]
 ) -> None:
     dia_world(replay.world, posts=230, image_every=50)
-    kind = fault.pop("kind")
-    replay.world.faults.add(kind, path="/tweets", **fault)
+    options = dict(fault)  # the parameter is shared with other tests: leave it whole
+    kind = options.pop("kind")
+    replay.world.faults.add(kind, path="/tweets", **options)
     if kind != "slow":  # only the slow fault needs the 1 s timeout; a busy machine must not add one
         x_settings = x_settings.with_overrides(http_timeout=10.0)
     summary = collect(store, x_settings)
@@ -447,21 +438,12 @@ def test_authorization_arrives_and_user_agent_names_osint(
 
 
 def test_collect_and_export_from_the_command_line(
-    run_cli: CliRun,
-    x_settings: Settings,
-    replay: ReplayServer,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Any,
+    run_cli: CliRun, x_settings: Settings, replay: ReplayServer, x_cli_env: None, tmp_path: Any
 ) -> None:
     import csv
     import json
 
-    from tests.conftest import X_TOKEN
-
     dia_world(replay.world, posts=5)
-    monkeypatch.setenv("OSINT_X_API_URL", replay.base_url("x"))
-    monkeypatch.setenv("OSINT_X_BEARER_TOKEN", X_TOKEN)
-    monkeypatch.setenv("OSINT_HTTP_MIN_INTERVAL", "0")
     run_cli("case", "new", "c")
     out = run_cli("collect", "x", "@Dia_Diarra", "--case", "c").stdout
     assert "9 new posts" in out and "cases/1/warc/" in out
@@ -491,18 +473,9 @@ def test_collect_and_export_from_the_command_line(
 
 
 def test_collected_evidence_bundles_verifies_and_replays(
-    run_cli: CliRun,
-    x_settings: Settings,
-    replay: ReplayServer,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Any,
+    run_cli: CliRun, x_settings: Settings, replay: ReplayServer, x_cli_env: None, tmp_path: Any
 ) -> None:
-    from tests.conftest import X_TOKEN
-
     dia_world(replay.world, posts=4)
-    monkeypatch.setenv("OSINT_X_API_URL", replay.base_url("x"))
-    monkeypatch.setenv("OSINT_X_BEARER_TOKEN", X_TOKEN)
-    monkeypatch.setenv("OSINT_HTTP_MIN_INTERVAL", "0")
     run_cli("case", "new", "c")
     run_cli("collect", "x", "dia_diarra", "--case", "c")
     run_cli("export", "bundle", "--case", "c", "-o", str(tmp_path / "c.zip"))

@@ -37,7 +37,7 @@ from osint.storage.models import (
     PostObject,
     PostVersion,
 )
-from tests.conftest import REPO, X_TOKEN, CliRun
+from tests.conftest import REPO, X_TOKEN, CliRun, replay_x_env, spawn_env
 from tests.demo.replay.worlds import dia_world
 
 TRIALS = 3
@@ -126,15 +126,7 @@ def check_captures_in_warc(store: Store, home: Path) -> int:
 
 
 def _spawn(case: str, replay: ReplayServer, home: Path, db_url: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "OSINT_HOME": str(home),
-        "OSINT_DB": db_url,
-        "OSINT_X_API_URL": replay.base_url("x"),
-        "OSINT_X_BEARER_TOKEN": X_TOKEN,
-        "OSINT_HTTP_MIN_INTERVAL": "0",
-        "OSINT_HTTP_BACKOFF": "0.01",
-    }
+    env = spawn_env(home, db_url, **replay_x_env(replay))
     return subprocess.Popen(
         [sys.executable, "-m", "osint", "collect", "x", "dia_diarra", "--case", case],
         cwd=REPO,
@@ -230,6 +222,7 @@ def test_the_token_is_never_written(
     db_url: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    x_cli_env: None,
 ) -> None:
     wrong = "wrong-token-ZZZZ99999"
     dia_world(replay.world, posts=120, image_every=10)
@@ -237,9 +230,6 @@ def test_the_token_is_never_written(
     replay.world.faults.add("drop", path="/tweets")
     replay.world.faults.add("rate_limit", path="/tweets", reset_in=0.1)
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setenv("OSINT_X_API_URL", replay.base_url("x"))
-    monkeypatch.setenv("OSINT_X_BEARER_TOKEN", X_TOKEN)
-    monkeypatch.setenv("OSINT_HTTP_MIN_INTERVAL", "0")
     monkeypatch.setenv("OSINT_HTTP_BACKOFF", "0.01")
     run_cli("case", "new", "c")
     result = run_cli("-v", "collect", "x", "dia_diarra", "--case", "c")

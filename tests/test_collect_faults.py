@@ -187,12 +187,13 @@ def test_a_503_with_retry_after_is_reported_as_what_the_server_said(
 
 
 def test_a_token_the_server_echoes_is_redacted_everywhere(
-    replay: ReplayServer, run_cli: CliRun, home: Path, monkeypatch: pytest.MonkeyPatch
+    replay: ReplayServer,
+    run_cli: CliRun,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    x_cli_env: None,
 ) -> None:
     dia_world(replay.world, posts=8, image_every=2)
-    monkeypatch.setenv("OSINT_X_API_URL", replay.base_url("x"))
-    monkeypatch.setenv("OSINT_X_BEARER_TOKEN", X_TOKEN)
-    monkeypatch.setenv("OSINT_HTTP_MIN_INTERVAL", "0")
     monkeypatch.setenv("OSINT_HTTP_BACKOFF", "0.01")
     run_cli("case", "new", "c")
     # its media URLs carry the token, and its errors quote it (in the body and a header)

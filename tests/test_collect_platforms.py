@@ -28,8 +28,8 @@ from osint.demo.replay import ReplayServer
 from osint.errors import AccountNotFound, AccountUnavailable
 from osint.storage.db import Store
 from osint.storage.models import Account, AccountSnapshot, Capture, CollectionRun, Post
-from tests.conftest import REPO, CliRun
-from tests.demo.replay.worlds import dia_world
+from tests.conftest import REPO, CliRun, spawn_env
+from tests.demo.replay.worlds import TRANSIENT_FAULTS, dia_world, fault_id
 from tests.test_collect_durability import _kill_at_request, case_contents, check_captures_in_warc
 
 
@@ -204,18 +204,7 @@ def test_rate_limits_in_the_platforms_headers_are_waited_out(
 
 
 # -- faults and bad markup ------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "fault",
-    [
-        {"kind": "status", "status": 500},
-        {"kind": "status", "status": 503},
-        {"kind": "drop"},
-        {"kind": "slow", "delay": 2.5},
-        {"kind": "truncated"},
-        {"kind": "html"},
-    ],
-    ids=lambda f: f["kind"] + str(f.get("status", "")),
-)
+@pytest.mark.parametrize("fault", TRANSIENT_FAULTS, ids=fault_id)
 def test_faults_are_retried_and_nothing_is_lost(
     store: Store,
     x_settings: Settings,
@@ -347,15 +336,8 @@ def test_telegram_channel_without_preview_is_a_clear_error(
 def _spawn(
     platform: Platform, case: str, replay: ReplayServer, home: Path, db_url: str
 ) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "OSINT_HOME": str(home),
-        "OSINT_DB": db_url,
-        "OSINT_HTTP_MIN_INTERVAL": "0",
-        "OSINT_HTTP_BACKOFF": "0.01",
-    }
-    for setting, url in replay.settings_overrides().items():
-        env[f"OSINT_{setting.upper()}"] = url
+    urls = {f"OSINT_{setting.upper()}": url for setting, url in replay.settings_overrides().items()}
+    env = spawn_env(home, db_url, **urls)
     return subprocess.Popen(
         [sys.executable, "-m", "osint", "collect", platform.name, platform.target, "--case", case],
         cwd=REPO,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, aliased
@@ -55,6 +55,22 @@ class EventDraft:
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+class _PostLike(Protocol):  # a Post, or a row of one
+    platform_id: str
+    created_at: datetime
+    text: str | None
+    url: str | None
+
+
+def post_facts(post: _PostLike, kind: str | None = None) -> dict[str, Any]:
+    """What an event shows of a post: its id, time, (its ``kind`` when given,) text and URL."""
+    facts: dict[str, Any] = {"post_id": post.platform_id, "created_at": iso(post.created_at)}
+    if kind is not None:
+        facts["kind"] = kind
+    facts.update(text=post.text, url=post.url)
+    return facts
 
 
 # -- finding the account and the baseline -------------------------------------------------
@@ -183,13 +199,7 @@ def _new_posts(session: Session, account_id: int, mark: int) -> list[EventDraft]
             key=f"post_new:{post.id}",
             account_id=account_id,
             post_id=post.id,
-            after={
-                "post_id": post.platform_id,
-                "created_at": iso(post.created_at),
-                "kind": post.kind,
-                "text": post.text,
-                "url": post.url,
-            },
+            after=post_facts(post, post.kind),
             after_capture_id=post.capture_id,
         )
         for post in posts

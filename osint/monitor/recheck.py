@@ -24,7 +24,7 @@ from osint.collectors.http import HttpClient
 from osint.collectors.ratelimit import RateBudget
 from osint.collectors.registry import get_collector
 from osint.config import Settings
-from osint.monitor.changes import EventDraft, iso, store_events
+from osint.monitor.changes import EventDraft, iso, post_facts, store_events
 from osint.monitor.lease import ClaimedJob
 from osint.storage.db import Store
 from osint.storage.ingest import CaseWriter
@@ -196,12 +196,7 @@ def _deleted(
         key=f"post_deleted:{post.id}",
         account_id=account_id,
         post_id=post.id,
-        before={
-            "post_id": post.platform_id,
-            "created_at": iso(post.created_at),
-            "text": post.text,
-            "url": post.url,
-        },
+        before=post_facts(post),
         after={"post_id": post.platform_id, "deleted_at": iso(seen_at), "reason": reason},
         before_capture_id=post.capture_id,
         after_capture_id=capture_id,

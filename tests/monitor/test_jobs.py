@@ -19,7 +19,7 @@ from osint.monitor import list_jobs
 from osint.storage.db import Store
 from osint.storage.models import MonitorJob
 from osint.storage.types import utcnow
-from tests.conftest import X_TOKEN, CliRun
+from tests.conftest import CliRun, replay_x_env
 from tests.demo.replay.worlds import dia_world
 from tests.monitor.conftest import make_due, run_once
 
@@ -28,9 +28,7 @@ from tests.monitor.conftest import make_due, run_once
 def cli_env(replay: ReplayServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """The command line pointed at the replay server, with short retries."""
     for name, value in {
-        "OSINT_X_API_URL": replay.base_url("x"),
-        "OSINT_X_BEARER_TOKEN": X_TOKEN,
-        "OSINT_HTTP_MIN_INTERVAL": "0",
+        **replay_x_env(replay),
         "OSINT_HTTP_BACKOFF": "0.01",
         "OSINT_HTTP_RETRIES": "1",
         "OSINT_MONITOR_RETRY": "60",

@@ -106,13 +106,8 @@ def test_monitor_run_notifies_webhook_and_command(
     replay: ReplayServer,
     receiver: Receiver,
     home: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    x_cli_env: None,
 ) -> None:
-    from tests.conftest import X_TOKEN
-
-    monkeypatch.setenv("OSINT_X_API_URL", replay.base_url("x"))
-    monkeypatch.setenv("OSINT_X_BEARER_TOKEN", X_TOKEN)
-    monkeypatch.setenv("OSINT_HTTP_MIN_INTERVAL", "0")
     dia = dia_world(replay.world, posts=3)
     run_cli("case", "new", "c")
     run_cli("monitor", "add", "x", "dia_diarra", "--case", "c", "--every", "1h")

@@ -27,7 +27,7 @@ from osint.monitor.lease import claim_due_job, next_due
 from osint.storage.db import Store
 from osint.storage.models import CollectionRun, MonitorJob, Post
 from osint.storage.types import utcnow
-from tests.conftest import REPO, X_TOKEN
+from tests.conftest import REPO, replay_x_env, spawn_env
 from tests.demo.replay.worlds import dia_world
 from tests.monitor.conftest import make_due, run_once
 from tests.test_collect_durability import _kill_at_request, case_contents
@@ -39,17 +39,9 @@ VOLATILE = {"seen_at", "deleted_at"}  # times of detection, which differ between
 def spawn_worker(
     replay: ReplayServer, home: Path, db_url: str, *args: str
 ) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "OSINT_HOME": str(home),
-        "OSINT_DB": db_url,
-        "OSINT_X_API_URL": replay.base_url("x"),
-        "OSINT_X_BEARER_TOKEN": X_TOKEN,
-        "OSINT_HTTP_MIN_INTERVAL": "0",
-        "OSINT_HTTP_BACKOFF": "0.01",
-        "OSINT_MONITOR_LEASE": "3",
-        "OSINT_MONITOR_POLL": "0.2",
-    }
+    env = spawn_env(
+        home, db_url, **replay_x_env(replay), OSINT_MONITOR_LEASE="3", OSINT_MONITOR_POLL="0.2"
+    )
     return subprocess.Popen(
         [sys.executable, "-m", "osint", "monitor", "run", *args],
         cwd=REPO,

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from osint.demo.replay.quota import Quotas, QuotaState
+from osint.demo.replay.quota import QuotaState
 from osint.demo.replay.server import PlatformApp, ReplayRequest, Reply, json_reply
-from osint.demo.replay.world import DEFAULT_ID_SCHEMES, Fault, World, WorldAccount, WorldPost
+from osint.demo.replay.world import DEFAULT_ID_SCHEMES, Fault, WorldAccount, WorldPost
 
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 POST = "app.bsky.feed.post"
@@ -84,13 +84,7 @@ class BlueskyApp(PlatformApp):
     name = "bluesky"
     setting = "bluesky_api_url"
 
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self.quotas = Quotas({}, (LIMIT, WINDOW))
-
-    def set_rate_limit(self, method: str, limit: int, window: float) -> None:
-        """Quota of one XRPC method (e.g. ``app.bsky.feed.getAuthorFeed``)."""
-        self.quotas.set(method, limit, window)
+    quota_fallback = (LIMIT, WINDOW)  # counted per XRPC method (app.bsky.feed.getAuthorFeed)
 
     # -- dispatch and limits ------------------------------------------------------------------
     def handle(self, request: ReplayRequest) -> Reply:
@@ -384,16 +378,7 @@ class BlueskyApp(PlatformApp):
 
     def _text(self, post: WorldPost) -> tuple[str, list[dict[str, Any]]]:
         """The post text (tags, mentions and links added as a client would) and its facets."""
-        text = post.text
-        for handle in post.mentions:
-            if f"@{handle}" not in text:
-                text = f"@{handle} {text}"
-        for tag in post.hashtags:
-            if f"#{tag}" not in text:
-                text += f" #{tag}"
-        for link in post.links:
-            if link not in text:
-                text += f" {link}"
+        text = post.client_text()
         facets = []
         spans: list[tuple[str, dict[str, Any]]] = [
             (f"#{tag}", {"$type": "app.bsky.richtext.facet#tag", "tag": tag})

@@ -25,9 +25,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from osint.demo.replay.quota import Quotas, QuotaState
+from osint.demo.replay.quota import QuotaState
 from osint.demo.replay.server import PlatformApp, ReplayRequest, Reply, echo_in_media, json_reply
-from osint.demo.replay.world import DEFAULT_ID_SCHEMES, Fault, World, WorldAccount, WorldPost
+from osint.demo.replay.world import DEFAULT_ID_SCHEMES, Fault, WorldAccount, WorldPost
 
 LIMIT = 300
 WINDOW = 300.0
@@ -61,13 +61,7 @@ class MastodonApp(PlatformApp):
     setting = "mastodon_instance_url"
     local_domain = "mastodon.example"
 
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self.quotas = Quotas({}, (LIMIT, WINDOW))
-
-    def set_rate_limit(self, endpoint: str, limit: int, window: float) -> None:
-        """Quota of ``lookup``, ``account``, ``statuses`` or ``status`` (Mastodon's is per IP)."""
-        self.quotas.set(endpoint, limit, window)
+    quota_fallback = (LIMIT, WINDOW)  # lookup, account, statuses, status (Mastodon's is per IP)
 
     # -- dispatch and limits ------------------------------------------------------------------
     def handle(self, request: ReplayRequest) -> Reply:
@@ -323,17 +317,7 @@ class MastodonApp(PlatformApp):
 
     def _content(self, post: WorldPost, domain: str) -> str:
         """The status HTML as Mastodon writes it: paragraphs, tag and mention links, URLs."""
-        text = post.text
-        for handle in post.mentions:
-            if f"@{handle.split('@')[0]}" not in text:
-                text = f"@{handle} {text}"
-        for tag in post.hashtags:
-            if f"#{tag}" not in text:
-                text += f" #{tag}"
-        for link in post.links:
-            if link not in text:
-                text += f" {link}"
-        return _paragraphs(text, domain)
+        return _paragraphs(post.client_text(), domain)
 
 
 def _paragraphs(text: str, domain: str) -> str:

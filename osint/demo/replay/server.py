@@ -6,7 +6,7 @@ its own prefix (``/x/2/users/...`` for X, so ``OSINT_X_API_URL=http://127.0.0.1:
 ``world.faults`` are applied on the way out; every request is logged (``requests``, with its
 headers, so tests can check that Authorization arrived) and ``on_request`` is called first.
 
-To add a platform: subclass :class:`PlatformApp` (``name``, ``setting``, ``handle``, and
+To add a platform: subclass :class:`PlatformApp` (``name``, ``setting``, ``handle``, its quotas, and
 ``rate_limited`` in the platform's own shape) and list it in ``osint.demo.replay.PLATFORM_APPS``.
 """
 
@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
+from osint.demo.replay.quota import Quotas
 from osint.demo.replay.world import Fault, World
 
 MAINTENANCE_HTML = (
@@ -81,9 +82,17 @@ class PlatformApp:
 
     name: ClassVar[str]
     setting: ClassVar[str]  # the osint Settings field that points a collector here
+    # Requests per window: by endpoint name (the names ``handle`` counts under), else fallback.
+    quota_limits: ClassVar[dict[str, tuple[int, float]]] = {}
+    quota_fallback: ClassVar[tuple[int, float]] = (10_000, 60.0)
 
     def __init__(self, world: World) -> None:
         self.world = world
+        self.quotas = Quotas(self.quota_limits, self.quota_fallback)
+
+    def set_rate_limit(self, endpoint: str, limit: int, window: float) -> None:
+        """Quota of one endpoint (tests make it small to reach the platform's 429)."""
+        self.quotas.set(endpoint, limit, window)
 
     def handle(self, request: ReplayRequest) -> Reply:
         return json_reply({"error": "not found"}, 404)

@@ -30,9 +30,8 @@ from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote
 
-from osint.demo.replay.quota import Quotas
 from osint.demo.replay.server import PlatformApp, ReplayRequest, Reply
-from osint.demo.replay.world import DEFAULT_ID_SCHEMES, Fault, World, WorldAccount, WorldPost
+from osint.demo.replay.world import DEFAULT_ID_SCHEMES, Fault, WorldAccount, WorldPost
 
 PAGE_SIZE = 20
 WEB = "https://t.me"
@@ -80,13 +79,7 @@ class TelegramApp(PlatformApp):
     name = "telegram"
     setting = "telegram_url"
 
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        self.quotas = Quotas({}, (10_000, 60.0))
-
-    def set_rate_limit(self, endpoint: str, limit: int, window: float) -> None:
-        """Quota of ``channel``, ``preview`` or ``embed`` pages (t.me answers 429 beyond it)."""
-        self.quotas.set(endpoint, limit, window)
+    quota_fallback = (10_000, 60.0)  # channel, preview or embed pages (t.me answers 429 beyond)
 
     # -- dispatch -----------------------------------------------------------------------------
     def handle(self, request: ReplayRequest) -> Reply:

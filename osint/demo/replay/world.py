@@ -87,6 +87,22 @@ class WorldPost:
     edits: list[str] = field(default_factory=list)  # earlier texts, oldest first
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def client_text(self, text: str | None = None, *, links: bool = True) -> str:
+        """``text`` (the post's own by default) as a client posts it: mentions it lacks put in
+        front, hashtags and (with ``links``) links it lacks appended. A remote Mastodon handle
+        (user@domain) counts as present when its @user is."""
+        text = self.text if text is None else text
+        for handle in self.mentions:
+            if f"@{handle.split('@')[0]}" not in text:
+                text = f"@{handle} {text}"
+        for tag in self.hashtags:
+            if f"#{tag}" not in text:
+                text += f" #{tag}"
+        for link in self.links if links else ():
+            if link not in text:
+                text += f" {link}"
+        return text
+
 
 @dataclass
 class WorldMedia:

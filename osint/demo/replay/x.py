@@ -19,7 +19,7 @@ import html
 import re
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from osint.demo.replay.server import PlatformApp, ReplayRequest, Reply, echo_in_media, json_reply
 from osint.demo.replay.world import Fault, World, WorldAccount, WorldMedia, WorldPost
@@ -82,18 +82,14 @@ class XApp(PlatformApp):
         (re.compile(r"^/2/tweets/(\d+)$"), "tweet_by_id", "tweets"),
     )
 
+    quota_limits: ClassVar[dict[str, tuple[int, float]]] = {
+        k: (v, WINDOW) for k, v in DEFAULT_LIMITS.items()
+    }
+    quota_fallback = (900, WINDOW)
+
     def __init__(self, world: World) -> None:
         super().__init__(world)
-        self.limits: dict[str, tuple[int, float]] = {
-            k: (v, WINDOW) for k, v in DEFAULT_LIMITS.items()
-        }
-        self._windows: dict[str, tuple[float, int]] = {}
         self._default_avatar_id = ""
-
-    def set_rate_limit(self, endpoint: str, limit: int, window: float) -> None:
-        """Quota of ``endpoint`` (users_by_username, users_by_id, user_tweets, tweets)."""
-        self.limits[endpoint] = (limit, window)
-        self._windows.pop(endpoint, None)
 
     # -- dispatch -----------------------------------------------------------------------------
     def handle(self, request: ReplayRequest) -> Reply:
@@ -112,11 +108,17 @@ class XApp(PlatformApp):
         for pattern, method, endpoint in self._ROUTES:
             match = pattern.match(request.path)
             if match:
-                rate = self._count(endpoint)
-                if rate is None:
-                    return self._too_many(request, endpoint, "v2")
+                quota = self.quotas.take(endpoint)
+                if not quota.allowed:
+                    return self._429(quota.reset_at, quota.limit, "v2")
                 reply: Reply = getattr(self, method)(request, *match.groups())
-                reply.headers.extend(rate)
+                reply.headers.extend(
+                    [
+                        ("x-rate-limit-limit", str(quota.limit)),
+                        ("x-rate-limit-remaining", str(quota.remaining)),
+                        ("x-rate-limit-reset", str(quota.reset_at)),
+                    ]
+                )
                 return reply
         return json_reply(
             {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}, 404
@@ -130,28 +132,6 @@ class XApp(PlatformApp):
         return not accepted or header[7:] in accepted
 
     # -- rate limits --------------------------------------------------------------------------
-    def _count(self, endpoint: str) -> list[tuple[str, str]] | None:
-        limit, window = self.limits.get(endpoint, (900, WINDOW))
-        now = time.time()
-        start, used = self._windows.get(endpoint, (now, 0))
-        if now >= start + window:
-            start, used = now, 0
-        reset = int(start + window + 0.999)
-        if used >= limit:
-            self._windows[endpoint] = (start, used)
-            return None
-        self._windows[endpoint] = (start, used + 1)
-        return [
-            ("x-rate-limit-limit", str(limit)),
-            ("x-rate-limit-remaining", str(limit - used - 1)),
-            ("x-rate-limit-reset", str(reset)),
-        ]
-
-    def _too_many(self, request: ReplayRequest, endpoint: str, shape: str) -> Reply:
-        limit, window = self.limits.get(endpoint, (900, WINDOW))
-        start, _ = self._windows.get(endpoint, (time.time(), 0))
-        return self._429(int(start + window + 0.999), limit, shape)
-
     def rate_limited(self, request: ReplayRequest, fault: Fault) -> Reply:
         return self._429(int(time.time() + fault.reset_in + 0.999), 900, fault.shape)
 
@@ -497,12 +477,7 @@ class XApp(PlatformApp):
         if post.repost_of and not text and (original := self.world.post(self.name, post.repost_of)):
             author = self.world.account(self.name, original.account_id)
             text = f"RT @{author.handle if author else 'unknown'}: {original.text}"
-        for tag in post.hashtags:
-            if f"#{tag}" not in text:
-                text += f" #{tag}"
-        for handle in post.mentions:
-            if f"@{handle}" not in text:
-                text = f"@{handle} {text}"
+        text = post.client_text(text, links=False)  # links go in as t.co URLs below
         urls = []
         author = self.world.account(self.name, post.account_id)
         handle = author.handle if author else "i"

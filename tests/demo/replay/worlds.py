@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from osint.demo.replay import World, WorldAccount
+
+# faults (World.faults.add keywords) a collector retries through without losing a post
+TRANSIENT_FAULTS: list[dict[str, Any]] = [
+    {"kind": "status", "status": 500},
+    {"kind": "status", "status": 503},
+    {"kind": "drop"},
+    {"kind": "slow", "delay": 2.5},
+    {"kind": "truncated"},
+    {"kind": "html"},
+]
+
+
+def fault_id(fault: dict[str, Any]) -> str:
+    """A test id for a fault: its kind and status (status500, drop)."""
+    return fault["kind"] + str(fault.get("status", ""))
+
 
 # the same two accounts under each platform's naming rules
 HANDLES = {
