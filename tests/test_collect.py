@@ -32,7 +32,7 @@ from osint.storage.models import (
     PostVersion,
 )
 from tests.conftest import CliRun
-from tests.demo.replay.worlds import TRANSIENT_FAULTS, dia_world, fault_id
+from tests.demo.replay.worlds import TRANSIENT_FAULTS, dia_world, fault_id, inject_fault
 
 
 def collect(
@@ -234,12 +234,8 @@ def test_faults_are_retried_and_nothing_is_lost(
     store: Store, x_settings: Settings, replay: ReplayServer, case: str, fault: dict[str, Any]
 ) -> None:
     dia_world(replay.world, posts=230, image_every=50)
-    options = dict(fault)  # the parameter is shared with other tests: leave it whole
-    kind = options.pop("kind")
-    replay.world.faults.add(kind, path="/tweets", **options)
-    if kind != "slow":  # only the slow fault needs the 1 s timeout; a busy machine must not add one
-        x_settings = x_settings.with_overrides(http_timeout=10.0)
-    summary = collect(store, x_settings)
+    kind = fault["kind"]
+    summary = collect(store, inject_fault(replay.world, fault, "/tweets", x_settings))
     assert summary.status == "completed"
     if kind == "missing_fields":  # one tweet without id is reported, the rest kept
         assert summary.posts_new == 233 and "a tweet without an id" in summary.problems[0]

@@ -29,7 +29,7 @@ from osint.errors import AccountNotFound, AccountUnavailable
 from osint.storage.db import Store
 from osint.storage.models import Account, AccountSnapshot, Capture, CollectionRun, Post
 from tests.conftest import REPO, CliRun, spawn_env
-from tests.demo.replay.worlds import TRANSIENT_FAULTS, dia_world, fault_id
+from tests.demo.replay.worlds import TRANSIENT_FAULTS, dia_world, fault_id, inject_fault
 from tests.test_collect_durability import _kill_at_request, case_contents, check_captures_in_warc
 
 
@@ -214,12 +214,8 @@ def test_faults_are_retried_and_nothing_is_lost(
     fault: dict[str, Any],
 ) -> None:
     dia_world(replay.world, posts=platform.posts, image_every=100, platform=platform.name)
-    options = dict(fault)
-    kind = options.pop("kind")
-    replay.world.faults.add(kind, path=platform.timeline, **options)
-    if kind != "slow":  # only the slow fault needs the 1 s timeout; a busy machine must not add one
-        x_settings = x_settings.with_overrides(http_timeout=10.0)
-    summary = collect(store, x_settings, platform)
+    settings = inject_fault(replay.world, fault, platform.timeline, x_settings)
+    summary = collect(store, settings, platform)
     assert summary.status == "completed" and summary.posts_new == platform.total
     assert len(timeline_requests(replay, platform)) == 4  # the failed attempt and three pages
     with store.reader() as s:

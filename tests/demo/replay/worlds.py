@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from osint.config import Settings
 from osint.demo.replay import World, WorldAccount
 
 # faults (World.faults.add keywords) a collector retries through without losing a post
@@ -21,6 +22,17 @@ TRANSIENT_FAULTS: list[dict[str, Any]] = [
 def fault_id(fault: dict[str, Any]) -> str:
     """A test id for a fault: its kind and status (status500, drop)."""
     return fault["kind"] + str(fault.get("status", ""))
+
+
+def inject_fault(world: World, fault: dict[str, Any], path: str, settings: Settings) -> Settings:
+    """Add ``fault`` (left whole: parameters are shared) on ``path``; the settings to collect with.
+
+    Only the slow fault needs the tests' 1 s timeout: every other fault gets 10 s, so that a busy
+    machine cannot add a timeout of its own to the one failure the test counts."""
+    options = dict(fault)
+    kind = options.pop("kind")
+    world.faults.add(kind, path=path, **options)
+    return settings if kind == "slow" else settings.with_overrides(http_timeout=10.0)
 
 
 # the same two accounts under each platform's naming rules
