@@ -6,11 +6,14 @@ Times are ISO 8601 UTC with a ``Z``. Each record carries the capture it was read
 from: when, from which URL, the SHA-256 of that response and where its raw bytes are kept (WARC
 file and record id, relative to OSINT_HOME). Posts are read in keyset pages, so a case of
 millions of posts is streamed, never held in memory.
+
+The fields are those of :class:`osint.storage.postrow.PostRow` named for this export (the one
+post record the bundle's posts table and the report's post view come from too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -19,43 +22,40 @@ from sqlalchemy.orm import Session
 
 from osint.cases import get_case
 from osint.storage.db import Store
-from osint.storage.models import Account, Capture, Media, Post, PostMedia
+from osint.storage.models import Media, Post, PostMedia
+from osint.storage.postrow import (
+    PostRow,
+    export_fields,
+    list_fields,
+    read_row,
+    select_posts,
+    time_fields,
+)
 from osint.writers import FORMATS, RecordWriter, utc_iso
 
 __all__ = ["FIELDS", "FORMATS", "export_posts", "iter_post_records"]
 PAGE = 2000
-FIELDS = [
-    "platform",
-    "account_id",
-    "account_handle",
-    "post_id",
-    "created_at",
-    "kind",
-    "text",
-    "url",
-    "lang",
-    "repost_of",
-    "reply_to",
-    "quote_of",
-    "links",
-    "hashtags",
-    "mentions",
-    "media",
-    "source",
-    "first_seen",
-    "last_seen",
-    "deleted_at",
-    "capture_fetched_at",
-    "capture_url",
-    "capture_sha256",
-    "capture_warc_file",
-    "capture_warc_record_id",
-    "seen_via",
-    "content",
-]
 
 
-_iso = utc_iso
+def _empty_list(value: Any) -> Any:
+    return value or []
+
+
+_Formatter = tuple[str, str, Callable[[Any], Any] | None]
+
+
+def record_formatters(record: type[PostRow] = PostRow) -> list[_Formatter]:
+    """(export name, field, how its value is written) for every field of the export: times as
+    ISO 8601 UTC, a missing list as an empty one, the rest as they are."""
+    times, lists = time_fields(record), list_fields(record)
+    return [
+        (name, attr, utc_iso if attr in times else _empty_list if attr in lists else None)
+        for name, attr in export_fields(record)
+    ]
+
+
+FIELDS = [name for name, _ in export_fields()]
+_FORMATTERS = record_formatters()
 
 
 def _media_of(session: Session, post_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -92,16 +92,14 @@ def _media_of(session: Session, post_ids: list[int]) -> dict[int, list[dict[str,
     return media
 
 
-def iter_post_records(store: Store, case: str) -> Iterator[dict[str, Any]]:
-    """The case's posts, oldest first, as export records."""
+def iter_post_rows(store: Store, case: str, record: type[PostRow] = PostRow) -> Iterator[PostRow]:
+    """The case's posts, oldest first, with their media, as ``record``s (a :class:`PostRow`)."""
     with store.reader() as session:
         case_id = get_case(session, case).id
         after: tuple[datetime, int] | None = None
         while True:
             stmt = (
-                select(Post, Account.platform_id, Account.handle, Capture)
-                .join(Account, Account.id == Post.account_id)
-                .outerjoin(Capture, Capture.id == Post.capture_id)
+                select_posts(record)
                 .where(Post.case_id == case_id)
                 .order_by(Post.created_at, Post.id)
                 .limit(PAGE)
@@ -116,48 +114,33 @@ def iter_post_records(store: Store, case: str) -> Iterator[dict[str, Any]]:
             rows = session.execute(stmt).all()
             if not rows:
                 return
-            media = _media_of(session, [row[0].id for row in rows])
-            for post, account_id, handle, capture in rows:
-                yield _record(post, account_id, handle, capture, media.get(post.id, []))
-            after = (rows[-1][0].created_at, rows[-1][0].id)
-            session.expunge_all()
+            media = _media_of(session, [row.id for row in rows])
+            for row in rows:
+                yield read_row(record, row, media=media.get(row.id, []))
+            after = (rows[-1].created_at, rows[-1].id)
 
 
-def _record(
-    post: Post, account_id: str, handle: str | None, capture: Capture | None, media: list[Any]
-) -> dict[str, Any]:
+def export_record(post: PostRow, formatters: list[_Formatter] = _FORMATTERS) -> dict[str, Any]:
+    """The export's record of a post: its fields under their export names, written as JSON."""
     return {
-        "platform": post.platform,
-        "account_id": account_id,
-        "account_handle": handle,
-        "post_id": post.platform_id,
-        "created_at": _iso(post.created_at),
-        "kind": post.kind,
-        "text": post.text,
-        "url": post.url,
-        "lang": post.lang,
-        "repost_of": post.repost_of,
-        "reply_to": post.reply_to,
-        "quote_of": post.quote_of,
-        "links": post.links or [],
-        "hashtags": post.hashtags or [],
-        "mentions": post.mentions or [],
-        "media": media,
-        "source": post.source,
-        "first_seen": _iso(post.first_seen),
-        "last_seen": _iso(post.last_seen),
-        "deleted_at": _iso(post.deleted_at),
-        "capture_fetched_at": _iso(capture.fetched_at) if capture else None,
-        "capture_url": capture.url if capture else None,
-        "capture_sha256": capture.sha256 if capture else None,
-        "capture_warc_file": capture.warc_file if capture else None,
-        "capture_warc_record_id": capture.warc_record_id if capture else None,
-        "seen_via": post.seen_via,
-        "content": post.content or [],
+        name: (value if write is None else write(value))
+        for name, attr, write in formatters
+        for value in (getattr(post, attr),)
     }
 
 
-def export_posts(store: Store, case: str, out: TextIO, *, fmt: str = "jsonl") -> int:
+def iter_post_records(
+    store: Store, case: str, record: type[PostRow] = PostRow
+) -> Iterator[dict[str, Any]]:
+    """The case's posts, oldest first, as export records (of the fields of ``record``)."""
+    formatters = _FORMATTERS if record is PostRow else record_formatters(record)
+    for post in iter_post_rows(store, case, record):
+        yield export_record(post, formatters)
+
+
+def export_posts(
+    store: Store, case: str, out: TextIO, *, fmt: str = "jsonl", record: type[PostRow] = PostRow
+) -> int:
     """Write the case's posts to ``out`` as JSON lines or CSV; returns how many."""
-    writer = RecordWriter(out, fmt, FIELDS)
-    return writer.write_all(iter_post_records(store, case))
+    writer = RecordWriter(out, fmt, [name for name, _ in export_fields(record)])
+    return writer.write_all(iter_post_records(store, case, record))

@@ -17,7 +17,7 @@ from typing import IO, Any
 from sqlalchemy import JSON, Boolean, String
 from sqlalchemy.orm import Session
 
-from osint.storage.casetables import ExportTable, table_of, table_rows
+from osint.storage.casetables import ExportTable, table_rows
 from osint.storage.types import UTCDateTime
 from osint.writers import csv_cell, formula_safe, json_text, utc_iso
 from osint.writers import jsonl_line as record_line
@@ -36,14 +36,12 @@ def _flag(value: bool) -> str:
 
 
 def _json_converters(table: ExportTable) -> list[Callable[[Any], Any] | None]:
-    return [
-        _iso if isinstance(c.type, UTCDateTime) else None for c in table_of(table.model).columns
-    ]
+    return [_iso if isinstance(c.type, UTCDateTime) else None for c in table.table_columns]
 
 
 def _csv_converters(table: ExportTable) -> list[Callable[[Any], Any] | None]:
     converters: list[Callable[[Any], Any] | None] = []
-    for column in table_of(table.model).columns:
+    for column in table.table_columns:
         if isinstance(column.type, JSON):
             converters.append(lambda v: _spreadsheet_safe(_json_text(v)))
         elif isinstance(column.type, Boolean):

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, select, union
+from sqlalchemy import Column, Row, Select, Table, select, union
 from sqlalchemy.orm import Session
 
 from osint.storage.models import (
@@ -30,6 +30,7 @@ from osint.storage.models import (
     PostMedia,
     PostVersion,
 )
+from osint.storage.postrow import bundle_columns
 
 BATCH = 2000
 
@@ -56,9 +57,9 @@ def table_of(model: Any) -> Table:
     return table
 
 
-def _scoped(model: Any, case_id: int) -> Select[Any]:
+def _scoped(model: Any, columns: list[Column[Any]], case_id: int) -> Select[Any]:
     table = table_of(model)
-    stmt = select(table)
+    stmt = select(*columns)
     if model is Case:
         return stmt.where(table.c.id == case_id)
     if model in (AccountSnapshot,):
@@ -83,10 +84,16 @@ class ExportTable:
     name: str  # file stem in the bundle: data/<name>.jsonl and .csv
     model: Any
     description: str
+    only: tuple[str, ...] | None = None  # these columns (in the table's order); None: all
+
+    @property
+    def table_columns(self) -> list[Column[Any]]:
+        every = table_of(self.model).columns
+        return [c for c in every if self.only is None or c.name in self.only]
 
     @property
     def columns(self) -> list[str]:
-        return [c.name for c in table_of(self.model).columns]
+        return [c.name for c in self.table_columns]
 
 
 EXPORT_TABLES: tuple[ExportTable, ...] = (
@@ -95,7 +102,8 @@ EXPORT_TABLES: tuple[ExportTable, ...] = (
     ExportTable("captures", Capture, "every fetch: URL, time, status, SHA-256, WARC location"),
     ExportTable("accounts", Account, "accounts of the case"),
     ExportTable("account_snapshots", AccountSnapshot, "profile history, one row per change"),
-    ExportTable("posts", Post, "posts, with the capture each was read from"),
+    # the posts columns of the one post record (osint export posts reads the same record)
+    ExportTable("posts", Post, "posts, with the capture each was read from", bundle_columns()),
     ExportTable("post_versions", PostVersion, "every distinct text of a post (edits)"),
     ExportTable("post_media", PostMedia, "attachments of posts"),
     ExportTable("media", Media, "media files by SHA-256 (the bytes are in media/)"),
@@ -109,5 +117,7 @@ EXPORT_TABLES: tuple[ExportTable, ...] = (
 
 def table_rows(session: Session, table: ExportTable, case_id: int) -> Iterator[Row[Any]]:
     """The case's rows of one table, in primary-key order, ``BATCH`` at a time."""
-    stmt = _scoped(table.model, case_id).order_by(*table_of(table.model).primary_key.columns)
+    stmt = _scoped(table.model, table.table_columns, case_id).order_by(
+        *table_of(table.model).primary_key.columns
+    )
     yield from session.execute(stmt.execution_options(yield_per=BATCH))

@@ -26,6 +26,7 @@ from osint.storage.models import (
     Post,
     PostVersion,
 )
+from osint.storage.postrow import PostRow, read_row, select_posts
 from osint.storage.queries import chunks
 from osint.storage.records import text_sha256
 
@@ -67,31 +68,38 @@ def load_account_labels(
     return labels
 
 
-@dataclass
-class PostView:
-    id: int
-    account_id: int
+@dataclass(frozen=True, kw_only=True)
+class PostView(PostRow):
+    """A post as the report shows it: the store's :class:`PostRow` (every field of it) and
+    what the report adds: its account's label and how many texts it was captured with."""
+
     account_label: str
-    created_at: datetime
-    kind: str
-    text: str
-    text_truncated: bool
-    url: str | None
-    text_sha256: str
-    capture_at: datetime | None
-    capture_url: str | None
-    capture_sha256: str | None
-    deleted_at: datetime | None
     versions: int = 1
-    content: list[str] = field(default_factory=list)  # structured content, in words
-    seen_via: str | None = None  # "reference": a post another one amplified
+
+    @property
+    def shown_text(self) -> str:
+        """The text, cut at ``MAX_TEXT`` characters (the bundle holds it whole)."""
+        return (self.text or "")[:MAX_TEXT]
+
+    @property
+    def text_truncated(self) -> bool:
+        return len(self.text or "") > MAX_TEXT
+
+    @property
+    def text_sha256(self) -> str:
+        return text_sha256(self.text, self.text_html)
+
+    @property
+    def content_words(self) -> list[str]:
+        """The structured content (a poll, a place, ...) in words."""
+        return [describe(c) for c in self.content or [] if isinstance(c, dict)]
 
 
 def _post_views(session: Session, stmt: Any) -> list[PostView]:
     rows = session.execute(stmt).all()
-    labels = load_account_labels(session, (row.Post.account_id for row in rows))
+    labels = load_account_labels(session, (row.account_id for row in rows))
     versions: dict[int, int] = {}
-    post_ids = [row.Post.id for row in rows]
+    post_ids = [row.id for row in rows]
     for chunk in chunks(post_ids):
         for post_id, count in session.execute(
             select(PostVersion.post_id, func.count())
@@ -99,46 +107,21 @@ def _post_views(session: Session, stmt: Any) -> list[PostView]:
             .group_by(PostVersion.post_id)
         ):
             versions[post_id] = count
-    views = []
-    for row in rows:
-        post: Post = row.Post
-        text = post.text or ""
-        views.append(
-            PostView(
-                id=post.id,
-                account_id=post.account_id,
-                account_label=labels.get(post.account_id, str(post.account_id)),
-                created_at=post.created_at,
-                kind=post.kind,
-                text=text[:MAX_TEXT],
-                text_truncated=len(text) > MAX_TEXT,
-                url=post.url,
-                text_sha256=text_sha256(post.text, post.text_html),
-                capture_at=row.fetched_at,
-                capture_url=row.capture_url,
-                capture_sha256=row.capture_sha256,
-                deleted_at=post.deleted_at,
-                versions=max(versions.get(post.id, 1), 1),
-                content=[describe(c) for c in post.content or [] if isinstance(c, dict)],
-                seen_via=post.seen_via,
-            )
+    return [
+        read_row(
+            PostView,
+            row,
+            account_label=labels.get(row.account_id, str(row.account_id)),
+            versions=max(versions.get(row.id, 1), 1),
         )
-    return views
-
-
-def _posts_select() -> Any:
-    return select(
-        Post,
-        Capture.fetched_at,
-        Capture.url.label("capture_url"),
-        Capture.sha256.label("capture_sha256"),
-    ).outerjoin(Capture, Capture.id == Post.capture_id)
+        for row in rows
+    ]
 
 
 def load_posts_by_id(session: Session, ids: Iterable[int]) -> dict[int, PostView]:
     found: dict[int, PostView] = {}
     for chunk in chunks(sorted(set(ids))):
-        for view in _post_views(session, _posts_select().where(Post.id.in_(chunk))):
+        for view in _post_views(session, select_posts().where(Post.id.in_(chunk))):
             found[view.id] = view
     return found
 
@@ -146,7 +129,7 @@ def load_posts_by_id(session: Session, ids: Iterable[int]) -> dict[int, PostView
 def load_post_page(session: Session, case_id: int, limit: int) -> list[PostView]:
     """The first ``limit`` posts of the case in time order."""
     stmt = (
-        _posts_select()
+        select_posts()
         .where(Post.case_id == case_id)
         .order_by(Post.created_at, Post.id)
         .limit(limit)

@@ -95,7 +95,7 @@ def test_every_listed_post_has_capture_time_source_and_hashes(
     report = build_report(store, settings, built.name)
     assert len(report.posts) == len(built.post_ids)
     for post in report.posts:
-        assert post.capture_at is not None and post.capture_url
+        assert post.capture_fetched_at is not None and post.capture_url
         assert re.fullmatch(r"[0-9a-f]{64}", post.capture_sha256 or "")
         assert re.fullmatch(r"[0-9a-f]{64}", post.text_sha256)
 
