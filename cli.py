@@ -12,10 +12,11 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -105,6 +106,33 @@ class AppContext:
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+
+# -- options shared by several commands --------------------------------------------------
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _case_option(purpose: str) -> Callable[[F], F]:
+    """``--case NAME``, required: the case the command works on ("Case to {purpose}.")."""
+    return click.option("--case", "case_name", required=True, help=f"Case to {purpose}.")
+
+
+def _output_option(help_text: str = "File (default: stdout).", **kw: Any) -> Callable[[F], F]:
+    """``-o/--output FILE``; stdout when it is left out or '-' (see ``osint.writers``)."""
+    names = kw.pop("names", ("-o", "--output"))
+    return click.option(*names, "output", type=click.Path(path_type=Path), help=help_text, **kw)
+
+
+def _export_options(formats: Iterable[str], default: str) -> Callable[[F], F]:
+    """``--case``, ``--format`` (one of ``formats``) and ``-o/--output`` of a table export."""
+    fmt = click.option(
+        "--format", "fmt", type=click.Choice(list(formats)), default=default, show_default=True
+    )
+
+    def apply(command: F) -> F:
+        return _case_option("export")(fmt(_output_option()(command)))
+
+    return apply
 
 
 class TerminalProgress:
@@ -353,7 +381,7 @@ def _print_import(summary: imports.ImportSummary) -> None:
 
 @import_.command("shares")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--case", "case_name", required=True, help="Case to import into.")
+@_case_option("import into")
 @click.option(
     "--platform",
     default="imported",
@@ -394,7 +422,7 @@ def import_shares(
 
 @import_.command("telegram-export")
 @click.argument("export", type=click.Path(path_type=Path))
-@click.option("--case", "case_name", required=True, help="Case to import into.")
+@_case_option("import into")
 @pass_app
 def import_telegram_export(app: AppContext, export: Path, case_name: str) -> None:
     """Import a Telegram Desktop JSON export: its folder (or its result.json) and photos.
@@ -415,7 +443,7 @@ def import_telegram_export(app: AppContext, export: Path, case_name: str) -> Non
 
 @import_.command("twarc")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--case", "case_name", required=True, help="Case to import into.")
+@_case_option("import into")
 @pass_app
 def import_twarc(app: AppContext, file: Path, case_name: str) -> None:
     """Import twarc2 JSONL: API response pages, or the output of `twarc2 flatten`.
@@ -478,9 +506,7 @@ def _import_files(
 
 
 def _dataset_options(command: Any) -> Any:
-    command = click.option("--case", "case_name", required=True, help="Case to import into.")(
-        command
-    )
+    command = _case_option("import into")(command)
     return click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))(
         command
     )
@@ -609,7 +635,7 @@ def _window_options(command: Any) -> Any:
     command = click.option(
         "--since", callback=_date(False), help="Only posts from DATE on (YYYY-MM-DD, UTC)."
     )(command)
-    return click.option("--case", "case_name", required=True, help="Case to collect into.")(command)
+    return _case_option("collect into")(command)
 
 
 def _run_collect(
@@ -740,7 +766,7 @@ def monitor_group() -> None:
 @monitor_group.command("add")
 @click.argument("platform")
 @click.argument("target")
-@click.option("--case", "case_name", required=True, help="Case to collect into.")
+@_case_option("collect into")
 @click.option(
     "--every",
     "schedule",
@@ -1122,7 +1148,7 @@ def analyze(
 
 
 @analyze.command("coordination")
-@click.option("--case", "case_name", required=True, help="Case to analyse.")
+@_case_option("analyse")
 @_coordination_flags
 @click.option("--all", "show_all", is_flag=True, help="Also list candidate groups below the bar.")
 @click.option(
@@ -1154,7 +1180,7 @@ def analyze_coordination(
 
 
 @analyze.command("timeline")
-@click.option("--case", "case_name", required=True, help="Case to analyse.")
+@_case_option("analyse")
 @pass_app
 def analyze_timeline(app: AppContext, case_name: str) -> None:
     """Per-account timeline signals: timezone, office hours, regularity, bursts, renames.
@@ -1169,7 +1195,7 @@ def analyze_timeline(app: AppContext, case_name: str) -> None:
 
 
 @analyze.command("images")
-@click.option("--case", "case_name", required=True, help="Case to analyse.")
+@_case_option("analyse")
 @click.option(
     "--threshold",
     type=int,
@@ -1220,7 +1246,7 @@ def analyze_images(
 
 # -- report, export, verify ----------------------------------------------------------------
 @cli.command("report")
-@click.option("--case", "case_name", required=True, help="Case to report on.")
+@_case_option("report on")
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="HTML file to write."
 )
@@ -1261,10 +1287,8 @@ def export() -> None:
 
 
 @export.command("bundle")
-@click.option("--case", "case_name", required=True, help="Case to export.")
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Zip file to write."
-)
+@_case_option("export")
+@_output_option("Zip file to write.", required=True)
 @click.option("--tsa", "tsa_url", help="RFC 3161 time-stamping authority URL to timestamp with.")
 @pass_app
 def export_bundle_cmd(app: AppContext, case_name: str, output: Path, tsa_url: str | None) -> None:
@@ -1289,9 +1313,7 @@ def export_bundle_cmd(app: AppContext, case_name: str, output: Path, tsa_url: st
 
 
 @export.command("posts")
-@click.option("--case", "case_name", required=True, help="Case to export.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="File (default: stdout).")
+@_export_options(FORMATS, "jsonl")
 @pass_app
 def export_posts_cmd(app: AppContext, case_name: str, fmt: str, output: Path | None) -> None:
     """Export every post of a case with its media and capture provenance.
@@ -1299,17 +1321,14 @@ def export_posts_cmd(app: AppContext, case_name: str, fmt: str, output: Path | N
     Example: osint export posts --case mali-2022 --format jsonl -o posts.jsonl
     """
     from osint.export import export_posts
-    from osint.writers import text_output
 
-    with text_output(output) as out:
+    with _output(output) as out:
         count = export_posts(app.store, case_name, out, fmt=fmt)
     err_console.print(f"exported {count:,} posts of case {case_name}", markup=False)
 
 
 @export.command("events")
-@click.option("--case", "case_name", required=True, help="Case to export.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="File (default: stdout).")
+@_export_options(FORMATS, "jsonl")
 @pass_app
 def export_events_cmd(app: AppContext, case_name: str, fmt: str, output: Path | None) -> None:
     """Export what monitoring saw change, with the captures proving before and after.
@@ -1317,23 +1336,14 @@ def export_events_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
     Example: osint export events --case mali-2022 --format csv -o events.csv
     """
     from osint import monitor
-    from osint.writers import text_output
 
-    with text_output(output) as out:
+    with _output(output) as out:
         count = monitor.export_events(app.store, case_name, out, fmt=fmt)
     err_console.print(f"exported {count:,} events of case {case_name}", markup=False)
 
 
 @export.command("images")
-@click.option("--case", "case_name", required=True, help="Case to export.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(defaults.IMAGE_EXPORT_FORMATS),
-    default="csv",
-    show_default=True,
-)
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="File (default: stdout).")
+@_export_options(defaults.IMAGE_EXPORT_FORMATS, "csv")
 @pass_app
 def export_images_cmd(app: AppContext, case_name: str, fmt: str, output: Path | None) -> None:
     """List the case's images: sha256, hashes, cluster, first seen, accounts that used them.
@@ -1343,18 +1353,15 @@ def export_images_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
     Example: osint export images --case mali-2022 --format jsonl -o images.jsonl
     """
     from osint.analysis import images_pass as image_analysis
-    from osint.writers import text_output
 
-    with text_output(output) as out:
+    with _output(output) as out:
         count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=out)
     err_console.print(f"exported {count:,} images of case {case_name}", markup=False)
 
 
 @export.command("hashlist")
-@click.option("--case", "case_name", required=True, help="Case to export.")
-@click.option(
-    "-o", "--out", "output", type=click.Path(path_type=Path), help="File (default: stdout)."
-)
+@_case_option("export")
+@_output_option(names=("-o", "--out"))
 @pass_app
 def export_hashlist_cmd(app: AppContext, case_name: str, output: Path | None) -> None:
     """Write the case's PDQ hash list to share: ThreatExchange's CSV, one picture a line.
@@ -1376,10 +1383,8 @@ def export_hashlist_cmd(app: AppContext, case_name: str, output: Path | None) ->
 
 
 @export.command("wacz")
-@click.option("--case", "case_name", required=True, help="Case to export.")
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="WACZ file to write."
-)
+@_case_option("export")
+@_output_option("WACZ file to write.", required=True)
 @pass_app
 def export_wacz_cmd(app: AppContext, case_name: str, output: Path) -> None:
     """Write the case's captures as a WACZ web archive (opens in ReplayWeb.page).
@@ -1451,7 +1456,7 @@ def _run_flags(command: Any) -> Any:
     )(command)
 
 
-def _output(path: str) -> Any:
+def _output(path: Path | None) -> Any:
     """Where an export goes: stdout for '-', else a file that appears whole or not at all."""
     from osint.writers import text_output
 
@@ -1459,11 +1464,7 @@ def _output(path: str) -> Any:
 
 
 @export.command("findings")
-@click.option("--case", "case_name", required=True, help="Case to export.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
-@click.option(
-    "--output", "-o", default="-", show_default=True, help="File to write ('-' is stdout)."
-)
+@_export_options(["jsonl"], "jsonl")
 @click.option("--run", "run_id", type=int, help="Coordination run (default: the latest).")
 @click.option(
     "--all", "include_all", is_flag=True,
@@ -1471,7 +1472,12 @@ def _output(path: str) -> Any:
 )  # fmt: skip
 @pass_app
 def export_findings(
-    app: AppContext, case_name: str, fmt: str, output: str, run_id: int | None, include_all: bool
+    app: AppContext,
+    case_name: str,
+    fmt: str,
+    output: Path | None,
+    run_id: int | None,
+    include_all: bool,
 ) -> None:
     """Every finding, one JSON object a line, with its accounts, posts and media.
 
@@ -1487,18 +1493,14 @@ def export_findings(
 
 
 @export.command("coordination")
-@click.option("--case", "case_name", required=True, help="Case to export.")
-@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
-@click.option(
-    "--output", "-o", default="-", show_default=True, help="File to write ('-' is stdout)."
-)
+@_export_options(["csv"], "csv")
 @_run_flags
 @pass_app
 def export_coordination(
     app: AppContext,
     case_name: str,
     fmt: str,
-    output: str,
+    output: Path | None,
     run_id: int | None,
     window: float | None,
     min_participation: int | None,
@@ -1520,24 +1522,14 @@ def export_coordination(
 
 
 @export.command("network")
-@click.option("--case", "case_name", required=True, help="Case to export.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(list(defaults.NETWORK_FORMATS)),
-    default="graphml",
-    show_default=True,
-)
-@click.option(
-    "--output", "-o", default="-", show_default=True, help="File to write ('-' is stdout)."
-)
+@_export_options(defaults.NETWORK_FORMATS, "graphml")
 @_run_flags
 @pass_app
 def export_network(
     app: AppContext,
     case_name: str,
     fmt: str,
-    output: str,
+    output: Path | None,
     run_id: int | None,
     window: float | None,
     min_participation: int | None,
@@ -1618,7 +1610,7 @@ def match_group() -> None:
 
 @match_group.command("hashlist")
 @click.argument("list_file", type=click.Path(path_type=Path))
-@click.option("--case", "case_name", required=True, help="Case to match.")
+@_case_option("match")
 @click.option(
     "--threshold",
     type=int,
