@@ -6,6 +6,7 @@ line on stderr and a non-zero exit code, at the single edge in :func:`main`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -858,6 +859,10 @@ def monitor_list(app: AppContext, case_name: str | None) -> None:
         )
 
 
+def _print_job(job: Any, state: str) -> None:
+    console.print(f"job {job.id} ({job.platform}:{job.target}) {state}", markup=False)
+
+
 @monitor_group.command("pause")
 @click.argument("job_id", type=int)
 @pass_app
@@ -868,8 +873,7 @@ def monitor_pause(app: AppContext, job_id: int) -> None:
     """
     from osint import monitor
 
-    job = monitor.pause_job(app.store, job_id)
-    console.print(f"job {job.id} ({job.platform}:{job.target}) paused", markup=False)
+    _print_job(monitor.pause_job(app.store, job_id), "paused")
 
 
 @monitor_group.command("resume")
@@ -883,10 +887,7 @@ def monitor_resume(app: AppContext, job_id: int) -> None:
     from osint import monitor
 
     job = monitor.resume_job(app.store, job_id)
-    console.print(
-        f"job {job.id} ({job.platform}:{job.target}) active, next run {_when(job.next_run_at)} UTC",
-        markup=False,
-    )
+    _print_job(job, f"active, next run {_when(job.next_run_at)} UTC")
 
 
 @monitor_group.command("remove")
@@ -899,8 +900,7 @@ def monitor_remove(app: AppContext, job_id: int) -> None:
     """
     from osint import monitor
 
-    job = monitor.remove_job(app.store, job_id)
-    console.print(f"job {job.id} ({job.platform}:{job.target}) removed", markup=False)
+    _print_job(monitor.remove_job(app.store, job_id), "removed")
 
 
 def _monitor_log(message: str) -> None:
@@ -1322,9 +1322,11 @@ def export_posts_cmd(app: AppContext, case_name: str, fmt: str, output: Path | N
     """
     from osint.export import export_posts
 
-    with _output(output) as out:
-        count = export_posts(app.store, case_name, out, fmt=fmt)
-    err_console.print(f"exported {count:,} posts of case {case_name}", markup=False)
+    _export_to(
+        output,
+        f"posts of case {case_name}",
+        lambda out: export_posts(app.store, case_name, out, fmt=fmt),
+    )
 
 
 @export.command("events")
@@ -1337,9 +1339,11 @@ def export_events_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
     """
     from osint import monitor
 
-    with _output(output) as out:
-        count = monitor.export_events(app.store, case_name, out, fmt=fmt)
-    err_console.print(f"exported {count:,} events of case {case_name}", markup=False)
+    _export_to(
+        output,
+        f"events of case {case_name}",
+        lambda out: monitor.export_events(app.store, case_name, out, fmt=fmt),
+    )
 
 
 @export.command("images")
@@ -1354,9 +1358,11 @@ def export_images_cmd(app: AppContext, case_name: str, fmt: str, output: Path | 
     """
     from osint.analysis import images_pass as image_analysis
 
-    with _output(output) as out:
-        count = image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=out)
-    err_console.print(f"exported {count:,} images of case {case_name}", markup=False)
+    _export_to(
+        output,
+        f"images of case {case_name}",
+        lambda out: image_analysis.export_images(app.store, case=case_name, fmt=fmt, out=out),
+    )
 
 
 @export.command("hashlist")
@@ -1444,16 +1450,30 @@ def verify_cmd(bundle_path: Path, expect: str | None, tsa_cert: Path | None) -> 
 
 
 # -- export: findings, co-share pairs, networks ------------------------------------------
-def _run_flags(command: Any) -> Any:
-    """--run N, and the analysis parameters as checks of the run (never recomputed)."""
-    for name, kind in (("--edge-weight", float), ("--min-participation", int), ("--window", float)):
-        command = click.option(
-            name, type=kind, default=None,
-            help=f"Fail unless the run used this {name[2:]} (the run is exported as analysed).",
-        )(command)  # fmt: skip
+def _run_option(command: F) -> F:
     return click.option(
         "--run", "run_id", type=int, help="Coordination run to export (default: the latest)."
     )(command)
+
+
+def _run_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--run N, and the analysis parameters as checks of the run (never recomputed): the
+    command gets them as one ``expect`` mapping."""
+
+    @functools.wraps(command)
+    def with_expect(*args: Any, **kwargs: Any) -> Any:
+        expect = {name: kwargs.pop(name) for name in _RUN_CHECKS}
+        return command(*args, expect=expect, **kwargs)
+
+    for name, kind in _RUN_CHECKS.items():
+        with_expect = click.option(
+            f"--{name.replace('_', '-')}", name, type=kind, default=None,
+            help=f"Fail unless the run used this {name.replace('_', '-')} (the run is exported as analysed).",
+        )(with_expect)  # fmt: skip
+    return _run_option(with_expect)
+
+
+_RUN_CHECKS: dict[str, type] = {"edge_weight": float, "min_participation": int, "window": float}
 
 
 def _output(path: Path | None) -> Any:
@@ -1463,9 +1483,16 @@ def _output(path: Path | None) -> Any:
     return text_output(path)
 
 
+def _export_to(output: Path | None, what: str, write: Callable[[Any], int]) -> None:
+    """Run ``write`` on the export's stream, then say how many ``what`` it wrote."""
+    with _output(output) as out:
+        count = write(out)
+    err_console.print(f"exported {count:,} {what}", markup=False)
+
+
 @export.command("findings")
 @_export_options(["jsonl"], "jsonl")
-@click.option("--run", "run_id", type=int, help="Coordination run (default: the latest).")
+@_run_option
 @click.option(
     "--all", "include_all", is_flag=True,
     help="Also the candidate groups below the bar, labelled \"flagged\": false.",
@@ -1485,11 +1512,13 @@ def export_findings(
     """
     from osint.analysis import export as analysis_export
 
-    with _output(output) as out:
-        count = analysis_export.export_findings(
+    _export_to(
+        output,
+        "finding(s)",
+        lambda out: analysis_export.export_findings(
             app.store, case_name, out, run=run_id, include_all=include_all
-        )
-    err_console.print(f"exported {count} finding(s)", markup=False)
+        ),
+    )
 
 
 @export.command("coordination")
@@ -1502,9 +1531,7 @@ def export_coordination(
     fmt: str,
     output: Path | None,
     run_id: int | None,
-    window: float | None,
-    min_participation: int | None,
-    edge_weight: float | None,
+    expect: dict[str, Any],
 ) -> None:
     """The co-share pairs (CooRTweet's detect_groups table) of a stored analysis run.
 
@@ -1515,10 +1542,13 @@ def export_coordination(
     """
     from osint.analysis import export as analysis_export
 
-    expect = {"window": window, "min_participation": min_participation, "edge_weight": edge_weight}
-    with _output(output) as out:
-        count = analysis_export.export_pairs(app.store, case_name, out, run=run_id, expect=expect)
-    err_console.print(f"exported {count:,} co-share pair(s)", markup=False)
+    _export_to(
+        output,
+        "co-share pair(s)",
+        lambda out: analysis_export.export_pairs(
+            app.store, case_name, out, run=run_id, expect=expect
+        ),
+    )
 
 
 @export.command("network")
@@ -1531,9 +1561,7 @@ def export_network(
     fmt: str,
     output: Path | None,
     run_id: int | None,
-    window: float | None,
-    min_participation: int | None,
-    edge_weight: float | None,
+    expect: dict[str, Any],
 ) -> None:
     """The account network of a stored analysis run (for Gephi): handles, groups, signals.
 
@@ -1541,7 +1569,6 @@ def export_network(
     """
     from osint.analysis import export as analysis_export
 
-    expect = {"window": window, "min_participation": min_participation, "edge_weight": edge_weight}
     with _output(output) as out:
         accounts, edges = analysis_export.export_network(
             app.store, case_name, fmt, out, run=run_id, expect=expect
