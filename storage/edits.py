@@ -13,9 +13,10 @@ leave out the attachments already held). An unchanged post keeps its keys and ga
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -32,23 +33,15 @@ from osint.storage.records import MediaRef, PostRecord, text_sha256
 if TYPE_CHECKING:
     from osint.storage.ingest import CaseWriter, PostWriteResult
 
-KNOWN_COLUMNS = (
-    "id",
-    "platform_id",
-    "text",
-    "text_html",
-    "capture_id",
-    "last_seen",
-    "kind",
-    "lang",
-    "url",
-    "repost_of",
-    "reply_to",
-    "quote_of",
-    "links",
-    "hashtags",
-    "mentions",
-)
+# The fields a new capture is compared on besides its text and attachments; the last three are
+# lists (JSON text in SQLite).
+_COMPARED = (
+    "kind", "lang", "url", "repost_of", "reply_to", "quote_of", "links", "hashtags", "mentions",
+)  # fmt: skip
+_LISTS = 3
+KNOWN_COLUMNS = ("id", "platform_id", "text", "text_html", "capture_id", "last_seen", *_COMPARED)
+_FIRST_COMPARED = KNOWN_COLUMNS.index(_COMPARED[0])
+_FIRST_LIST = len(KNOWN_COLUMNS) - _LISTS
 _UPDATED = (
     "kind",
     "text",
@@ -79,26 +72,19 @@ class Known:
     text_html: str | None
     capture_id: int | None
     last_seen: Any  # as the driver returns it
-    fields: tuple[Any, ...]  # kind, lang, url, references, links, hashtags, mentions
+    fields: tuple[Any, ...]  # the _COMPARED fields' values
 
 
 def known_from_row(row: Sequence[Any]) -> Known:
-    lists = tuple(orjson.loads(v) if isinstance(v, str | bytes) else v for v in row[12:15])
-    return Known(row[0], row[2], row[3], row[4], row[5], (*row[6:12], *lists))
-
-
-def record_fields(rec: PostRecord) -> tuple[Any, ...]:
-    return (
-        rec.kind,
-        rec.lang,
-        rec.url,
-        rec.repost_of,
-        rec.reply_to,
-        rec.quote_of,
-        rec.links,
-        rec.hashtags,
-        rec.mentions,
+    """The :class:`Known` of a row of :data:`KNOWN_COLUMNS`."""
+    lists = (orjson.loads(v) if isinstance(v, str | bytes) else v for v in row[_FIRST_LIST:])
+    return Known(
+        row[0], row[2], row[3], row[4], row[5], (*row[_FIRST_COMPARED:_FIRST_LIST], *lists)
     )
+
+
+# A record's values of the compared fields, as a tuple (:attr:`Known.fields`).
+record_fields: Callable[[PostRecord], tuple[Any, ...]] = attrgetter(*_COMPARED)
 
 
 def version_media(refs: Sequence[MediaRef]) -> list[dict[str, Any]]:
