@@ -32,7 +32,7 @@ from osint.storage.models import (
     Post,
     PostMedia,
 )
-from osint.storage.queries import chunks
+from osint.storage.queries import chunks, select_in
 
 MAX_DETAIL_CHARS = 400
 MAX_CLIQUE = 40  # a group without explicit edges is drawn as a clique up to this size, else a star
@@ -331,16 +331,18 @@ def _avatar_uses(
     session: Session, case_id: int, media_ids: list[int]
 ) -> dict[int, list[tuple[int, str]]]:
     """Per media id, the case's accounts whose profile history shows it: (account id, label)."""
-    rows: list[Any] = []
-    for chunk in chunks(sorted(set(media_ids))):
-        rows.extend(
-            session.execute(
+    rows: list[Any] = list(
+        select_in(
+            session,
+            lambda chunk: (
                 select(AccountSnapshot.avatar_media_id, AccountSnapshot.account_id)
                 .join(Account, Account.id == AccountSnapshot.account_id)
                 .where(Account.case_id == case_id, AccountSnapshot.avatar_media_id.in_(chunk))
                 .distinct()
-            ).all()
+            ),
+            sorted(set(media_ids)),
         )
+    )
     labels = load_account_labels(session, (r[1] for r in rows))
     found: dict[int, list[tuple[int, str]]] = {}
     for media_id, account_id in rows:
@@ -364,15 +366,17 @@ def _media_uses(
     session: Session, case_id: int, media_ids: list[int]
 ) -> dict[int, list[tuple[int, str]]]:
     """Per media id, the case's posts that attach it, earliest first: (post id, poster label)."""
-    rows: list[Any] = []
-    for chunk in chunks(sorted(set(media_ids))):
-        rows.extend(
-            session.execute(
+    rows: list[Any] = list(
+        select_in(
+            session,
+            lambda chunk: (
                 select(PostMedia.media_id, Post.id, Post.created_at, Post.account_id)
                 .join(Post, Post.id == PostMedia.post_id)
                 .where(Post.case_id == case_id, PostMedia.media_id.in_(chunk))
-            ).all()
+            ),
+            sorted(set(media_ids)),
         )
+    )
     labels = load_account_labels(session, (r[3] for r in rows))
     uses: dict[int, list[tuple[int, str]]] = {}
     for media_id, post_id, _, account_id in sorted(rows, key=lambda r: (r[2], r[1])):
