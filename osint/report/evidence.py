@@ -327,29 +327,6 @@ def _region(match: dict[str, Any], media_id: int, view: MediaView) -> MatchedReg
     return MatchedRegion(view.width, view.height, " ".join(f"{x:.1f},{y:.1f}" for x, y in points))
 
 
-def _avatar_uses(
-    session: Session, case_id: int, media_ids: list[int]
-) -> dict[int, list[tuple[int, str]]]:
-    """Per media id, the case's accounts whose profile history shows it: (account id, label)."""
-    rows: list[Any] = list(
-        select_in(
-            session,
-            lambda chunk: (
-                select(AccountSnapshot.avatar_media_id, AccountSnapshot.account_id)
-                .join(Account, Account.id == AccountSnapshot.account_id)
-                .where(Account.case_id == case_id, AccountSnapshot.avatar_media_id.in_(chunk))
-                .distinct()
-            ),
-            sorted(set(media_ids)),
-        )
-    )
-    labels = load_account_labels(session, (r[1] for r in rows))
-    found: dict[int, list[tuple[int, str]]] = {}
-    for media_id, account_id in rows:
-        found.setdefault(media_id, []).append((account_id, labels.get(account_id, str(account_id))))
-    return found
-
-
 def _hashes(session: Session, media_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
     found: dict[int, list[tuple[str, str]]] = {}
     for chunk in chunks(sorted(set(media_ids))):
@@ -362,26 +339,48 @@ def _hashes(session: Session, media_ids: list[int]) -> dict[int, list[tuple[str,
     return found
 
 
-def _media_uses(
-    session: Session, case_id: int, media_ids: list[int]
-) -> dict[int, list[tuple[int, str]]]:
-    """Per media id, the case's posts that attach it, earliest first: (post id, poster label)."""
-    rows: list[Any] = list(
-        select_in(
-            session,
-            lambda chunk: (
-                select(PostMedia.media_id, Post.id, Post.created_at, Post.account_id)
-                .join(Post, Post.id == PostMedia.post_id)
-                .where(Post.case_id == case_id, PostMedia.media_id.in_(chunk))
-            ),
-            sorted(set(media_ids)),
-        )
+Uses = dict[int, list[tuple[int, str]]]  # per media id: (post or account id, account label)
+
+
+def _labelled_uses(session: Session, query_for: Any, media_ids: list[int]) -> Uses:
+    """Per media id, (item id, its account's label) from the rows of ``query_for(batch)``:
+    (media id, item id, account id, order), earliest order first."""
+    rows: list[Any] = sorted(
+        select_in(session, query_for, sorted(set(media_ids))), key=lambda r: (r[3], r[1])
     )
-    labels = load_account_labels(session, (r[3] for r in rows))
-    uses: dict[int, list[tuple[int, str]]] = {}
-    for media_id, post_id, _, account_id in sorted(rows, key=lambda r: (r[2], r[1])):
-        uses.setdefault(media_id, []).append((post_id, labels.get(account_id, str(account_id))))
+    labels = load_account_labels(session, (r[2] for r in rows))
+    uses: Uses = {}
+    for media_id, item_id, account_id, _ in rows:
+        uses.setdefault(media_id, []).append((item_id, labels.get(account_id, str(account_id))))
     return uses
+
+
+def _avatar_uses(session: Session, case_id: int, media_ids: list[int]) -> Uses:
+    """Per media id, the case's accounts whose profile history shows it: (account id, label)."""
+    account = AccountSnapshot.account_id  # the item, its account and its order (by id)
+    return _labelled_uses(
+        session,
+        lambda chunk: (
+            select(AccountSnapshot.avatar_media_id, account, account, account)
+            .join(Account, Account.id == account)
+            .where(Account.case_id == case_id, AccountSnapshot.avatar_media_id.in_(chunk))
+            .distinct()
+        ),
+        media_ids,
+    )
+
+
+def _media_uses(session: Session, case_id: int, media_ids: list[int]) -> Uses:
+    """Per media id, the case's posts that attach it, earliest first: (post id, poster label)."""
+    return _labelled_uses(
+        session,
+        lambda chunk: (
+            select(PostMedia.media_id, Post.id, Post.account_id, Post.created_at)
+            .join(Post, Post.id == PostMedia.post_id)
+            .where(Post.case_id == case_id, PostMedia.media_id.in_(chunk))
+        ),
+        media_ids,
+    )
 
 
 def coordination_graph(session: Session, case_id: int) -> tuple[nx.Graph, list[list[int]]]:
