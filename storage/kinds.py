@@ -13,7 +13,7 @@ from enum import StrEnum
 # store's vocabularies all the same, so it is listed here with the others.
 from osint.analyzers.findings import FindingKind
 
-__all__ = ["FindingKind", "PostKind", "RunKind", "RunStatus"]
+__all__ = ["AnalysisStatus", "FindingKind", "PostKind", "RunKind", "RunStatus"]
 
 
 class PostKind(StrEnum):
@@ -43,3 +43,10 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"  # stopped by the operator; resumable
     FAILED = "failed"  # an error; resumable
     ABANDONED = "abandoned"  # its process died and a later run took over
+
+
+class AnalysisStatus(StrEnum):
+    """Where a stored analysis run stands: exports and the report read only finished ones."""
+
+    RUNNING = "running"  # being written (its transaction not yet committed)
+    DONE = "done"

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from osint.storage.kinds import PostKind, RunStatus
+from osint.storage.kinds import AnalysisStatus, PostKind, RunStatus
 from osint.storage.types import (
     BigId,
     JSONType,
@@ -461,7 +461,7 @@ class AnalysisRun(Base):
     id: Mapped[intpk]
     case_id: Mapped[int] = _fk("cases.id")
     analysis: Mapped[str] = mapped_column(String(40))  # coordination
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running|done|failed
+    status: Mapped[str] = mapped_column(String(20), default=AnalysisStatus.RUNNING)
     parameters: Mapped[json_dict]
     summary: Mapped[json_dict]  # counts, notes, the significance bar
     fingerprint: Mapped[json_dict]  # what the data was: rows, highest ids

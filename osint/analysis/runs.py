@@ -24,6 +24,7 @@ from osint.analyzers.coordination import CoSharePairs
 from osint.analyzers.coordination_network import CoordinationNetwork
 from osint.analyzers.share_table import ShareTable
 from osint.errors import InputError
+from osint.storage.kinds import AnalysisStatus
 from osint.storage.models import AnalysisRun, AnalysisRunData, AnalysisRunGroup, PostObject
 
 ANALYSIS = "coordination"
@@ -119,7 +120,7 @@ def start_run(session: Session, case_id: int, parameters: dict[str, Any]) -> Ana
     run = AnalysisRun(
         case_id=case_id,
         analysis=ANALYSIS,
-        status="running",
+        status=AnalysisStatus.RUNNING,
         parameters=parameters,
         summary={},
         fingerprint=fingerprint(session, case_id),
@@ -188,7 +189,9 @@ def save_groups(session: Session, run: AnalysisRun, groups: list[dict[str, Any]]
         session.add(AnalysisRunGroup(run_id=run.id, **group))
 
 
-def finish_run(session: Session, run: AnalysisRun, status: str = "done") -> None:
+def finish_run(
+    session: Session, run: AnalysisRun, status: AnalysisStatus = AnalysisStatus.DONE
+) -> None:
     run.status = status
     run.finished_at = datetime.now(UTC)
 
@@ -213,7 +216,7 @@ def find_run(session: Session, case_id: int, run_id: int | None = None) -> Analy
     query = select(AnalysisRun).where(
         AnalysisRun.case_id == case_id,
         AnalysisRun.analysis == ANALYSIS,
-        AnalysisRun.status == "done",
+        AnalysisRun.status == AnalysisStatus.DONE,
     )
     if run_id is not None:
         query = query.where(AnalysisRun.id == run_id)
