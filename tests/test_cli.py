@@ -117,6 +117,41 @@ def test_every_command_has_help_ending_with_an_example(name: str, cmd: click.Com
     assert last.startswith("Example: osint"), f"osint {name}: help must end with an example"
 
 
+def _parsed_command(argv: list[str]) -> list[str]:
+    """The command path ``osint ARGV`` resolves to, parsing every option on the way (a wrong
+    option or value raises click's usage error)."""
+    ctx, command, path = cli.make_context("osint", list(argv)), cli, []
+    # what a group leaves for its subcommand (click 8.2 keeps the first words apart, privately)
+    while isinstance(command, click.Group) and (left := [*ctx._protected_args, *ctx.args]):
+        name, sub, rest = command.resolve_command(ctx, left)
+        assert name is not None and sub is not None
+        path.append(name)
+        ctx, command = sub.make_context(name, rest, parent=ctx), sub
+    return path
+
+
+@pytest.mark.parametrize("name,cmd", _commands(cli), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_example_is_a_command_line_that_parses(
+    name: str, cmd: click.Command, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example runs the command it documents, with options and values it accepts."""
+    import shlex
+
+    assert cmd.help
+    example = cmd.help.strip().splitlines()[-1].strip().removeprefix("Example: osint")
+    monkeypatch.chdir(tmp_path)  # files an option wants to exist are made here, empty
+    for _ in range(3):
+        try:
+            path = _parsed_command(shlex.split(example))
+            break
+        except click.BadParameter as exc:
+            kind = exc.param.type if exc.param is not None else None
+            if not (isinstance(kind, click.Path) and kind.exists and "does not exist" in str(exc)):
+                raise
+            (tmp_path / str(exc.message).split("'")[1]).touch()
+    assert path[: len(name.split())] == name.split(), f"osint {name}: example runs {path}"
+
+
 def test_console_script_installed(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("osint")
     result = subprocess.run(
