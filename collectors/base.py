@@ -34,6 +34,21 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def created_time(
+    value: Any, from_id: Callable[[], datetime | None], extra: dict[str, Any], what: str
+) -> datetime:
+    """A post's time: the platform's ISO ``value``, else the time its id encodes (``from_id``),
+    marked ``created_at_from_id`` in ``extra``; ValueError (naming ``what``) with neither."""
+    created = parse_time(value)
+    if created is not None:
+        return created
+    created = from_id()
+    if created is None:
+        raise ValueError(f"{what} has no creation time and none in its id")
+    extra["created_at_from_id"] = True
+    return created
+
+
 @dataclass
 class PageQuery:
     """What the engine asks of one page of an account's posts, newest first."""

@@ -34,6 +34,7 @@ from osint.collectors.base import (
     PostLookup,
     PostPage,
     ProfileResult,
+    created_time,
     parse_time,
 )
 from osint.collectors.http import Response
@@ -231,12 +232,12 @@ def post_from_view(view: dict[str, Any], reply_ref: Any = None) -> PostRecord:
     author = account_from_actor(view.get("author") or {"did": uri_parts(uri)[0]})
     record = view.get("record") or {}
     extra: dict[str, Any] = {"cid": view.get("cid")}
-    created = parse_time(record.get("createdAt"))
-    if created is None:
-        created = uri_time(uri) or parse_time(view.get("indexedAt"))
-        extra["created_at_from_id"] = True
-    if created is None:
-        raise ValueError(f"post {uri} has no createdAt and no time in its id")
+    created = created_time(
+        record.get("createdAt"),
+        lambda: uri_time(uri) or parse_time(view.get("indexedAt")),
+        extra,
+        f"post {uri}",
+    )
     links, mentions, tags = facet_entities(record)
     media, quote_of, embed_links, embed_extra = embed_parts(view.get("embed"))
     extra.update(embed_extra)

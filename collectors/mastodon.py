@@ -34,6 +34,7 @@ from osint.collectors.base import (
     PostLookup,
     PostPage,
     ProfileResult,
+    created_time,
     newest_numbered,
     parse_post_ids,
     parse_time,
@@ -233,12 +234,9 @@ def post_from_status(status: dict[str, Any], host: str, local_domain: str) -> Po
         raise ValueError("a status without an id")
     status_id = str(status["id"])
     extra = _status_extra(status)
-    created = parse_time(status.get("created_at"))
-    if created is None:
-        created = id_time(status_id)
-        extra["created_at_from_id"] = True
-    if created is None:
-        raise ValueError(f"status {status_id} has no created_at and an id without a time")
+    created = created_time(
+        status.get("created_at"), lambda: id_time(status_id), extra, f"status {status_id}"
+    )
     account = account_record(status.get("account") or {}, local_domain)
     if not account.platform_id.split("@")[0]:
         raise ValueError(f"status {status_id} has no account")

@@ -26,6 +26,7 @@ from osint.collectors.base import (
     PostLookup,
     PostPage,
     ProfileResult,
+    created_time,
     parse_time,
 )
 from osint.collectors.http import HttpClient, Response
@@ -264,12 +265,9 @@ def post_from_tweet(
         raise ValueError("a tweet without an id")
     tweet_id = str(tweet["id"])
     extra: dict[str, Any] = {}
-    created = parse_time(tweet.get("created_at"))
-    if created is None:
-        created = snowflake_time(tweet_id)
-        extra["created_at_from_id"] = True
-    if created is None:
-        raise ValueError(f"tweet {tweet_id} has no created_at and an id without a timestamp")
+    created = created_time(
+        tweet.get("created_at"), lambda: snowflake_time(tweet_id), extra, f"tweet {tweet_id}"
+    )
     author_id = str(
         tweet.get("author_id") or (default_author.platform_id if default_author else "")
     )
