@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from osint.cases import get_case
@@ -27,7 +27,6 @@ from osint.storage.postrow import (
     PostRow,
     export_fields,
     list_fields,
-    read_row,
     select_posts,
     time_fields,
 )
@@ -58,7 +57,10 @@ FIELDS = [name for name, _ in export_fields()]
 _FORMATTERS = record_formatters()
 
 
-def _media_of(session: Session, post_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+Media_ = dict[int, list[dict[str, Any]]]  # a page's attachments, by post id
+
+
+def _media_of(session: Session, post_ids: list[int]) -> Media_:
     rows = session.execute(
         select(
             PostMedia.post_id,
@@ -75,7 +77,7 @@ def _media_of(session: Session, post_ids: list[int]) -> dict[int, list[dict[str,
         .where(PostMedia.post_id.in_(post_ids))
         .order_by(PostMedia.post_id, PostMedia.position)
     )
-    media: dict[int, list[dict[str, Any]]] = {}
+    media: Media_ = {}
     for row in rows:
         media.setdefault(row.post_id, []).append(
             {
@@ -92,50 +94,45 @@ def _media_of(session: Session, post_ids: list[int]) -> dict[int, list[dict[str,
     return media
 
 
-def iter_post_rows(store: Store, case: str, record: type[PostRow] = PostRow) -> Iterator[PostRow]:
-    """The case's posts, oldest first, with their media, as ``record``s (a :class:`PostRow`)."""
+def _pages(store: Store, case: str, stmt: Select[Any]) -> Iterator[tuple[list[Any], Media_]]:
+    """The case's rows of ``stmt`` (a :func:`select_posts` with ``id`` and ``created_at``),
+    oldest first, a keyset page at a time, with the page's media by post id."""
     with store.reader() as session:
         case_id = get_case(session, case).id
+        stmt = stmt.where(Post.case_id == case_id).order_by(Post.created_at, Post.id).limit(PAGE)
         after: tuple[datetime, int] | None = None
         while True:
-            stmt = (
-                select_posts(record)
-                .where(Post.case_id == case_id)
-                .order_by(Post.created_at, Post.id)
-                .limit(PAGE)
-            )
+            page = stmt
             if after is not None:
-                stmt = stmt.where(
+                page = stmt.where(
                     or_(
                         Post.created_at > after[0],
                         and_(Post.created_at == after[0], Post.id > after[1]),
                     )
                 )
-            rows = session.execute(stmt).all()
+            rows = list(session.execute(page).all())
             if not rows:
                 return
-            media = _media_of(session, [row.id for row in rows])
-            for row in rows:
-                yield read_row(record, row, media=media.get(row.id, []))
+            yield rows, _media_of(session, [row.id for row in rows])
             after = (rows[-1].created_at, rows[-1].id)
-
-
-def export_record(post: PostRow, formatters: list[_Formatter] = _FORMATTERS) -> dict[str, Any]:
-    """The export's record of a post: its fields under their export names, written as JSON."""
-    return {
-        name: (value if write is None else write(value))
-        for name, attr, write in formatters
-        for value in (getattr(post, attr),)
-    }
 
 
 def iter_post_records(
     store: Store, case: str, record: type[PostRow] = PostRow
 ) -> Iterator[dict[str, Any]]:
-    """The case's posts, oldest first, as export records (of the fields of ``record``)."""
+    """The case's posts, oldest first, as export records (of the fields of ``record``): each
+    field under its export name, written as JSON. Only the exported fields are read."""
     formatters = _FORMATTERS if record is PostRow else record_formatters(record)
-    for post in iter_post_rows(store, case, record):
-        yield export_record(post, formatters)
+    read = {attr for _, attr, _ in formatters} | {"id", "created_at"}
+    for rows, media in _pages(store, case, select_posts(record, read)):
+        for row in rows:
+            values = row._asdict()
+            values["media"] = media.get(row.id, [])
+            yield {
+                name: (value if write is None else write(value))
+                for name, attr, write in formatters
+                for value in (values[attr],)
+            }
 
 
 def export_posts(

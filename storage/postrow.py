@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import Field, dataclass, field, fields
 from datetime import datetime
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 from sqlalchemy import Select, select
 
@@ -121,26 +121,35 @@ def bundle_columns(record: type[PostRow] = PostRow) -> tuple[str, ...]:
     return tuple(c.name for c in Post.__table__.columns if c.name in names)
 
 
+def _fields_holding(record: type[PostRow], kind: type) -> frozenset[str]:
+    hints = get_type_hints(record)
+
+    def holds(hint: Any) -> bool:  # kind, kind[...] or an optional kind
+        return hint is kind or get_origin(hint) is kind or kind in get_args(hint)
+
+    return frozenset(f.name for f in record_fields(record) if holds(hints[f.name]))
+
+
 def time_fields(record: type[PostRow] = PostRow) -> frozenset[str]:
     """The fields holding a time (exports write them as ISO 8601 UTC)."""
-    hints = get_type_hints(record)
-    return frozenset(f.name for f in record_fields(record) if "datetime" in str(hints[f.name]))
+    return _fields_holding(record, datetime)
 
 
 def list_fields(record: type[PostRow] = PostRow) -> frozenset[str]:
     """The fields holding a list (exports write an empty one where the store has none)."""
-    hints = get_type_hints(record)
-    return frozenset(f.name for f in record_fields(record) if str(hints[f.name]).startswith("list"))
+    return _fields_holding(record, list)
 
 
-def select_posts(record: type[PostRow] = PostRow) -> Select[Any]:
-    """One statement reading every sourced field of ``record``, labelled with the field names:
-    posts joined with their account and (when there is one) their capture."""
-    columns: Iterable[Any] = (
+def select_posts(record: type[PostRow] = PostRow, only: Iterable[str] | None = None) -> Select[Any]:
+    """One statement reading every sourced field of ``record`` (or those named in ``only``),
+    labelled with the field names: posts joined with their account and (when there is one)
+    their capture."""
+    wanted = None if only is None else set(only)
+    columns = [
         post_field(f).source.label(f.name)
         for f in record_fields(record)
-        if post_field(f).source is not None
-    )
+        if post_field(f).source is not None and (wanted is None or f.name in wanted)
+    ]
     return (
         select(*columns)
         .select_from(Post)
