@@ -118,10 +118,16 @@ def _case_option(purpose: str) -> Callable[[F], F]:
     return click.option("--case", "case_name", required=True, help=f"Case to {purpose}.")
 
 
-def _output_option(help_text: str = "File (default: stdout).", **kw: Any) -> Callable[[F], F]:
+def _output_option(
+    help_text: str = "File (default: stdout).",
+    *,
+    names: tuple[str, ...] = ("-o", "--output"),
+    required: bool = False,
+) -> Callable[[F], F]:
     """``-o/--output FILE``; stdout when it is left out or '-' (see ``osint.writers``)."""
-    names = kw.pop("names", ("-o", "--output"))
-    return click.option(*names, "output", type=click.Path(path_type=Path), help=help_text, **kw)
+    return click.option(
+        *names, "output", type=click.Path(path_type=Path), required=required, help=help_text
+    )
 
 
 def _export_options(formats: Iterable[str], default: str) -> Callable[[F], F]:
