@@ -92,6 +92,17 @@ def test_case_list_on_a_ready_store_loads_no_database_library(tmp_path: Path) ->
     assert _loaded(again["modules"], heavy) == []
 
 
+def test_case_list_on_a_ready_postgresql_store_loads_no_database_library(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # libpq answers through ctypes: neither psycopg (90 ms of imports) nor SQLAlchemy or alembic.
+    probe = _run("--home", str(tmp_path), "--db", pg_url, "case", "list")
+    assert "no cases yet" in str(probe["out"])
+    heavy = tuple(p for p in HEAVY if p not in LISTING_ALLOWED)
+    assert _loaded(probe["modules"], heavy) == []
+    assert "osint.storage.libpq" in _loaded(probe["modules"], ("osint.storage.libpq",))
+
+
 def test_cli_defaults_are_the_services_defaults() -> None:
     from osint.analysis.coordination_pass import CoordinationOptions
     from osint.analysis.export import NETWORK_FORMATS
