@@ -6,9 +6,9 @@ their counts with one SQL statement over the driver, once it has checked cheaply
 database is at the schema revision this osint's migrations end at (read from the migration
 files, without alembic). On PostgreSQL the driver is libpq itself (``osint.storage.libpq``)
 whenever it can connect as psycopg would, since psycopg's import alone costs more than the rest
-of ``case list``; psycopg otherwise. Whenever it is not sure -- a database still to create or migrate, a URL
-form it does not parse, a driver error -- it answers ``None`` and the caller opens the full store
-(``osint.store.open_store``), which creates, migrates or explains. It never writes.
+of ``case list``; psycopg otherwise. Whenever it is not sure -- a database still to create or
+migrate, a URL form it does not parse, a driver error -- it answers ``None`` and the caller opens
+the full store (``osint.store.open_store``), which creates, migrates or explains. It never writes.
 
 The statement mirrors ``osint.cases.list_cases``; ``tests/storage/test_catalog.py`` checks that
 both give the same summaries on SQLite and PostgreSQL.

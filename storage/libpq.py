@@ -1,4 +1,4 @@
-"""A short read over libpq itself, so that ``osint case list`` on PostgreSQL need not import psycopg.
+"""A short read over libpq itself: ``osint case list`` on PostgreSQL without importing psycopg.
 
 Importing psycopg costs about 90 ms (its type adapters, typing_extensions, inspect...), more than
 the rest of ``case list``. This module loads, with ctypes, the very libpq that psycopg[binary]
@@ -262,6 +262,8 @@ def _poll(lib: ctypes.CDLL, pgconn: int, deadline: float) -> int | None:
                 return _POLLING_FAILED
             events = selectors.EVENT_READ if status == _POLLING_READING else selectors.EVENT_WRITE
             fd = lib.PQsocket(pgconn)
+            if fd < 0:
+                return _POLLING_FAILED
             selector.register(fd, events)
             try:
                 if not _wait(selector, deadline):

@@ -1,4 +1,4 @@
-"""The libpq read of ``case list`` (storage/libpq.py): it connects as psycopg would, or not at all."""
+"""The libpq read of ``case list`` (storage/libpq.py): it connects as psycopg would, or not."""
 
 from __future__ import annotations
 
