@@ -1,12 +1,14 @@
-"""The list of cases, read straight over the database driver (sqlite3 or psycopg).
+"""The list of cases, read straight over the database driver (sqlite3, libpq or psycopg).
 
 ``osint case list`` should answer at the speed of the command line, and importing SQLAlchemy
 and alembic alone costs several times click's whole start. So this module reads the cases and
-their counts with one SQL statement over the DB-API driver, once it has checked cheaply that
-the database is at the schema revision this osint's migrations end at (read from the migration
-files, without alembic). Whenever it is not sure -- a database still to create or migrate, a URL
-form it does not parse, a driver error -- it answers ``None`` and the caller opens the full store
-(``osint.store.open_store``), which creates, migrates or explains. It never writes.
+their counts with one SQL statement over the driver, once it has checked cheaply that the
+database is at the schema revision this osint's migrations end at (read from the migration
+files, without alembic). On PostgreSQL the driver is libpq itself (``osint.storage.libpq``)
+whenever it can connect as psycopg would, since psycopg's import alone costs more than the rest
+of ``case list``; psycopg otherwise. Whenever it is not sure -- a database still to create or
+migrate, a URL form it does not parse, a driver error -- it answers ``None`` and the caller opens
+the full store (``osint.store.open_store``), which creates, migrates or explains. It never writes.
 
 The statement mirrors ``osint.cases.list_cases``; ``tests/storage/test_catalog.py`` checks that
 both give the same summaries on SQLite and PostgreSQL.
@@ -19,8 +21,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote
+
+if TYPE_CHECKING:
+    from osint.storage.libpq import Connection
 
 VERSIONS_DIR = Path(__file__).with_name("migrations") / "versions"
 SQLITE_TIMEOUT_S = 120.0  # as the store's engine (storage/db.py)
@@ -133,8 +138,8 @@ def migration_head(versions: Path = VERSIONS_DIR) -> str | None:
     return heads.pop() if len(heads) == 1 else None
 
 
-CASE_LIST_SQL = """
-SELECT c.id, c.name, c.title, c.description, c.created_at,
+_CASE_LIST = """
+SELECT c.id, c.name, c.title, c.description, {created_at},
   (SELECT count(*) FROM accounts a WHERE a.case_id = c.id),
   (SELECT count(*) FROM posts p WHERE p.case_id = c.id),
   (SELECT count(*) FROM (
@@ -148,6 +153,12 @@ SELECT c.id, c.name, c.title, c.description, c.created_at,
 FROM cases c
 ORDER BY c.created_at, c.id
 """
+CASE_LIST_SQL = _CASE_LIST.format(created_at="c.created_at")
+# Over libpq every value is text: the creation time as naive UTC, whatever DateStyle and TimeZone.
+_CASE_LIST_TEXT_SQL = _CASE_LIST.format(
+    created_at="""to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
+)
+_HAS_VERSION_TABLE_SQL = "SELECT to_regclass('alembic_version') IS NOT NULL"
 
 
 def read_case_list(target: PlainTarget, head: str | None = None) -> list[CaseSummary] | None:
@@ -185,7 +196,29 @@ def _read_sqlite(database: str, head: str) -> list[CaseSummary] | None:
 
 
 def _read_postgres(connect_args: dict[str, Any], head: str) -> list[CaseSummary] | None:
-    import psycopg  # only here: its import alone is a sizeable part of the budget
+    from osint.storage import libpq
+
+    try:
+        with libpq.connect(connect_args) as conn:
+            return _read_over_libpq(conn, head)
+    except libpq.ConnectTimeout as exc:
+        raise DatabaseUnreachable(exc.args[0]) from exc
+    except libpq.QueryFailed:
+        return None
+    except libpq.NotHere:
+        return _read_over_psycopg(connect_args, head)
+
+
+def _read_over_libpq(conn: Connection, head: str) -> list[CaseSummary] | None:
+    if conn.rows(_HAS_VERSION_TABLE_SQL) != [("t",)]:
+        return None
+    if _versions(conn.rows("SELECT version_num FROM alembic_version")) != [head]:
+        return None
+    return [_summary(row) for row in conn.rows(_CASE_LIST_TEXT_SQL)]
+
+
+def _read_over_psycopg(connect_args: dict[str, Any], head: str) -> list[CaseSummary] | None:
+    import psycopg  # only here: its import alone costs more than the rest of `case list`
 
     try:
         conn = psycopg.connect(**connect_args)
@@ -195,7 +228,7 @@ def _read_postgres(connect_args: dict[str, Any], head: str) -> list[CaseSummary]
         return None
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT to_regclass('alembic_version') IS NOT NULL")
+            cur.execute(_HAS_VERSION_TABLE_SQL)
             row = cur.fetchone()
             if not row or not row[0]:
                 return None

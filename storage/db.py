@@ -7,6 +7,9 @@ Read-only sessions (:meth:`Store.reader`) start deferred and never take the lock
 
 Migrations (alembic, in ``storage/migrations``) are applied on first use, under a lock so two
 processes starting at once do not both try: a lock file for SQLite, an advisory lock on PostgreSQL.
+A database already at the head revision of the migration files (its ``alembic_version`` row, read
+with one statement) needs neither the lock nor alembic, whose import costs more than a command's
+own work; any other revision, or no version table, goes through alembic as before.
 """
 
 from __future__ import annotations
@@ -18,15 +21,16 @@ import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
+
+from osint.storage.catalog import migration_head
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x05141_7E57  # arbitrary constant: pg_advisory_lock key for migrations
@@ -97,6 +101,8 @@ def _sqlite_engine(url: URL) -> Engine:
 
 
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
@@ -104,6 +110,9 @@ def _alembic_config(connection: Connection) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     head = ScriptDirectory.from_config(cfg).get_current_head()
@@ -112,6 +121,8 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect().execution_options(osint_readonly=True) as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
@@ -144,6 +155,12 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 def upgrade(engine: Engine, revision: str = "head") -> str:
     """Bring the schema to ``revision``; safe to call from several processes at once."""
+    if revision == "head":
+        ready = _ready_head(engine)
+        if ready is not None:
+            return ready
+    from alembic import command
+
     head = head_revision()
     with _migration_lock(engine):
         current = current_revision(engine)
@@ -155,7 +172,33 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     return head
 
 
+_VERSION_TABLE_SQL = {
+    "sqlite": "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'",
+    "postgresql": "SELECT 1 WHERE to_regclass('alembic_version') IS NOT NULL",
+}
+
+
+def _ready_head(engine: Engine) -> str | None:
+    """The head revision if the database is already there (nothing to migrate), else None.
+
+    Reading a committed head is safe without the migration lock: migrations only ever move a
+    database towards head, and an older or a newer revision is left to alembic, under the lock.
+    """
+    head = migration_head()
+    has_table = _VERSION_TABLE_SQL.get(engine.dialect.name)
+    if head is None or has_table is None:
+        return None
+    with engine.connect().execution_options(osint_readonly=True) as conn:
+        if conn.exec_driver_sql(has_table).first() is None:
+            return None
+        versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    return head if [str(v) for (v,) in versions] == [head] else None
+
+
 def _is_known(revision: str) -> bool:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     try:

@@ -92,6 +92,30 @@ def test_case_list_on_a_ready_store_loads_no_database_library(tmp_path: Path) ->
     assert _loaded(again["modules"], heavy) == []
 
 
+def test_case_list_on_a_ready_postgresql_store_loads_no_database_library(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # libpq answers through ctypes: neither psycopg (90 ms of imports) nor SQLAlchemy or alembic.
+    probe = _run("--home", str(tmp_path), "--db", pg_url, "case", "list")
+    assert "no cases yet" in str(probe["out"])
+    heavy = tuple(p for p in HEAVY if p not in LISTING_ALLOWED)
+    assert _loaded(probe["modules"], heavy) == []
+    assert "osint.storage.libpq" in _loaded(probe["modules"], ("osint.storage.libpq",))
+
+
+def test_a_ready_store_opens_without_alembic(tmp_path: Path) -> None:
+    # The schema is checked with one statement against the migration files' head; alembic (and
+    # its import) only when there is something to migrate.
+    home = tmp_path / "home"
+    first = _run("--home", str(home), "case", "new", "gossi")
+    assert first["code"] == 0 and _loaded(first["modules"], ("alembic",))  # created, migrated
+    again = _run("--home", str(home), "case", "show", "gossi")
+    assert again["code"] == 0 and "gossi" in str(again["out"])
+    assert _loaded(again["modules"], ("sqlalchemy",)) and not _loaded(
+        again["modules"], ("alembic",)
+    )
+
+
 def test_cli_defaults_are_the_services_defaults() -> None:
     from osint.analysis.coordination_pass import CoordinationOptions
     from osint.analysis.export import NETWORK_FORMATS
