@@ -354,13 +354,17 @@ def _layer(
     thumb = np.ascontiguousarray(right.thumb[:, ::-1]) if mirrored else right.thumb
     scale = np.diag([1 / right.thumb_factor] * 2 + [1.0])
     h = scale @ np.asarray(match.homography) @ np.diag([left.thumb_factor] * 2 + [1.0])
-    share, h = _photometric(left.thumb, thumb, h)
+    share, fitted = _photometric(left.thumb, thumb, h)
     if share is None:
         return None  # too flat to tell
     if share >= MIN_AGREEMENT:
         return _unmirror(match, right.width) if mirrored else match
     if share >= SCENE_AGREEMENT:
-        moved = localphoto.moved_cells(left.thumb, thumb, h)
+        # Under either fit: the cells' re-fit can follow part of the parallax (a nearer plane).
+        moved = max(
+            localphoto.moved_cells(left.thumb, thumb, g)
+            for g in {id(h): h, id(fitted): fitted}.values()
+        )
         if moved >= SCENE_MIN_MOVED:  # what disagrees is there, shifted: parallax
             return _judged(left, right, "same_scene", matches, inliers, moved)
     return None
