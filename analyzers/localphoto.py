@@ -63,17 +63,25 @@ def moved_cells(left: np.ndarray, right: np.ndarray, homography: np.ndarray) -> 
     return min(forward, _Frame(right, left, inv(homography)).moved()) if forward else 0
 
 
+def _mean(cells: np.ndarray) -> np.ndarray:
+    return np.asarray(cells.sum(axis=(2, 3)) / (cells.shape[2] * cells.shape[3]))
+
+
 def _level_misfit(source: np.ndarray, target: np.ndarray, inside: np.ndarray) -> np.ndarray:
     """|target - (gain * source + offset)| per cell, the line fitted to the inside cells' mean
     grey levels twice (the second time without the worst half: overlays, other pictures)."""
     x, y = source[inside], target[inside]
     gain, offset = 1.0, float(np.median(y - x)) if len(x) else 0.0
-    if len(x) >= 2 and np.ptp(x) >= 1:  # else one level: the offset alone
-        keep = np.ones(len(x), bool)
-        for _ in range(2):
-            gain, offset = (float(v) for v in np.polyfit(x[keep], y[keep], 1))
-            misfit = np.abs(y - (gain * x + offset))
-            keep = misfit <= np.median(misfit)
+    keep = np.ones(len(x), bool)
+    for _ in range(2):
+        if keep.sum() < 2 or np.ptp(x[keep]) < 1:
+            break  # one level: the offset alone
+        xs, ys = x[keep], y[keep]
+        dx = xs - xs.mean()
+        gain = float((dx * (ys - ys.mean())).sum() / (dx * dx).sum())
+        offset = float(ys.mean() - gain * xs.mean())
+        misfit = np.abs(y - (gain * x + offset))
+        keep = misfit <= np.median(misfit)
     return np.asarray(np.abs(target - (gain * source + offset)))
 
 
@@ -100,9 +108,9 @@ class _Frame:
         a, b = self._cells(self.warped), self._cells(self.target)
         self.inside = self._cells(covered[box]).mean(axis=(2, 3)) >= 0.95
         ma, mb = a.mean(axis=(2, 3)), b.mean(axis=(2, 3))
-        a = a - ma[:, :, None, None]
-        b = b - mb[:, :, None, None]
-        sa, sb = a.std(axis=(2, 3)), b.std(axis=(2, 3))
+        a -= ma[:, :, None, None]
+        b -= mb[:, :, None, None]
+        sa, sb = np.sqrt(_mean(a * a)), np.sqrt(_mean(b * b))
         both = self.inside & (sa >= MIN_TEXTURE) & (sb >= MIN_TEXTURE)
         # Texture on one side only: the other picture is blank there (a flat photo in the same
         # app frame as a textured one), which disagrees as much as different texture does.
@@ -111,7 +119,7 @@ class _Frame:
             & (np.maximum(sa, sb) >= 2 * MIN_TEXTURE)
             & (np.minimum(sa, sb) < BLANK_TEXTURE)
         )
-        ncc = (a * b).mean(axis=(2, 3)) / np.maximum(sa * sb, 1e-6)
+        ncc = _mean(a * b) / np.maximum(sa * sb, 1e-6)
         # Flat in both: no texture to correlate, but the grey level still tells (a blurred or
         # blank photo in the same app frame as another). Levels are compared after the gain and
         # offset that map the overlap's levels best (brightness, contrast and grey edits).
@@ -141,7 +149,7 @@ class _Frame:
         self.rows = slice(top, GRID - bottom)
 
     def _cells(self, pixels: np.ndarray) -> np.ndarray:
-        cut = pixels[: self.ch * GRID, : self.cw * GRID].astype(np.float32)
+        cut = pixels[: self.ch * GRID, : self.cw * GRID].astype(np.float32)  # a copy
         return cut.reshape(GRID, self.ch, GRID, self.cw).transpose(0, 2, 1, 3)
 
     def share(self) -> float | None:
