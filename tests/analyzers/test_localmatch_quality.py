@@ -90,6 +90,10 @@ def clustered(corpus) -> tuple[list[int], list[localmatch.LocalMatch]]:
     return _cluster(corpus)
 
 
+def test_held_out_photos_are_not_tuning_photos() -> None:
+    assert set(HELD_OUT).isdisjoint(localmatch.TUNING_PHOTOS) and len(set(HELD_OUT)) == 20
+
+
 def test_recall_per_edit_and_false_merges(corpus, clustered) -> None:
     number, _ = clustered
     original = {name: i for i, (name, edit, _) in enumerate(corpus) if edit == "original"}
