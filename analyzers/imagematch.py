@@ -43,6 +43,11 @@ TRIM_MARGIN = 6  # bits a border-trimmed pairing must gain to be preferred (and 
 # A sub-window this close while another is OVERLAY_LOCAL_CHANGE away: part of the picture was
 # painted over (caption, sticker, logo). A hint, not proof: on the test corpus it names 11 of 18
 # captions and none of 54 recompressed, resized or brightened copies (their worst window: 8).
+# From this pHash + dHash distance on, a whole-image or crop match is a "gray zone" match that the
+# local stage checks (analyzers.localmatch): two shots of one scene (scikit-image's stereo pair,
+# 4 + 9) or two different photos in one app's screenshot frame (8 + 9) come that close, while a
+# recompressed or resized copy stays below (tuning photos of localmatch, seeds 0-1).
+GRAY_ZONE_SUM = 8
 OVERLAY_LOCAL_MATCH = 4
 OVERLAY_LOCAL_CHANGE = 10
 _WINDOWS_PER_SCALE = GRID_ANCHORS * GRID_ANCHORS
@@ -203,6 +208,16 @@ def compare(left: ImageFingerprint, right: ImageFingerprint) -> ImageMatch | Non
     if whole and crop:  # both fit: the closer explanation says what was done
         return crop if _total(crop) < _total(whole) else whole
     return whole or crop
+
+
+def in_gray_zone(match: ImageMatch) -> bool:
+    """Close enough to be judged the same picture, not so close that pixels need no look."""
+    return _total(match) >= GRAY_ZONE_SUM
+
+
+def is_frame_match(match: ImageMatch) -> bool:
+    """The two whole frames correspond (no crop, no letterbox trimmed off)."""
+    return match.relation == "whole" and not match.trimmed
 
 
 def _total(match: ImageMatch) -> int:

@@ -30,7 +30,7 @@ from osint.analyzers.imagematch import (
     find_matches,
     transforms_between,
 )
-from osint.analyzers.localmatch import LocalMatch
+from osint.analyzers.localmatch import NOT_SAME, LocalMatch
 
 RECYCLE_GAP = timedelta(days=1)
 
@@ -124,7 +124,8 @@ def cluster_images(
     """Clusters of the same picture, numbered 1.. by first appearance.
 
     ``local_matches`` (``analyzers.localmatch``) join copies the hashes missed; only their
-    ``same_picture`` relations merge, ``same_scene`` ones never do.
+    ``same_picture`` relations merge, ``same_scene`` ones never do, and a pair the local stage
+    calls ``same_scene`` or ``different`` is not merged by its hashes either.
 
     A single file used by two or more accounts (same sha256, so one media row) is a cluster
     too when ``include_singletons_used_twice``.
@@ -138,7 +139,13 @@ def cluster_images(
         for m in local_matches
         if m.relation == "same_picture" and m.left_id in by_id and m.right_id in by_id
     }
-    links: list[ImageMatch | LocalMatch] = [*find_matches(prints, radius), *local.values()]
+    # A hash match the local stage contradicts (same scene from elsewhere, or another picture
+    # in the same frame) is no link: the pixels outrank the hashes.
+    vetoed = {frozenset((m.left_id, m.right_id)) for m in local_matches if m.relation in NOT_SAME}
+    hashed = [
+        m for m in find_matches(prints, radius) if frozenset((m.left_id, m.right_id)) not in vetoed
+    ]
+    links: list[ImageMatch | LocalMatch] = [*hashed, *local.values()]
     groups = _components(by_id, links)
     grouped = {media_id for group in groups for media_id in group}
     if include_singletons_used_twice:

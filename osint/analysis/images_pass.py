@@ -27,6 +27,8 @@ from osint.analyzers.imagematch import (
     ImageFingerprint,
     candidate_pairs,
     find_matches,
+    in_gray_zone,
+    is_frame_match,
 )
 from osint.analyzers.imagemeta import exif_notes, stored_exif
 from osint.analyzers.imagereuse import ImageCluster, ImageUsage, cluster_images, image_findings
@@ -322,14 +324,20 @@ def _local_matches(
     """Local features only where they can change a decision (see analyzers.localmatch).
 
     Images matched by nothing globally are searched in an index holding them and one image per
-    global cluster; candidate pairs the hashes rejected are verified directly.
+    global cluster; candidate pairs the hashes rejected, and the hashes' gray-zone matches
+    (``imagematch.in_gray_zone``), are verified directly.
     """
     informative = [fp for fp in prints if fp.informative]
-    accepted = {(m.left_id, m.right_id) for m in find_matches(informative, radius)}
+    found = find_matches(informative, radius)
+    accepted = {(m.left_id, m.right_id) for m in found}
     rejected = {
         (informative[i].media_id, informative[j].media_id)
         for i, j in candidate_pairs(informative, radius)
     } - accepted
+    # Gray-zone hash matches are checked too: a same_scene or different verdict vetoes them.
+    gray = [m for m in found if in_gray_zone(m)]
+    rejected |= {(m.left_id, m.right_id) for m in gray}
+    wholes = [(m.left_id, m.right_id, m.mirrored) for m in gray if is_frame_match(m)]
     matched = {media_id for pair in accepted for media_id in pair}
     parent = {media_id: media_id for media_id in matched}
 
@@ -354,7 +362,7 @@ def _local_matches(
         if outcome.note:
             summary.local_notes.append(f"media {media_id}: {outcome.note}")
         features[media_id] = outcome.features
-    return match_locally(features, rejected, lonely)
+    return match_locally(features, rejected, lonely, wholes)
 
 
 def _cluster_case(

