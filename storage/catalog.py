@@ -14,7 +14,8 @@ that fails -- it answers ``None`` and the caller opens the full store (``osint.s
 which creates, migrates or explains. It never writes.
 
 The statement mirrors ``osint.cases.list_cases``; ``tests/storage/test_catalog.py`` checks that
-both give the same summaries on SQLite and PostgreSQL.
+both give the same summaries on SQLite and PostgreSQL, ``tests/storage/test_catalog_pg.py`` that
+psycopg2 connects, times out and fails as the store's psycopg does.
 """
 
 from __future__ import annotations
