@@ -1,34 +1,38 @@
-"""The list of cases, read straight over the database driver (sqlite3, libpq or psycopg).
+"""The list of cases, read straight over the database driver (sqlite3, psycopg2 or psycopg).
 
 ``osint case list`` should answer at the speed of the command line, and importing SQLAlchemy
 and alembic alone costs several times click's whole start. So this module reads the cases and
 their counts with one SQL statement over the driver, once it has checked cheaply that the
 database is at the schema revision this osint's migrations end at (read from the migration
-files, without alembic). On PostgreSQL the driver is libpq itself (``osint.storage.libpq``)
-whenever it can connect as psycopg would, since psycopg's import alone costs more than the rest
-of ``case list``; psycopg otherwise. Whenever it is not sure -- a database still to create or
-migrate, a URL form it does not parse, a driver error -- it answers ``None`` and the caller opens
-the full store (``osint.store.open_store``), which creates, migrates or explains. It never writes.
+files, without alembic). On PostgreSQL the driver is psycopg2 (``psycopg2-binary``, about 25 ms
+of imports where psycopg costs about 90 ms, more than the rest of ``case list``), connecting with
+the same parameters and timeout as the store's psycopg; when psycopg2 cannot connect (a refused
+or failed connection, an option its libpq does not know) psycopg tries and reports, in the words
+the full store would use, and a timeout is reported at once, not waited for twice. Whenever it
+is not sure -- a database still to create or migrate, a URL form it does not parse, a statement
+that fails -- it answers ``None`` and the caller opens the full store (``osint.store.open_store``),
+which creates, migrates or explains. It never writes.
 
 The statement mirrors ``osint.cases.list_cases``; ``tests/storage/test_catalog.py`` checks that
-both give the same summaries on SQLite and PostgreSQL.
+both give the same summaries on SQLite and PostgreSQL, ``tests/storage/test_catalog_pg.py`` that
+psycopg2 connects, times out and fails as the store's psycopg does.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
-
-if TYPE_CHECKING:
-    from osint.storage.libpq import Connection
 
 VERSIONS_DIR = Path(__file__).with_name("migrations") / "versions"
 SQLITE_TIMEOUT_S = 120.0  # as the store's engine (storage/db.py)
+DEFAULT_CONNECT_TIMEOUT = 130  # psycopg's, when the URL and PGCONNECT_TIMEOUT set none
 
 
 @dataclass(frozen=True)
@@ -138,8 +142,8 @@ def migration_head(versions: Path = VERSIONS_DIR) -> str | None:
     return heads.pop() if len(heads) == 1 else None
 
 
-_CASE_LIST = """
-SELECT c.id, c.name, c.title, c.description, {created_at},
+CASE_LIST_SQL = """
+SELECT c.id, c.name, c.title, c.description, c.created_at,
   (SELECT count(*) FROM accounts a WHERE a.case_id = c.id),
   (SELECT count(*) FROM posts p WHERE p.case_id = c.id),
   (SELECT count(*) FROM (
@@ -153,11 +157,6 @@ SELECT c.id, c.name, c.title, c.description, {created_at},
 FROM cases c
 ORDER BY c.created_at, c.id
 """
-CASE_LIST_SQL = _CASE_LIST.format(created_at="c.created_at")
-# Over libpq every value is text: the creation time as naive UTC, whatever DateStyle and TimeZone.
-_CASE_LIST_TEXT_SQL = _CASE_LIST.format(
-    created_at="""to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
-)
 _HAS_VERSION_TABLE_SQL = "SELECT to_regclass('alembic_version') IS NOT NULL"
 
 
@@ -196,25 +195,71 @@ def _read_sqlite(database: str, head: str) -> list[CaseSummary] | None:
 
 
 def _read_postgres(connect_args: dict[str, Any], head: str) -> list[CaseSummary] | None:
-    from osint.storage import libpq
-
     try:
-        with libpq.connect(connect_args) as conn:
-            return _read_over_libpq(conn, head)
-    except libpq.ConnectTimeout as exc:
-        raise DatabaseUnreachable(exc.args[0]) from exc
-    except libpq.QueryFailed:
-        return None
-    except libpq.NotHere:
+        import psycopg2  # ~25 ms of imports where psycopg costs ~90 ms
+    except ImportError:
         return _read_over_psycopg(connect_args, head)
+    try:
+        conn = _connect_psycopg2(psycopg2, connect_args)
+    except (psycopg2.Error, ValueError):
+        # Refused, unknown host, bad login, an option this libpq does not know: psycopg tries
+        # again and says why in its own words, the words the full store would use.
+        return _read_over_psycopg(connect_args, head)
+    try:
+        with conn.cursor() as cur:
+            return _read_over_cursor(cur, head)
+    except psycopg2.Error:
+        return None
+    finally:
+        conn.close()  # the read-only transaction is rolled back
 
 
-def _read_over_libpq(conn: Connection, head: str) -> list[CaseSummary] | None:
-    if conn.rows(_HAS_VERSION_TABLE_SQL) != [("t",)]:
-        return None
-    if _versions(conn.rows("SELECT version_num FROM alembic_version")) != [head]:
-        return None
-    return [_summary(row) for row in conn.rows(_CASE_LIST_TEXT_SQL)]
+def connect_timeout(params: Mapping[str, Any]) -> int:
+    """The seconds psycopg allows each attempt (``psycopg.conninfo.timeout_from_conninfo``):
+    ``connect_timeout`` or ``PGCONNECT_TIMEOUT``, 130 when unset or not positive, at least 2."""
+    value = params.get("connect_timeout", os.environ.get("PGCONNECT_TIMEOUT"))
+    if value is None:
+        return DEFAULT_CONNECT_TIMEOUT
+    timeout = int(float(value))  # ValueError on a bad value: psycopg reports it
+    if timeout <= 0:
+        return DEFAULT_CONNECT_TIMEOUT
+    return max(timeout, 2)
+
+
+def _connect_psycopg2(psycopg2: Any, params: Mapping[str, Any]) -> Any:
+    """``psycopg2.connect`` with psycopg's timeout, in a thread so that Ctrl-C is not held up.
+
+    libpq tries each host and address in turn, each within ``connect_timeout`` seconds, as
+    psycopg does; but while it waits it ignores signals, so the wait runs in a daemon thread and
+    this one waits for it, interruptibly. A timeout raises :class:`DatabaseUnreachable` with
+    psycopg's message, so that a dead server is not waited for twice.
+    """
+    import threading
+
+    args = {**params, "connect_timeout": connect_timeout(params)}
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            outcome["conn"] = psycopg2.connect(**args)
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=attempt, name="osint-case-list-connect", daemon=True)
+    worker.start()
+    worker.join()  # KeyboardInterrupt here leaves the daemon thread to the process's exit
+    error = outcome.get("error")
+    if error is None:
+        return outcome["conn"]
+    if isinstance(error, psycopg2.OperationalError) and _timed_out(error):
+        raise DatabaseUnreachable("connection timeout expired") from error
+    raise error
+
+
+def _timed_out(error: BaseException) -> bool:
+    # libpq's message has one line per attempt; psycopg reports the last attempt's failure.
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return bool(lines) and lines[-1].rstrip().endswith("timeout expired")
 
 
 def _read_over_psycopg(connect_args: dict[str, Any], head: str) -> list[CaseSummary] | None:
@@ -228,19 +273,24 @@ def _read_over_psycopg(connect_args: dict[str, Any], head: str) -> list[CaseSumm
         return None
     try:
         with conn.cursor() as cur:
-            cur.execute(_HAS_VERSION_TABLE_SQL)
-            row = cur.fetchone()
-            if not row or not row[0]:
-                return None
-            cur.execute("SELECT version_num FROM alembic_version")
-            if _versions(cur) != [head]:
-                return None
-            cur.execute(CASE_LIST_SQL)
-            return [_summary(r) for r in cur.fetchall()]
+            return _read_over_cursor(cur, head)
     except psycopg.Error:
         return None
     finally:
         conn.close()
+
+
+def _read_over_cursor(cur: Any, head: str) -> list[CaseSummary] | None:
+    """The case list over a DB-API cursor (psycopg2 or psycopg), if the schema is at ``head``."""
+    cur.execute(_HAS_VERSION_TABLE_SQL)
+    row = cur.fetchone()
+    if not row or not row[0]:
+        return None
+    cur.execute("SELECT version_num FROM alembic_version")
+    if _versions(cur.fetchall()) != [head]:
+        return None
+    cur.execute(CASE_LIST_SQL)
+    return [_summary(r) for r in cur.fetchall()]
 
 
 def _versions(rows: Any) -> list[str]:

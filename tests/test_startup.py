@@ -20,6 +20,7 @@ HEAVY = (
     "sqlalchemy",
     "alembic",
     "psycopg",
+    "psycopg2",
     "numpy",
     "PIL",
     "imagehash",
@@ -95,12 +96,12 @@ def test_case_list_on_a_ready_store_loads_no_database_library(tmp_path: Path) ->
 def test_case_list_on_a_ready_postgresql_store_loads_no_database_library(
     pg_url: str, tmp_path: Path
 ) -> None:
-    # libpq answers through ctypes: neither psycopg (90 ms of imports) nor SQLAlchemy or alembic.
+    # psycopg2 answers: neither psycopg (90 ms of imports) nor SQLAlchemy or alembic.
     probe = _run("--home", str(tmp_path), "--db", pg_url, "case", "list")
     assert "no cases yet" in str(probe["out"])
-    heavy = tuple(p for p in HEAVY if p not in LISTING_ALLOWED)
+    heavy = tuple(p for p in HEAVY if p not in (*LISTING_ALLOWED, "psycopg2"))
     assert _loaded(probe["modules"], heavy) == []
-    assert "osint.storage.libpq" in _loaded(probe["modules"], ("osint.storage.libpq",))
+    assert "psycopg2" in _loaded(probe["modules"], ("psycopg2",))
 
 
 def test_a_ready_store_opens_without_alembic(tmp_path: Path) -> None:
