@@ -28,9 +28,10 @@ from osint.analyzers.imagematch import (
     ImageMatch,
     compare,
     find_matches,
+    in_gray_zone,
     transforms_between,
 )
-from osint.analyzers.localmatch import NOT_SAME, LocalMatch
+from osint.analyzers.localmatch import NOT_SAME, SCENE_APART_MOVED, LocalMatch
 
 RECYCLE_GAP = timedelta(days=1)
 
@@ -93,9 +94,20 @@ def _time_key(usage: ImageUsage) -> tuple[bool, datetime, int]:
 
 
 def _components(
-    media_ids: Iterable[int], matches: Iterable[ImageMatch | LocalMatch]
+    media_ids: Iterable[int],
+    matches: Iterable[ImageMatch | LocalMatch],
+    apart: Iterable[frozenset[int]] = (),
 ) -> list[list[int]]:
+    """Connected components of ``matches``, taken in the order given (strongest first); a link
+    that would put two media of an ``apart`` pair into one component is skipped."""
     parent = {media_id: media_id for media_id in media_ids}
+    members = {media_id: {media_id} for media_id in parent}
+    avoid: dict[int, set[int]] = defaultdict(set)
+    for pair in apart:
+        a, b = sorted(pair)
+        if a in parent and b in parent:
+            avoid[a].add(b)
+            avoid[b].add(a)
 
     def root(node: int) -> int:
         while parent[node] != node:
@@ -105,12 +117,25 @@ def _components(
 
     for match in matches:
         a, b = root(match.left_id), root(match.right_id)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
+        if a == b or not avoid[a].isdisjoint(members[b]):
+            continue
+        keep, gone = min(a, b), max(a, b)
+        parent[gone] = keep
+        members[keep] |= members.pop(gone)
+        avoid[keep] |= avoid.pop(gone, set())
     groups: dict[int, list[int]] = defaultdict(list)
     for media_id in parent:
         groups[root(media_id)].append(media_id)
     return [sorted(group) for group in groups.values() if len(group) > 1]
+
+
+def _strength(link: ImageMatch | LocalMatch) -> tuple[int, int]:
+    """Sort key, strongest first: hash matches outside the gray zone (closest first), then local
+    matches (most inliers first), then gray-zone hash matches."""
+    if isinstance(link, LocalMatch):
+        return (1, -link.inliers)
+    total = link.phash_distance + link.dhash_distance
+    return (2 if in_gray_zone(link) else 0, total)
 
 
 def cluster_images(
@@ -126,6 +151,8 @@ def cluster_images(
     ``local_matches`` (``analyzers.localmatch``) join copies the hashes missed; only their
     ``same_picture`` relations merge, ``same_scene`` ones never do, and a pair the local stage
     calls ``same_scene`` or ``different`` is not merged by its hashes either.
+    Two views of one scene with strong parallax (``localmatch.SCENE_APART_MOVED``) are not
+    joined through other copies either.
 
     A single file used by two or more accounts (same sha256, so one media row) is a cluster
     too when ``include_singletons_used_twice``.
@@ -145,8 +172,15 @@ def cluster_images(
     hashed = [
         m for m in find_matches(prints, radius) if frozenset((m.left_id, m.right_id)) not in vetoed
     ]
-    links: list[ImageMatch | LocalMatch] = [*hashed, *local.values()]
-    groups = _components(by_id, links)
+    links: list[ImageMatch | LocalMatch] = sorted([*hashed, *local.values()], key=_strength)
+    # Nor through other copies: two shots of one scene with strong parallax never share a
+    # cluster (a crop of one can pass for the other picture; the strongest links go first).
+    scenes = {
+        frozenset((m.left_id, m.right_id))
+        for m in local_matches
+        if m.relation == "same_scene" and m.moved_cells >= SCENE_APART_MOVED
+    }
+    groups = _components(by_id, links, scenes)
     grouped = {media_id for group in groups for media_id in group}
     if include_singletons_used_twice:
         groups += [

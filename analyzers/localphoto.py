@@ -6,6 +6,8 @@ per side of the overlap): the share of textured cells that correlate (NCC >= ``A
 the smaller of the two frames' figures. A shared overlay (one meme template, app chrome or
 caption on two different photos) gives many consistent keypoints, but only on the overlay: the
 photos' own cells disagree, or one is textured where the other is blank.
+Flat, disagreeing rows at the top or bottom (an added caption bar) are left out only if they are
+a bar of one colour (``BAND_LEVELS``), at most ``MAX_TRIM_ROWS`` of them.
 
 When the cells disagree, ``moved`` tells another shot of one scene from a different picture:
 a disagreeing cell "moved" if it correlates strongly (>= ``MOVED_NCC``) with the other image a few
@@ -23,8 +25,11 @@ GRID = 12  # cells per side of the overlap
 MIN_TEXTURE = 6.0  # grey-level std of a cell worth comparing
 BLANK_TEXTURE = 3.0  # below this a cell is blank (flat colour and JPEG noise)
 AGREE_NCC = 0.5
-MAX_TRIM_ROWS = 6  # rows of cells at the top and bottom together, left out as overlay bands
+# rows of cells at the top and bottom together, left out as overlay bands: a 25 % caption bar
+# and a partial row (6 let the disagreeing photo of a screenshot pass for a caption bar)
+MAX_TRIM_ROWS = 4
 BAND_TEXTURE = 0.85  # an overlay band's row: textured cells below this share in one image
+BAND_LEVELS = 10.0  # grey levels: spread of an overlay band's flat cells (one bar colour)
 MIN_CELLS = 24  # compared cells before agreement means anything
 MAX_SHIFT = 10  # thumbnail px searched around a disagreeing cell for ``moved``
 MOVED_NCC = 0.8
@@ -85,6 +90,14 @@ def _level_misfit(source: np.ndarray, target: np.ndarray, inside: np.ndarray) ->
     return np.asarray(np.abs(target - (gain * source + offset)))
 
 
+def _spread(levels: np.ndarray) -> float:
+    """Range of the middle 80 % of ``levels`` (0 for fewer than two)."""
+    if len(levels) < 2:
+        return 0.0
+    low, high = np.percentile(levels, (10, 90))
+    return float(high - low)
+
+
 class _Frame:
     """``source`` warped onto ``target``'s frame, cut into cells over the overlap."""
 
@@ -132,19 +145,28 @@ class _Frame:
         # rows of cells at the top or bottom that mostly disagree and are mostly flat in one of
         # the two images may be left out; rows in the middle never, nor rows textured in both
         # (the background of a stereo pair, seen with parallax, disagrees while textured in both).
-        flat = (
-            np.minimum(
-                (self.inside & (sa >= MIN_TEXTURE)).sum(axis=1),
-                (self.inside & (sb >= MIN_TEXTURE)).sum(axis=1),
-            )
-            < self.inside.sum(axis=1) * BAND_TEXTURE
-        )
+        textured_a = (self.inside & (sa >= MIN_TEXTURE)).sum(axis=1)
+        textured_b = (self.inside & (sb >= MIN_TEXTURE)).sum(axis=1)
+        flat = np.minimum(textured_a, textured_b) < self.inside.sum(axis=1) * BAND_TEXTURE
         agree, compared = self.agree.sum(axis=1), self.compared.sum(axis=1)
-        losing = ((agree * 2 < compared) & flat) | (compared == 0)
+        losing = (agree * 2 < compared) & flat
+        # ... and a band is a bar of one colour: the flat cells of the image it is flat in lie
+        # within BAND_LEVELS grey levels (a blurred or dark photo in a screenshot frame is flat
+        # too, but its levels vary). Checked only for the rows the trimming reaches.
+        thin = textured_a <= textured_b
+
+        def band(row: int) -> bool:
+            if compared[row] == 0:
+                return True
+            if not losing[row]:
+                return False
+            levels, spread = (ma[row], sa[row]) if thin[row] else (mb[row], sb[row])
+            return _spread(levels[self.inside[row] & (spread < MIN_TEXTURE)]) <= BAND_LEVELS
+
         top = bottom = 0
-        while top < MAX_TRIM_ROWS and losing[top]:
+        while top < MAX_TRIM_ROWS and band(top):
             top += 1
-        while top + bottom < MAX_TRIM_ROWS and losing[GRID - 1 - bottom]:
+        while top + bottom < MAX_TRIM_ROWS and band(GRID - 1 - bottom):
             bottom += 1
         self.rows = slice(top, GRID - bottom)
 
