@@ -328,6 +328,9 @@ def _produce(
 
     chunk: list[Any] = []
     accounts: dict[int, Any] = {}  # the chunk's account records: one tuple each
+    # ... and one tuple for equal ones (a normaliser may make a record per post of an account):
+    # pickled once, and rebuilt as one record by the writer
+    same: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     try:
         with fewer_gc_pauses(), contextlib.ExitStack() as stack:
             if source in FILE_READERS:
@@ -339,12 +342,16 @@ def _produce(
             for item in reader:
                 if isinstance(item, PostRecord):
                     rec = encode_post(add_content_keys(item))
-                    chunk.append((post_to_tuple(rec, accounts), encoded_post(rec)))
+                    row = post_to_tuple(rec, accounts)
+                    account = same.setdefault(row[2], row[2])
+                    if account is not row[2]:
+                        row = (*row[:2], account, *row[3:])
+                    chunk.append((row, encoded_post(rec)))
                 else:
                     chunk.append(item)
                 if len(chunk) >= CHUNK:
                     send("items", chunk)
-                    chunk, accounts = [], {}
+                    chunk, accounts, same = [], {}, {}
     except Exception as exc:
         if chunk:
             send("items", chunk)
