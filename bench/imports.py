@@ -13,7 +13,8 @@ PostgreSQL runs in a schema of its own (``osint_bench_<random>``) on ``OSINT_BEN
 (default ``postgresql://postgres@127.0.0.1:5432/test``); the schema is dropped at the end.
 
 Run: ``python -m bench imports`` (``OSINT_BENCH_POSTS=200000`` for a shorter run,
-``OSINT_BENCH_POSTS=10000000`` for the 10M-post run; peak memory is printed on every line). A
+``OSINT_BENCH_POSTS=10000000`` for the 10M-post run; peak memory is printed on every line;
+``OSINT_BENCH_FORMATS=io`` runs one format: ``shares``, ``twarc``, ``io``, comma-separated). A
 last line says what reading in a child process costs and from where it pays.
 """
 
@@ -46,6 +47,10 @@ from osint.synth.twarc import write_twarc_jsonl
 POSTS = int(os.environ.get("OSINT_BENCH_POSTS", "1000000"))
 PG_URL = os.environ.get("OSINT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SEED = 20220421
+# Which formats to run, by short name (comma-separated): shares, twarc, io; all by default.
+FORMATS = {
+    f.strip() for f in os.environ.get("OSINT_BENCH_FORMATS", "shares,twarc,io").split(",") if f
+}
 
 
 @dataclass
@@ -242,10 +247,21 @@ def measure_format(
 def run() -> str:
     work = Path(tempfile.mkdtemp(prefix="osint-bench-imports-"))
     try:
-        shares, twarc = work / "shares.csv", work / "twarc.jsonl"
+        summaries = [measure(name, work) for name in ("shares", "io", "twarc") if name in FORMATS]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if not summaries:
+        raise SystemExit(f"OSINT_BENCH_FORMATS names none of shares, twarc, io: {FORMATS}")
+    print("\n".join(summaries[:-1]))
+    return summaries[-1]  # with every format, the last line is twarc's
+
+
+def measure(name: str, work: Path) -> str:
+    """One format's runs (``shares``, ``io`` or ``twarc``): its summary line."""
+    if name == "shares":
+        shares = work / "shares.csv"
         write_shares_csv(shares, POSTS)
-        write_twarc_jsonl(twarc, POSTS)
-        csv_runs = measure_format(
+        runs = measure_format(
             "shares CSV",
             work,
             shares,
@@ -255,22 +271,23 @@ def run() -> str:
         bare = bare_executemany_rate(shares, work)
         print(f"  reference, bare executemany into an unindexed table: {bare:,.0f} posts/s")
         (work / "shares CSV.db").unlink(missing_ok=True)
-        jsonl_runs = measure_format("twarc2 JSONL", work, twarc, ["twarc", str(twarc)], _read_twarc)
+        shares.unlink()
+        return _summary("shares CSV", *runs)
+    if name == "twarc":
+        twarc = work / "twarc.jsonl"
+        write_twarc_jsonl(twarc, POSTS)
+        runs = measure_format("twarc2 JSONL", work, twarc, ["twarc", str(twarc)], _read_twarc)
         print(child_reader_cost(twarc, work), flush=True)
         (work / "twarc2 JSONL.db").unlink(missing_ok=True)
         twarc.unlink()
-        # a release of X's information-operations archive, named as X names them
-        io_archive = work / "sahel_042022_tweets_csv_hashed.csv"
-        write_io_tweets_csv(io_archive, POSTS)
-        io_runs = measure_format(
-            "IO archive CSV", work, io_archive, ["x-io", str(io_archive)], _read_io
-        )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    lines = [_summary("shares CSV", *csv_runs), _summary("twarc2 JSONL", *jsonl_runs)]
-    lines.insert(-1, _summary("IO archive CSV", *io_runs))  # the last line stays twarc's
-    print("\n".join(lines[:-1]))
-    return lines[-1]
+        return _summary("twarc2 JSONL", *runs)
+    # a release of X's information-operations archive, named as X names them
+    io_archive = work / "sahel_042022_tweets_csv_hashed.csv"
+    write_io_tweets_csv(io_archive, POSTS)
+    runs = measure_format("IO archive CSV", work, io_archive, ["x-io", str(io_archive)], _read_io)
+    (work / "IO archive CSV.db").unlink(missing_ok=True)
+    io_archive.unlink()
+    return _summary("IO archive CSV", *runs)
 
 
 def _summary(name: str, sqlite_run: ImportRun, pg_run: ImportRun, parsed: float) -> str:

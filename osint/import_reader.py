@@ -9,7 +9,8 @@ An import is two jobs of about equal weight: reading the file into records (JSON
 platform normaliser, content keys) and writing them. One Python process does them in turn; with
 :func:`read_ahead`, a child process reads and keys the records while this one writes, a few
 batches ahead. Records cross as plain tuples (:func:`storage.records.post_to_tuple`): pickling
-dataclasses costs more than building them. They come checked, keyed and encoded
+dataclasses costs more than building them, and here they stay tuples behind a record's face
+(:class:`storage.records.WirePost`) until a field is read. They come checked, keyed and encoded
 (:func:`storage.columns.encode_post`): the writer only assigns ids.
 
 What the importer sees is the serial reader's stream, item for item: the same records, the same
@@ -42,7 +43,7 @@ from osint.collectors.importers.lines import Handover
 from osint.collectors.importers.twarc import read_twarc
 from osint.errors import InputError
 from osint.storage.columns import attach_encoded, encode_post, encoded_post
-from osint.storage.records import AccountRecord, PostRecord, post_from_tuple, post_to_tuple
+from osint.storage.records import AccountRecord, PostRecord, post_from_wire, post_to_tuple
 
 # (stream, *, start_line=1, start_offset=0, handover=None) -> items, as read_twarc
 Reader = Callable[..., Iterator[PostRecord | ImportProblem]]
@@ -267,7 +268,7 @@ def read_ahead(
                     accounts: dict[int, AccountRecord] = {}  # one record per account tuple
                     for item in payload:
                         if type(item) is tuple:
-                            yield attach_encoded(post_from_tuple(item[0], accounts), item[1])
+                            yield attach_encoded(post_from_wire(item[0], accounts), item[1])
                         else:
                             yield item
                 elif kind == "error":
@@ -327,6 +328,9 @@ def _produce(
 
     chunk: list[Any] = []
     accounts: dict[int, Any] = {}  # the chunk's account records: one tuple each
+    # ... and one tuple for equal ones (a normaliser may make a record per post of an account):
+    # pickled once, and rebuilt as one record by the writer
+    same: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     try:
         with fewer_gc_pauses(), contextlib.ExitStack() as stack:
             if source in FILE_READERS:
@@ -338,12 +342,16 @@ def _produce(
             for item in reader:
                 if isinstance(item, PostRecord):
                     rec = encode_post(add_content_keys(item))
-                    chunk.append((post_to_tuple(rec, accounts), encoded_post(rec)))
+                    row = post_to_tuple(rec, accounts)
+                    account = same.setdefault(row[2], row[2])
+                    if account is not row[2]:
+                        row = (*row[:2], account, *row[3:])
+                    chunk.append((row, encoded_post(rec)))
                 else:
                     chunk.append(item)
                 if len(chunk) >= CHUNK:
                     send("items", chunk)
-                    chunk, accounts = [], {}
+                    chunk, accounts, same = [], {}, {}
     except Exception as exc:
         if chunk:
             send("items", chunk)

@@ -332,3 +332,23 @@ def test_no_core_to_spare_when_the_others_are_busy(monkeypatch: pytest.MonkeyPat
     assert import_reader.spare_core()
     monkeypatch.setattr(import_reader.os, "cpu_count", lambda: 1)
     assert not import_reader.spare_core()
+
+
+def test_equal_accounts_cross_from_the_child_as_one_record(tmp_path: Path) -> None:
+    # the twarc normaliser makes an account record per tweet; the child sends equal ones once
+    path = tmp_path / "t.jsonl"
+    write_twarc_jsonl(path, 2_000)
+    serial = [i for i in serial_items(path)[0] if isinstance(i, PostRecord)]
+    ahead = [i for i in ahead_items(path)[0] if isinstance(i, PostRecord)]
+    assert ahead == serial
+
+    def by_account(posts: list[PostRecord]) -> dict[tuple[object, ...], set[int]]:
+        found: dict[tuple[object, ...], set[int]] = {}
+        for post in posts[: import_reader.CHUNK // 2]:  # all from the child's first message
+            a = post.account
+            key = (a.platform, a.platform_id, a.handle, a.display_name, a.created_at, a.status)
+            found.setdefault(key, set()).add(id(a))
+        return found
+
+    assert any(len(ids) > 1 for ids in by_account(serial).values())
+    assert all(len(ids) == 1 for ids in by_account(ahead).values())

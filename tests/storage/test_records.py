@@ -11,7 +11,9 @@ from osint.storage.records import (
     AccountRecord,
     MediaRef,
     PostRecord,
+    WirePost,
     post_from_tuple,
+    post_from_wire,
     post_to_tuple,
 )
 
@@ -92,3 +94,25 @@ def test_an_account_record_gone_from_the_memo_is_sent_as_itself() -> None:
     stale = AccountRecord("x", "other")
     sent = {id(post.account): (stale, ("x", "other", None, None, None, "active"))}
     assert post_from_tuple(post_to_tuple(post, sent)) == post  # an id reused: not taken
+
+
+def test_a_wire_post_is_the_record_it_was_made_from() -> None:
+    post = full_post()
+    sent: dict[int, tuple[AccountRecord, tuple[object, ...]]] = {}
+    rows = pickle.loads(pickle.dumps([post_to_tuple(p, sent) for p in (post, post)]))
+    received: dict[int, AccountRecord] = {}
+    first, second = (post_from_wire(row, received) for row in rows)
+    assert isinstance(first, PostRecord) and isinstance(first, WirePost)
+    assert first == post and post == first and [first] == [post]
+    assert first.account is second.account and first.account == post.account
+    assert (
+        first.created_at == post.created_at and first.account.created_at == post.account.created_at
+    )
+    assert first.media == post.media and first.media[1].local_path == Path("/tmp/v.mp4")
+    assert dataclasses.asdict(first) == dataclasses.asdict(post)
+    # fields set as a record's are: the next read sees them, and it no longer equals the original
+    first.capture_id, first.objects = 9, []
+    first.media[0].sha256 = "cd" * 32
+    assert (first.capture_id, first.objects, first.media[0].sha256) == (9, [], "cd" * 32)
+    assert first != post and second == post
+    assert pickle.loads(pickle.dumps(first)) == first  # and it crosses processes as itself
