@@ -159,7 +159,7 @@ def _time_from_wire(value: datetime | int | None) -> datetime | None:
 def post_to_tuple(
     rec: PostRecord, accounts: dict[int, tuple[AccountRecord, tuple[Any, ...]]] | None = None
 ) -> tuple[Any, ...]:
-    """The record as a tuple of plain values; :func:`post_from_tuple` gives it back, equal.
+    """The record as a tuple of plain values; :func:`post_from_wire` gives it back, equal.
 
     ``accounts`` (a memo by ``id()`` of the account record, which it keeps alive) gives the posts
     that share one account record one account tuple: pickled once, rebuilt once.
@@ -218,53 +218,6 @@ def post_to_tuple(
         rec.seen_via,
         rec.time_precision,
         rec.client,
-    )
-
-
-def post_from_tuple(
-    row: tuple[Any, ...], accounts: dict[int, AccountRecord] | None = None
-) -> PostRecord:
-    """The record of :func:`post_to_tuple`; ``accounts`` (by ``id()`` of the account tuple, for
-    tuples kept alive meanwhile) gives the posts of one account tuple one account record."""
-    (platform, platform_id, acc, created_at, kind, text, text_html, url, lang) = row[:9]
-    account = None if accounts is None else accounts.get(id(acc))
-    if account is None:
-        account = AccountRecord(acc[0], acc[1], acc[2], acc[3], _time_from_wire(acc[4]), acc[5])
-        if accounts is not None:
-            accounts[id(acc)] = account
-    (repost_of, reply_to, quote_of, links, hashtags, mentions, metrics, extra) = row[9:17]
-    media, objects, capture_id = row[17:20]
-    content, seen_via, time_precision, client = row[20:24]
-    return PostRecord(
-        platform,
-        platform_id,
-        account,
-        _time_from_wire(created_at),  # type: ignore[arg-type]
-        kind,
-        text,
-        text_html,
-        url,
-        lang,
-        repost_of,
-        reply_to,
-        quote_of,
-        links,
-        hashtags,
-        mentions,
-        metrics,
-        extra,
-        [
-            MediaRef(*m[:8], local_path=None if m[8] is None else Path(m[8]))  # type: ignore[misc]
-            for m in media
-        ]
-        if media
-        else [],
-        objects,
-        capture_id,
-        content or [],
-        seen_via,
-        time_precision,
-        client,
     )
 
 
@@ -339,12 +292,16 @@ for _index, _name in enumerate(_POST_FIELDS):
         setattr(WirePost, _name, _read)
 
 
-def post_from_wire(row: tuple[Any, ...], accounts: dict[int, AccountRecord]) -> WirePost:
-    """A :class:`WirePost` of :func:`post_to_tuple`'s ``row``; ``accounts`` as for
-    :func:`post_from_tuple` (by ``id()`` of the account tuple, kept alive meanwhile)."""
+def post_from_wire(
+    row: tuple[Any, ...], accounts: dict[int, AccountRecord] | None = None
+) -> WirePost:
+    """The record of :func:`post_to_tuple`'s ``row``, as a :class:`WirePost`; ``accounts`` (by
+    ``id()`` of the account tuple, for tuples kept alive meanwhile) gives the posts of one
+    account tuple one account record."""
     acc = row[2]
-    account = accounts.get(id(acc))
+    account = None if accounts is None else accounts.get(id(acc))
     if account is None:
         account = AccountRecord(acc[0], acc[1], acc[2], acc[3], _time_from_wire(acc[4]), acc[5])
-        accounts[id(acc)] = account
+        if accounts is not None:
+            accounts[id(acc)] = account
     return WirePost(list(row), account)

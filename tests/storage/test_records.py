@@ -12,7 +12,6 @@ from osint.storage.records import (
     MediaRef,
     PostRecord,
     WirePost,
-    post_from_tuple,
     post_from_wire,
     post_to_tuple,
 )
@@ -51,7 +50,7 @@ def full_post() -> PostRecord:
 
 def test_post_tuples_round_trip_every_field() -> None:
     post = full_post()
-    back = post_from_tuple(pickle.loads(pickle.dumps(post_to_tuple(post))))
+    back = post_from_wire(pickle.loads(pickle.dumps(post_to_tuple(post))))
     assert back == post
     assert [f.name for f in dataclasses.fields(back)] == [f.name for f in dataclasses.fields(post)]
     assert back.account.created_at is not None and back.account.created_at.tzinfo is UTC
@@ -71,7 +70,7 @@ def test_post_tuples_keep_naive_and_missing_times() -> None:
     post = dataclasses.replace(
         full_post(), created_at=datetime(2022, 4, 21), account=AccountRecord("x", "9")
     )
-    back = post_from_tuple(post_to_tuple(post))
+    back = post_from_wire(post_to_tuple(post))
     assert back.created_at == datetime(2022, 4, 21) and back.created_at.tzinfo is None
     assert back.account.created_at is None and back == post
 
@@ -84,7 +83,7 @@ def test_posts_of_one_account_cross_as_one_account() -> None:
     rows = pickle.loads(pickle.dumps([post_to_tuple(p, sent) for p in (first, second, other)]))
     assert rows[0][2] is rows[1][2] and rows[2][2] is not rows[0][2]
     received: dict[int, AccountRecord] = {}
-    back = [post_from_tuple(row, received) for row in rows]
+    back = [post_from_wire(row, received) for row in rows]
     assert back == [first, second, other]
     assert back[0].account is back[1].account and back[2].account is not back[0].account
 
@@ -93,7 +92,7 @@ def test_an_account_record_gone_from_the_memo_is_sent_as_itself() -> None:
     post = full_post()
     stale = AccountRecord("x", "other")
     sent = {id(post.account): (stale, ("x", "other", None, None, None, "active"))}
-    assert post_from_tuple(post_to_tuple(post, sent)) == post  # an id reused: not taken
+    assert post_from_wire(post_to_tuple(post, sent)) == post  # an id reused: not taken
 
 
 def test_a_wire_post_is_the_record_it_was_made_from() -> None:
