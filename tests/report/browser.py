@@ -57,7 +57,9 @@ class CdpError(RuntimeError):
 
 
 class HeadlessChromium:
-    def __init__(self, executable: str, *, timeout: float = 30.0) -> None:
+    # A fresh profile's first start under a busy two-worker suite was seen to take over 30 s
+    # (a clean-clone CI run); a reply that takes longer than this is still a failure.
+    def __init__(self, executable: str, *, timeout: float = 90.0) -> None:
         self.timeout = timeout
         self.profile = tempfile.mkdtemp(prefix="osint-chromium-")
         to_child_r, self._to_child = os.pipe()
