@@ -61,7 +61,20 @@ class HeadlessChromium:
     # (a clean-clone CI run); a reply that takes longer than this is still a failure.
     def __init__(self, executable: str, *, timeout: float = 90.0) -> None:
         self.timeout = timeout
+        self._start(executable)
+        try:
+            self.send("Browser.getVersion", page=False)
+        except CdpError:
+            # A first start that hangs (seen under a busy suite) is not what a test checks:
+            # one fresh start with a new profile; a second hang fails the test.
+            self.close()
+            self._start(executable)
+            self.send("Browser.getVersion", page=False)
+
+    def _start(self, executable: str) -> None:
         self.profile = tempfile.mkdtemp(prefix="osint-chromium-")
+        # Chromium's log goes to a file: an unread pipe that fills up would block Chromium.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         # Lift the child's ends above 4, so moving them onto 3 and 4 cannot clobber each other.
@@ -82,7 +95,7 @@ class HeadlessChromium:
             pass_fds=(to_child_r, from_child_w),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._log,
         )
         os.close(to_child_r)
         os.close(from_child_w)
@@ -133,9 +146,10 @@ class HeadlessChromium:
                 return event
 
     def _stderr_tail(self) -> str:
-        if self.proc.poll() is None or self.proc.stderr is None:
+        if self.proc.poll() is None:
             return "still running"
-        return self.proc.stderr.read().decode(errors="replace")[-2000:]
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")[-2000:]
 
     # -- page ------------------------------------------------------------------------------
     def open(self, url: str) -> None:
@@ -207,6 +221,5 @@ class HeadlessChromium:
         for fd in (self._to_child, self._from_child):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
+        self._log.close()
         shutil.rmtree(self.profile, ignore_errors=True)
