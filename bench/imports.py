@@ -14,8 +14,12 @@ PostgreSQL runs in a schema of its own (``osint_bench_<random>``) on ``OSINT_BEN
 
 Run: ``python -m bench imports`` (``OSINT_BENCH_POSTS=200000`` for a shorter run,
 ``OSINT_BENCH_POSTS=10000000`` for the 10M-post run; peak memory is printed on every line;
-``OSINT_BENCH_FORMATS=io`` runs one format: ``shares``, ``twarc``, ``io``, comma-separated). A
-last line says what reading in a child process costs and from where it pays.
+``OSINT_BENCH_FORMATS=io`` runs one format: ``shares``, ``twarc``, ``io``, comma-separated;
+``OSINT_BENCH_STORES=sqlite`` leaves PostgreSQL out, for the long 10M-post runs). A last line says
+what reading in a child process costs and from where it pays.
+
+The generated files are the same for the same size (a fixed seed); ``OSINT_BENCH_DATA=DIR`` keeps
+them in DIR and reuses them in later runs (writing 10M posts takes minutes).
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ SEED = 20220421
 FORMATS = {
     f.strip() for f in os.environ.get("OSINT_BENCH_FORMATS", "shares,twarc,io").split(",") if f
 }
+# Which stores: sqlite, postgresql (both by default).
+STORES = {
+    s.strip() for s in os.environ.get("OSINT_BENCH_STORES", "sqlite,postgresql").split(",") if s
+}
+DATA = os.environ.get("OSINT_BENCH_DATA")  # a folder keeping the generated files between runs
 
 
 @dataclass
@@ -230,15 +239,18 @@ def measure_format(
     path: Path,
     command: list[str],
     reader: Callable[[Path], Iterator[object]],
-) -> tuple[ImportRun, ImportRun, float]:
-    """One file into SQLite, then PostgreSQL, then only parsed: the three rates."""
+) -> tuple[ImportRun, ImportRun | None, float]:
+    """One file into SQLite, then PostgreSQL (unless left out), then only parsed: the rates."""
     sqlite_run = import_run(
         f"{name} -> SQLite", work, f"sqlite:///{work / f'{name}.db'}", command, POSTS
     )
     print(sqlite_run.line(), flush=True)
-    with PgSchema(PG_URL) as pg_url:
-        pg_run = import_run(f"{name} -> PostgreSQL", work, pg_url, command, POSTS)
-    print(f"{pg_run.line()}; {pg_run.seconds / sqlite_run.seconds:.2f}x SQLite's time", flush=True)
+    pg_run = None
+    if "postgresql" in STORES:
+        with PgSchema(PG_URL) as pg_url:
+            pg_run = import_run(f"{name} -> PostgreSQL", work, pg_url, command, POSTS)
+        ratio = pg_run.seconds / sqlite_run.seconds
+        print(f"{pg_run.line()}; {ratio:.2f}x SQLite's time", flush=True)
     parsed = parse_rate(path, reader)
     print(f"  baseline, {name} parsed into records only: {parsed:,.0f} posts/s", flush=True)
     return sqlite_run, pg_run, parsed
@@ -259,8 +271,7 @@ def run() -> str:
 def measure(name: str, work: Path) -> str:
     """One format's runs (``shares``, ``io`` or ``twarc``): its summary line."""
     if name == "shares":
-        shares = work / "shares.csv"
-        write_shares_csv(shares, POSTS)
+        shares = generated(work, "shares.csv", write_shares_csv)
         runs = measure_format(
             "shares CSV",
             work,
@@ -271,31 +282,57 @@ def measure(name: str, work: Path) -> str:
         bare = bare_executemany_rate(shares, work)
         print(f"  reference, bare executemany into an unindexed table: {bare:,.0f} posts/s")
         (work / "shares CSV.db").unlink(missing_ok=True)
-        shares.unlink()
+        _discard(shares)
         return _summary("shares CSV", *runs)
     if name == "twarc":
-        twarc = work / "twarc.jsonl"
-        write_twarc_jsonl(twarc, POSTS)
+        twarc = generated(work, "twarc.jsonl", write_twarc_jsonl)
         runs = measure_format("twarc2 JSONL", work, twarc, ["twarc", str(twarc)], _read_twarc)
         print(child_reader_cost(twarc, work), flush=True)
         (work / "twarc2 JSONL.db").unlink(missing_ok=True)
-        twarc.unlink()
+        _discard(twarc)
         return _summary("twarc2 JSONL", *runs)
     # a release of X's information-operations archive, named as X names them
-    io_archive = work / "sahel_042022_tweets_csv_hashed.csv"
-    write_io_tweets_csv(io_archive, POSTS)
+    io_archive = generated(work, "sahel_042022_tweets_csv_hashed.csv", write_io_tweets_csv)
     runs = measure_format("IO archive CSV", work, io_archive, ["x-io", str(io_archive)], _read_io)
     (work / "IO archive CSV.db").unlink(missing_ok=True)
-    io_archive.unlink()
+    _discard(io_archive)
     return _summary("IO archive CSV", *runs)
 
 
-def _summary(name: str, sqlite_run: ImportRun, pg_run: ImportRun, parsed: float) -> str:
+def _summary(name: str, sqlite_run: ImportRun, pg_run: ImportRun | None, parsed: float) -> str:
+    pg = (
+        f"{pg_run.rate:,.0f} on PostgreSQL ({pg_run.seconds / sqlite_run.seconds:.2f}x its time)"
+        if pg_run
+        else "PostgreSQL not run"
+    )
     return (
-        f"imports: {sqlite_run.rate:,.0f} posts/s {name} into SQLite, "
-        f"{pg_run.rate:,.0f} on PostgreSQL ({pg_run.seconds / sqlite_run.seconds:.2f}x its time) "
+        f"imports: {sqlite_run.rate:,.0f} posts/s {name} into SQLite, {pg}, "
+        f"{POSTS:,} posts, peak RSS {sqlite_run.peak_rss_mb:.0f} MB "
         f"({sqlite_run.rate / parsed:.2f}x parse-only {parsed:,.0f} posts/s)"
     )
+
+
+def generated(work: Path, name: str, write: Callable[[Path, int], None]) -> Path:
+    """The bench's file ``name`` of :data:`POSTS` posts: written now, or kept from an earlier
+    run in :data:`DATA` (written whole under a temporary name first, so a killed run leaves
+    no half file to be reused)."""
+    if not DATA:
+        path = work / name
+        write(path, POSTS)
+        return path
+    folder = Path(DATA) / f"{POSTS}-{SEED}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if not path.exists():
+        part = folder / f".{name}.part"
+        write(part, POSTS)
+        part.rename(path)
+    return path
+
+
+def _discard(path: Path) -> None:
+    if not DATA:
+        path.unlink()
 
 
 if __name__ == "__main__":
