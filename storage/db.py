@@ -28,6 +28,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 from osint.storage.catalog import migration_head
+from osint.storage.indexes import deferred_indexes, restore_indexes
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -158,6 +159,7 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     if revision == "head":
         ready = _ready_head(engine)
         if ready is not None:
+            restore_indexes(engine)  # a killed bulk load's (storage.indexes)
             return ready
     from alembic import command
 
@@ -169,6 +171,8 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
         if current != head or revision != "head":
             with engine.begin() as conn:
                 command.upgrade(_alembic_config(conn), revision)
+    if revision == "head":
+        restore_indexes(engine)
     return head
 
 
@@ -240,7 +244,9 @@ class Store:
             yield session
 
     @contextlib.contextmanager
-    def pinned(self, *, trusted_rows: bool = False) -> Iterator[Store]:
+    def pinned(
+        self, *, trusted_rows: bool = False, expected_rows: int | None = None
+    ) -> Iterator[Store]:
         """This store with its write sessions all on one connection, still one transaction each.
 
         For long imports: the batches share one SQLite page cache (``cache_size`` above) and one
@@ -273,7 +279,8 @@ class Store:
                 pinned._checkpoints = _BackgroundCheckpoints(database)
                 driver.execute("PRAGMA wal_autocheckpoint = 0")
                 try:
-                    yield pinned
+                    with deferred_indexes(driver, database, expected_rows):
+                        yield pinned
                 finally:
                     pinned._checkpoints.close()
                     driver.execute("PRAGMA wal_autocheckpoint = 1000")  # SQLite's default
