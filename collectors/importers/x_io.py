@@ -25,6 +25,7 @@ Some releases drop the ``user_`` prefix of the profile columns; both spellings a
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -267,7 +268,7 @@ class _RowReader:
                 lists.append([])
                 continue
             try:
-                lists.append(parse_list(cell))
+                lists.append(list(_list_cell(cell)))
             except LiteralError as exc:
                 lists.append([])
                 extra.setdefault("unread", {})[name] = cell[:2000]
@@ -372,6 +373,12 @@ class _RowReader:
                     f"{raw}: tweet_time kept (minute resolution)",
                 )
         return stated, "minute", None
+
+
+@functools.lru_cache(maxsize=16_384)  # hashtags and links repeat across a campaign's tweets
+def _list_cell(cell: str) -> tuple[str, ...]:
+    """The items of a list cell (:func:`parse_list`; an error is raised again each time)."""
+    return tuple(parse_list(cell))
 
 
 def _count(value: str) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import unicodedata
 from collections.abc import Callable
@@ -199,3 +200,12 @@ def test_whitespace_and_case_folding_assumptions_hold_for_every_code_point() -> 
         for piece in folded:
             if letters.fullmatch(piece):
                 assert piece in "htpsw.:/", hex(point)
+
+
+def test_text_normalisation_matches_the_regexes_on_random_texts() -> None:
+    alphabet = "@@@a_.1 é\t-#:|—\u0660xHTPSWhtpsw/.:\u017f\u212a\u0130RrTt\n\xa0"
+    rng = random.Random(7)
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        for candidate in (text, "http://" + text, "www." + text, "RT @" + text):
+            assert normalize_text(candidate) == _reference_normalize_text(candidate), candidate
