@@ -32,11 +32,8 @@ POST_RECORD_COLUMNS = (*POST_PLAIN_FIELDS, *POST_JSON_FIELDS, "created_at")
 POST_COLUMNS = (*POST_WRITER_COLUMNS, *POST_RECORD_COLUMNS)
 _plain_values = attrgetter(*POST_PLAIN_FIELDS)  # one C call for the plain fields' tuple
 _LINKS, _HASHTAGS, _MENTIONS = (POST_RECORD_COLUMNS.index(c) for c in POST_JSON_FIELDS[:3])
-_EPOCH, _DIGEST = 1, 2
-_dumps, _NON_STR_KEYS = (
-    orjson.dumps,
-    orjson.OPT_NON_STR_KEYS,
-)  # after the row's values: epoch seconds, the text's SHA-256
+_EPOCH, _DIGEST = 1, 2  # after the row's values: epoch seconds, the text's SHA-256
+_dumps, _NON_STR_KEYS = orjson.dumps, orjson.OPT_NON_STR_KEYS
 
 
 def post_encoding(rec: PostRecord) -> tuple[Any, ...]:
