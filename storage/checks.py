@@ -31,6 +31,7 @@ MODALITY_CHARS = 20
 MAX_JSON_DEPTH = 255  # orjson's own limit when it writes JSON
 NUL = "\x00"
 _REPLACEMENT = "\ufffd"
+_EMPTY_FITS = (dict, list)  # an empty one of these is JSON as it is
 
 
 def as_json_text(value: Any) -> str:
@@ -68,7 +69,8 @@ def fit_post(rec: PostRecord) -> list[str]:
     created = rec.created_at
     if type(created) is not datetime or created.tzinfo is not UTC:
         rec.created_at = _utc(created, "the post's time")
-    if acc.created_at is not None:
+    joined = acc.created_at
+    if joined is not None and (type(joined) is not datetime or joined.tzinfo is not UTC):
         try:
             acc.created_at = _utc(acc.created_at, "the account's creation time")
         except Unfit as exc:
@@ -86,7 +88,13 @@ def fit_post(rec: PostRecord) -> list[str]:
         notes.append(f"the language code is longer than {LANG_CHARS} characters: left out")
     if not _clean_texts(rec):
         _fit_texts(rec, notes)
-    if not _clean_lists(rec):
+    links, hashtags, mentions = rec.links, rec.hashtags, rec.mentions
+    if not (
+        type(links) is list
+        and type(hashtags) is list
+        and type(mentions) is list
+        and not (links or hashtags or mentions)  # nearly all: nothing to look into
+    ) and not _clean_lists(rec):
         _fit_lists(rec, notes)
     if rec.objects:
         _fit_objects(rec)
@@ -96,8 +104,10 @@ def fit_post(rec: PostRecord) -> list[str]:
             notes.append(f"a media key longer than {ID_CHARS} characters: left out")
         if len(ref.kind) > MEDIA_KIND_CHARS:
             ref.kind = "other"
-    rec.metrics = _fit_json(rec.metrics, "its metrics", notes)
-    rec.extra = _fit_json(rec.extra, "its raw fields", notes)
+    if rec.metrics or type(rec.metrics) not in _EMPTY_FITS:  # an empty one needs no call
+        rec.metrics = _fit_json(rec.metrics, "its metrics", notes)
+    if rec.extra or type(rec.extra) not in _EMPTY_FITS:
+        rec.extra = _fit_json(rec.extra, "its raw fields", notes)
     content = getattr(rec, "content", None)  # structured content, where records carry it
     if content:
         setattr(rec, "content", _fit_json(content, "its structured content", notes))  # noqa: B010
@@ -198,7 +208,7 @@ def _fit_objects(rec: PostRecord) -> None:
 
 def _fit_json(value: Any, what: str, notes: list[str]) -> Any:
     """``value`` as JSON both stores take; raises :class:`Unfit` when it cannot be."""
-    if not value and type(value) in (dict, list):  # most metrics and raw fields of a file
+    if not value and type(value) in _EMPTY_FITS:  # most metrics and raw fields of a file
         return value
     try:
         encoded = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)

@@ -33,6 +33,7 @@ POST_COLUMNS = (*POST_WRITER_COLUMNS, *POST_RECORD_COLUMNS)
 _plain_values = attrgetter(*POST_PLAIN_FIELDS)  # one C call for the plain fields' tuple
 _LINKS, _HASHTAGS, _MENTIONS = (POST_RECORD_COLUMNS.index(c) for c in POST_JSON_FIELDS[:3])
 _EPOCH, _DIGEST = 1, 2  # after the row's values: epoch seconds, the text's SHA-256
+_dumps, _NON_STR_KEYS = orjson.dumps, orjson.OPT_NON_STR_KEYS
 
 
 def post_encoding(rec: PostRecord) -> tuple[Any, ...]:
@@ -50,7 +51,7 @@ def post_encoding(rec: PostRecord) -> tuple[Any, ...]:
         _json(rec.metrics),
         _json(rec.extra),
         _json(content) if content else None,
-        created.replace(tzinfo=None).isoformat(" ", "microseconds"),
+        created.isoformat(" ", "microseconds")[:-6],  # without its "+00:00"
     )
     return values, int(created.timestamp()), text_sha256(rec.text, rec.text_html)
 
@@ -107,11 +108,20 @@ def post_row(head: tuple[Any, ...], encoding: tuple[Any, ...], zone: str = "") -
     return head + values
 
 
+_EMPTY_JSON: dict[type, str] = {
+    list: "[]",
+    dict: "{}",
+}  # most lists and dicts of a record are empty
+
+
 def _json(value: Any) -> str:
-    if not value and isinstance(value, list | dict):
-        return "[]" if isinstance(value, list) else "{}"
+    if not value:
+        if (empty := _EMPTY_JSON.get(type(value))) is not None:
+            return empty
+        if isinstance(value, list | dict):
+            return "[]" if isinstance(value, list) else "{}"
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        return _dumps(value, option=_NON_STR_KEYS).decode()
     except (orjson.JSONEncodeError, TypeError):
         import json
 

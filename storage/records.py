@@ -6,6 +6,7 @@ A platform module's normaliser turns raw responses into these; the ingest writer
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
@@ -131,7 +132,12 @@ def text_sha256(text: str | None, html: str | None = None) -> str:
     """SHA-256 of ``json.dumps([text or "", html or ""], ensure_ascii=False)``, built directly."""
     if not text and not html:
         return _EMPTY_TEXT_SHA256
-    payload = f"[{_json_string(text or '')}, {_json_string(html or '')}]"
+    return _text_digest(text or "", html or "")
+
+
+@functools.lru_cache(maxsize=16_384)  # pure; reposts and copied texts repeat across an import
+def _text_digest(text: str, html: str) -> str:
+    payload = f"[{_json_string(text)}, {_json_string(html)}]"
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -179,20 +185,24 @@ def post_to_tuple(
         )
         if accounts is not None:
             accounts[id(acc)] = (acc, wire)
-    media = [
-        (
-            m.source_url,
-            m.position,
-            m.kind,
-            m.preview_url,
-            m.alt_text,
-            m.platform_key,
-            m.sha256,
-            m.error,
-            None if m.local_path is None else str(m.local_path),
-        )
-        for m in rec.media
-    ]
+    media = (
+        [
+            (
+                m.source_url,
+                m.position,
+                m.kind,
+                m.preview_url,
+                m.alt_text,
+                m.platform_key,
+                m.sha256,
+                m.error,
+                None if m.local_path is None else str(m.local_path),
+            )
+            for m in rec.media
+        ]
+        if rec.media
+        else []
+    )
     return (
         rec.platform,
         rec.platform_id,

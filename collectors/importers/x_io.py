@@ -25,10 +25,12 @@ Some releases drop the ``user_`` prefix of the profile columns; both spellings a
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,14 @@ USERS_REQUIRED = ("userid",)
 X_EPOCH_MS = 1288834974657
 SNOWFLAKE_START = datetime(2010, 11, 5, tzinfo=UTC)  # ids before this are not snowflakes
 _MINUTE = timedelta(minutes=1)
+_TWO_MINUTES = 2 * _MINUTE
+_LIST_COLUMNS = ("hashtags", "urls", "user_mentions")
+_COUNT_COLUMNS = ("quote_count", "reply_count", "like_count", "retweet_count")
+_POST_CELLS = (
+    "retweet_tweetid", "is_retweet", "in_reply_to_tweetid", "quoted_tweet_tweetid",
+    "in_reply_to_userid", "retweet_userid", "latitude", "longitude", "poll_choices",
+    "tweet_text", "tweet_language", "tweet_client_name", *_COUNT_COLUMNS,
+)  # fmt: skip
 _FILE_NAME = re.compile(
     r"^(?P<release>[a-z0-9][a-z0-9_-]*?)(?:_(?P<part1>\d{1,3}))?_(?P<kind>tweets|users)"
     r"_csv_(?:un)?hashed(?:_(?P<part2>\d{1,3}))?$"
@@ -171,6 +181,9 @@ class _RowReader:
         self.exact_times = exact_times
         col = {name: i for i, name in enumerate(header)}
         self.at = {name: col.get(name, -1) for name in TWEETS_COLUMNS}
+        # the cells a post is made of, in _POST_CELLS order, in one C call per row
+        self.post_cells = itemgetter(*(self.at[name] for name in _POST_CELLS))
+        self.last_time: tuple[str, tuple[datetime, bool] | None] = ("", None)
         self.accounts: dict[str, AccountRecord] = {}
         self.seen: set[str] = set()
 
@@ -249,13 +262,13 @@ class _RowReader:
         if time_problem:
             yield ImportProblem(line, time_problem, kept=True)
         lists: list[list[str]] = []
-        for name in ("hashtags", "urls", "user_mentions"):
+        for name in _LIST_COLUMNS:
             cell = cells[at[name]]
             if cell == "[]" or not cell:
                 lists.append([])
                 continue
             try:
-                lists.append(parse_list(cell))
+                lists.append(list(_list_cell(cell)))
             except LiteralError as exc:
                 lists.append([])
                 extra.setdefault("unread", {})[name] = cell[:2000]
@@ -275,11 +288,15 @@ class _RowReader:
         lists: list[list[str]],
         extra: dict[str, Any],
     ) -> PostRecord:
-        at, prefix = self.at, self.prefix
-        retweet_of = cells[at["retweet_tweetid"]].strip() or None
-        is_retweet = retweet_of is not None or cells[at["is_retweet"]].strip().lower() in _TRUE
-        reply_to = cells[at["in_reply_to_tweetid"]].strip() or None
-        quote_of = cells[at["quoted_tweet_tweetid"]].strip() or None
+        prefix = self.prefix
+        (
+            retweet_of, retweeted, reply_to, quote_of, reply_user, retweet_user, latitude,
+            longitude, poll, text, lang, client, *counts,
+        ) = self.post_cells(cells)  # fmt: skip
+        retweet_of = retweet_of.strip() or None
+        is_retweet = retweet_of is not None or retweeted.strip().lower() in _TRUE
+        reply_to = reply_to.strip() or None
+        quote_of = quote_of.strip() or None
         kind = (
             PostKind.REPOST
             if is_retweet
@@ -289,18 +306,17 @@ class _RowReader:
             if quote_of
             else PostKind.POST
         )
-        if value := cells[at["in_reply_to_userid"]].strip():
+        if value := reply_user.strip():
             extra["in_reply_to_userid"] = prefix + value
-        if value := cells[at["retweet_userid"]].strip():
+        if value := retweet_user.strip():
             extra["retweet_userid"] = prefix + value
-        latitude, longitude = cells[at["latitude"]], cells[at["longitude"]]
         if latitude and latitude != "absent" and longitude and longitude != "absent":
             extra["geo"] = [latitude.strip(), longitude.strip()]
-        if poll := cells[at["poll_choices"]].strip():
+        if poll := poll.strip():
             extra["poll_choices"] = poll
         metrics = {}
-        for name in ("quote_count", "reply_count", "like_count", "retweet_count"):
-            if (count := _count(cells[at[name]])) is not None:
+        for name, cell in zip(_COUNT_COLUMNS, counts, strict=True):
+            if (count := _count(cell)) is not None:
                 metrics[name] = count
         hashtags, urls, mentions = lists
         return PostRecord(
@@ -309,9 +325,9 @@ class _RowReader:
             account=account,
             created_at=created,
             kind=kind,
-            text=cells[at["tweet_text"]],
+            text=text,
             url=f"{WEB}/i/web/status/{tweet_id}",
-            lang=cells[at["tweet_language"]].strip() or None,
+            lang=lang.strip() or None,
             repost_of=retweet_of if is_retweet else None,
             reply_to=reply_to,
             quote_of=quote_of,
@@ -320,7 +336,7 @@ class _RowReader:
             mentions=[prefix + m for m in mentions] if mentions else [],
             metrics=metrics,
             extra=extra,
-            client=cells[at["tweet_client_name"]].strip()[:255] or None,
+            client=client.strip()[:255] or None,
         )
 
     def _time(
@@ -328,10 +344,14 @@ class _RowReader:
     ) -> tuple[datetime, str | None, str | None]:
         """(created_at, precision, problem): the snowflake's time when it agrees with tweet_time."""
         stated: datetime | None
-        try:
-            stated, seconds = parse_tweet_time(raw)
-        except ValueError:
-            stated, seconds = None, False
+        last_raw, parsed = self.last_time
+        if raw != last_raw or parsed is None:  # rows of one minute come together: parse once
+            try:
+                parsed = parse_tweet_time(raw)
+            except ValueError:
+                parsed = None
+            self.last_time = (raw, parsed)
+        stated, seconds = parsed if parsed is not None else (None, False)
         encoded = snowflake_time(tweet_id)
         if stated is None:
             if encoded is None:
@@ -341,7 +361,7 @@ class _RowReader:
         if seconds:
             return stated, None, None
         if self.exact_times and encoded is not None:
-            if stated - _MINUTE <= encoded < stated + 2 * _MINUTE:
+            if stated - _MINUTE <= encoded < stated + _TWO_MINUTES:
                 extra["tweet_time"] = raw
                 return encoded, None, None
             if stated >= SNOWFLAKE_START:
@@ -355,8 +375,27 @@ class _RowReader:
         return stated, "minute", None
 
 
+@functools.lru_cache(maxsize=16_384)  # hashtags and links repeat across a campaign's tweets
+def _list_cell(cell: str) -> tuple[str, ...]:
+    """The items of a list cell (:func:`parse_list`; an error is raised again each time)."""
+    return tuple(parse_list(cell))
+
+
 def _count(value: str) -> int | None:
     """A count cell: ``12.0`` as the archive writes them, fast; others by :func:`parse_count`."""
+    known = _COUNTS.get(value)
+    if known is not None:
+        return known
+    count = _parse_count_cell(value)
+    if count is not None and len(_COUNTS) < 100_000:  # counts repeat: 0.0, 1.0, ...
+        _COUNTS[value] = count
+    return count
+
+
+_COUNTS: dict[str, int] = {}
+
+
+def _parse_count_cell(value: str) -> int | None:
     if value.isdigit():
         return int(value)
     if value.endswith(".0") and value[:-2].isdigit():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import re
+import unicodedata
 from collections.abc import Callable
 
 import pytest
@@ -153,3 +156,56 @@ def test_plain_url_shortcut_is_taken_for_clean_links_only() -> None:
     assert _PLAIN_URL_RE.fullmatch("https://news21.example.com/a/1103")
     for url in ("https://www.example.com/a", "https://Example.com/a", "https://example.com/a/"):
         assert not _PLAIN_URL_RE.fullmatch(url)
+
+
+def _reference_normalize_text(text: str) -> str:
+    """normalize_text as first written: every regex over every text."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    without_links = re.sub(r"(?:https?://|www\.)\S+", " ", folded, flags=re.IGNORECASE)
+    without_rt = re.sub(r"^\s*rt\s*:?\s*", "", without_links, flags=re.IGNORECASE)
+    without_mentions = re.sub(r"(?<![\w@])@[\w.]+", " ", without_rt)
+    collapsed = re.sub(r"\s+", " ", without_mentions).strip(" :-–—|")
+    return collapsed if re.search(r"\w+", collapsed) else ""
+
+
+def test_text_normalisation_fast_paths_give_the_regexes_results() -> None:
+    odd = [
+        "RT @bot_12: Vote   NOW https://t.co/x",
+        "  : HTTPS://EXAMPLE.COM/A  — mali | ",
+        "ＨＴＴＰ://ｅｘａｍｐｌｅ.com/x fullwidth link and words",
+        "WWW.Example.com/x then text",
+        "\x1c\x1d\x1e\x1f\x85\xa0\u2028\u3000 odd  spaces\tand\nlines \u200b",
+        "ſtraße @ſomeone hello@there.com mail",
+        "rt: rt rt RT",
+        "",
+        "   ",
+        "-–—|",
+        "x" * 20 + "\u0130stanbul K\u212a",
+    ]
+    for text in odd:
+        assert normalize_text(text) == _reference_normalize_text(text), text
+
+
+def test_whitespace_and_case_folding_assumptions_hold_for_every_code_point() -> None:
+    # normalize_text collapses whitespace with split() and skips the link regex when neither
+    # "http" nor "www." is in the case-folded text: both rely on these facts of Unicode and re.
+    letters = re.compile(r"[htpsw.:/]", re.IGNORECASE)
+    for point in range(0x110000):
+        if 0xD800 <= point <= 0xDFFF:
+            continue
+        char = chr(point)
+        assert bool(re.fullmatch(r"\s", char)) == char.isspace(), hex(point)
+        folded = char.casefold()
+        assert folded.casefold() == folded, hex(point)
+        for piece in folded:
+            if letters.fullmatch(piece):
+                assert piece in "htpsw.:/", hex(point)
+
+
+def test_text_normalisation_matches_the_regexes_on_random_texts() -> None:
+    alphabet = "@@@a_.1 é\t-#:|—\u0660xHTPSWhtpsw/.:\u017f\u212a\u0130RrTt\n\xa0"
+    rng = random.Random(7)
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        for candidate in (text, "http://" + text, "www." + text, "RT @" + text):
+            assert normalize_text(candidate) == _reference_normalize_text(candidate), candidate

@@ -462,3 +462,33 @@ def test_a_repaired_tweet_is_named_by_its_line_and_stored_as_repaired(
         version = s.execute(select(PostVersion).where(PostVersion.post_id == post.id)).one()[0]
     assert post.text == "a NUL\ufffd in it" and post.mentions == ["test_052020:bad\ufffdname"]
     assert version.text_sha256 == text_sha256(post.text, None)
+
+
+def test_repeated_cells_are_read_alike_row_after_row(tmp_path: Path) -> None:
+    # The reader remembers the last tweet_time, list cells and counts it read (rows of a minute
+    # come together, hashtags repeat): every row still gets its own lists and its own problems.
+    when = datetime(2020, 5, 1, 10, 30, 12, tzinfo=UTC)
+    rows = [
+        tweet_row(
+            snowflake(when, n), f"u{n}", when, hashtags="['Mali', 'Wagner']", like_count="3.0"
+        )
+        for n in range(3)
+    ] + [
+        tweet_row(snowflake(when, n), f"v{n}", when, tweet_time="soon", urls="['x', [1]]")
+        for n in range(3, 5)
+    ]
+    path = write_tweets(tmp_path / "test_052020_tweets_csv_hashed.csv", rows)
+    items = _items(path)
+    posts = [i for i in items if isinstance(i, PostRecord)]
+    problems = [i for i in items if isinstance(i, ImportProblem)]
+    assert [p.hashtags for p in posts[:3]] == [["Mali", "Wagner"]] * 3
+    posts[0].hashtags.append("changed")
+    assert posts[1].hashtags == posts[2].hashtags == ["Mali", "Wagner"]
+    assert [p.metrics["like_count"] for p in posts[:3]] == [3, 3, 3]
+    assert [p.created_at for p in posts] == [when] * 5  # the snowflakes' time, in every row
+    assert [(p.line, p.message.split(":")[0]) for p in problems] == [
+        (5, "tweet_time 'soon' is not a time"),
+        (5, "urls is not a list (not a flat list of strings at character 5"),
+        (6, "tweet_time 'soon' is not a time"),
+        (6, "urls is not a list (not a flat list of strings at character 5"),
+    ]
