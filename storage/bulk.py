@@ -294,6 +294,15 @@ class BulkRows:
             found.extend(self._fetch(f"{prefix} IN", batch, params))
         return found
 
+    def lock_rows(self, table: str, ids: Sequence[int]) -> list[int]:
+        """Those of ``ids`` that ``table`` holds; on PostgreSQL locked against deletion (``FOR
+        KEY SHARE``) until the transaction ends. SQLite's writer holds the whole database."""
+        if not self.is_postgres:
+            return [row[0] for row in self.select_in(table, ("id",), {}, "id", ids)]
+        with self._driver().cursor() as cur:
+            cur.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) FOR KEY SHARE", (list(ids),))
+            return [row[0] for row in cur.fetchall()]
+
     def _fetch(self, prefix: str, ids: Sequence[Any], params: tuple[Any, ...]) -> list[Any]:
         marks = ", ".join("?" * len(ids))
         cur = self._driver().cursor()

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from osint.cases import create_case
+from osint.config import load_settings
 from osint.storage import db
 from osint.storage.db import Store
+from osint.storage.ingest import CaseGone, CaseWriter
 from osint.storage.models import Case
+from osint.store import open_store
 
 
 def test_pinned_sessions_commit_and_the_wal_is_checkpointed_behind(
@@ -48,3 +53,55 @@ def test_none_is_stored_as_null() -> None:
     assert conn.execute("SELECT count(*) FROM t WHERE a IS NULL").fetchone() == (2,)
     adapter = sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)]
     assert adapter(None) is None and type(adapter).__name__ == "builtin_function_or_method"
+
+
+def _setting(pinned: Store, name: str) -> str:
+    with pinned.session() as session:
+        return str(session.execute(text(f"SHOW {name}")).scalar_one())
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_a_pinned_postgres_connection_is_set_for_imports_and_reset_after(
+    pg_url: str, tmp_path: Path, trusted: bool
+) -> None:
+    store = open_store(load_settings(home=tmp_path, db=pg_url, environ={}))
+    with store.pinned(trusted_rows=trusted) as pinned:
+        assert _setting(pinned, "synchronous_commit") == "off"
+        role = _setting(pinned, "session_replication_role")  # the suite's role is a superuser
+        assert role == ("replica" if trusted else "origin")
+        with pinned.session() as session:  # the settings outlast each commit
+            session.add(Case(name="pinned"))
+        assert _setting(pinned, "synchronous_commit") == "off"
+    store.engine.pool.dispose()
+    with store.engine.connect() as conn:  # whichever pooled connection: as the server's default
+        assert conn.execute(text("SHOW session_replication_role")).scalar_one() == "origin"
+        assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+    store.dispose()
+
+
+def test_a_trusted_postgres_import_locks_its_case_against_deletion(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Without foreign-key triggers, the batch's lock on its case is what keeps a concurrent
+    case deletion from leaving the batch's rows behind without their case."""
+    store = open_store(load_settings(home=tmp_path, db=pg_url, environ={}))
+    case_id = create_case(store, "locked").id
+    other = store.engine.connect()
+    try:
+        with store.pinned(trusted_rows=True) as pinned, pinned.session() as session:
+            CaseWriter(session, case_id, source="test").check_case()
+            other.execute(text("SET lock_timeout = '100ms'"))
+            with pytest.raises(OperationalError, match="lock timeout"):
+                other.execute(text("DELETE FROM cases WHERE id = :id"), {"id": case_id})
+            other.rollback()
+        other.execute(text("DELETE FROM cases WHERE id = :id"), {"id": case_id})
+        other.commit()
+        with (
+            store.pinned(trusted_rows=True) as pinned,
+            pinned.session() as session,
+            pytest.raises(CaseGone),
+        ):
+            CaseWriter(session, case_id, source="test").check_case()
+    finally:
+        other.close()
+        store.dispose()
