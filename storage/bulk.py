@@ -41,6 +41,18 @@ except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only i
 
 _EMPTY_LIST, _EMPTY_DICT = "[]", "{}"
 _ANALYZE_AFTER_ROWS = 10_000
+# The columns a writer looks rows up by, per table: what its own ANALYZEs gather statistics on.
+# Statistics of JSON and text columns (sorting their sampled values) were most of an ANALYZE's
+# time; a partial ANALYZE leaves autovacuum's count of changes alone, so it still analyses the
+# whole table later.
+_LOOKUP_COLUMNS = {
+    "posts": ("id", "case_id", "platform", "platform_id"),
+    "accounts": ("id", "case_id", "platform", "platform_id"),
+    "shared_objects": ("id", "case_id", "modality", "key_hash"),
+    "post_objects": ("post_id", "object_id", "case_id"),
+    "post_versions": ("post_id", "text_sha256"),
+    "post_media": ("post_id", "position"),
+}
 
 
 class BulkRows:
@@ -225,7 +237,10 @@ class BulkRows:
             cur.execute("SAVEPOINT osint_analyze")
             try:
                 cur.execute("SET LOCAL lock_timeout = '50ms'")
-                cur.execute(f"ANALYZE {table}")
+                columns = _LOOKUP_COLUMNS.get(table)
+                cur.execute(
+                    f"ANALYZE {table} ({', '.join(columns)})" if columns else f"ANALYZE {table}"
+                )
             except LockNotAvailable:
                 cur.execute("ROLLBACK TO SAVEPOINT osint_analyze")  # the setting goes with it
                 return False
