@@ -41,6 +41,13 @@ except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only i
 
 _EMPTY_LIST, _EMPTY_DICT = "[]", "{}"
 _ANALYZE_AFTER_ROWS = 10_000
+# nextval() ``count`` times, answered as (first, last) runs of consecutive values, in order.
+_ID_RUNS = (
+    "SELECT min(v), max(v) FROM (SELECT v, v - row_number() OVER (ORDER BY v) AS run FROM "
+    "(SELECT nextval(%s::regclass) AS v FROM generate_series(1, %s)) AS drawn) AS runs "
+    "GROUP BY run ORDER BY 1"
+)
+_SEPARATOR = "\x1f"  # joins the texts of an ``= ANY`` look-up, when none of them holds it
 # The columns a writer looks rows up by, per table: what its own ANALYZEs gather statistics on.
 # Statistics of JSON and text columns (sorting their sampled values) were most of an ANALYZE's
 # time; a partial ANALYZE leaves autovacuum's count of changes alone, so it still analyses the
@@ -106,12 +113,12 @@ class BulkRows:
             return []
         driver = self._driver()
         if self.is_postgres:
+            # The values come back as runs of consecutive ids (one run unless a concurrent
+            # writer drew from the sequence meanwhile): a few rows instead of ``count``.
             seq = self._sequence(table)
             with driver.cursor() as cur:
-                cur.execute(
-                    "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (seq, count)
-                )
-                return [row[0] for row in cur.fetchall()]
+                cur.execute(_ID_RUNS, (seq, count))
+                return [i for first, last in cur.fetchall() for i in range(first, last + 1)]
         cur = driver.cursor()
         try:
             top = cur.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0
@@ -301,7 +308,13 @@ class BulkRows:
         prefix = f"SELECT {cols} FROM {table} WHERE {where + ' AND ' if where else ''}{in_column}"
         if self.is_postgres:
             with self._driver().cursor() as cur:
-                cur.execute(f"{prefix} = ANY(%s)", (*equals.values(), list(values)))
+                # One text for the server to split: psycopg adapts a list element by element.
+                joined = _texts(values)
+                if joined is None:
+                    cur.execute(f"{prefix} = ANY(%s)", (*equals.values(), list(values)))
+                else:
+                    sql = f"{prefix} = ANY(string_to_array(%s, %s))"
+                    cur.execute(sql, (*equals.values(), joined, _SEPARATOR))
                 return list(cur.fetchall())
         found: list[tuple[Any, ...]] = []
         params = tuple(equals.values())
@@ -419,3 +432,12 @@ class BulkRows:
                 )
         finally:
             cur.close()
+
+
+def _texts(values: Sequence[Any]) -> str | None:
+    """``values`` joined by :data:`_SEPARATOR`, when they are all texts without it."""
+    try:
+        joined = _SEPARATOR.join(values)
+    except TypeError:
+        return None
+    return joined if len(values) > 1 and joined.count(_SEPARATOR) == len(values) - 1 else None
