@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from osint.cases import create_case
@@ -105,3 +107,35 @@ def test_a_trusted_postgres_import_locks_its_case_against_deletion(
     finally:
         other.close()
         store.dispose()
+
+
+def test_a_role_that_may_not_skip_foreign_key_checks_keeps_them(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A team server's ordinary role: the import still runs, with the server's checks."""
+    role = f"osint_plain_{uuid.uuid4().hex[:8]}"
+    url = make_url(pg_url)
+    schema = str(url.query["options"]).split("=", 1)[1]
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
+        for kind in ("TABLES", "SEQUENCES"):
+            conn.execute(text(f'GRANT ALL ON ALL {kind} IN SCHEMA "{schema}" TO "{role}"'))
+    store = open_store(
+        load_settings(home=tmp_path, db=url.set(username=role).render_as_string(), environ={})
+    )
+    try:
+        with store.pinned(trusted_rows=True) as pinned:
+            assert _setting(pinned, "session_replication_role") == "origin"
+            assert _setting(pinned, "synchronous_commit") == "off"
+            with pinned.session() as session:
+                session.add(Case(name="plain"))
+        with store.reader() as session:
+            assert session.execute(select(func.count()).select_from(Case)).scalar_one() == 1
+    finally:
+        store.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+        admin.dispose()
