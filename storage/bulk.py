@@ -41,6 +41,25 @@ except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only i
 
 _EMPTY_LIST, _EMPTY_DICT = "[]", "{}"
 _ANALYZE_AFTER_ROWS = 10_000
+# nextval() ``count`` times, answered as (first, last) runs of consecutive values, in order.
+_ID_RUNS = (
+    "SELECT min(v), max(v) FROM (SELECT v, v - row_number() OVER (ORDER BY v) AS run FROM "
+    "(SELECT nextval(%s::regclass) AS v FROM generate_series(1, %s)) AS drawn) AS runs "
+    "GROUP BY run ORDER BY 1"
+)
+_SEPARATOR = "\x1f"  # joins the texts of an ``= ANY`` look-up, when none of them holds it
+# The columns a writer looks rows up by, per table: what its own ANALYZEs gather statistics on.
+# Statistics of JSON and text columns (sorting their sampled values) were most of an ANALYZE's
+# time; a partial ANALYZE leaves autovacuum's count of changes alone, so it still analyses the
+# whole table later.
+_LOOKUP_COLUMNS = {
+    "posts": ("id", "case_id", "platform", "platform_id"),
+    "accounts": ("id", "case_id", "platform", "platform_id"),
+    "shared_objects": ("id", "case_id", "modality", "key_hash"),
+    "post_objects": ("post_id", "object_id", "case_id"),
+    "post_versions": ("post_id", "text_sha256"),
+    "post_media": ("post_id", "position"),
+}
 
 
 class BulkRows:
@@ -94,12 +113,12 @@ class BulkRows:
             return []
         driver = self._driver()
         if self.is_postgres:
+            # The values come back as runs of consecutive ids (one run unless a concurrent
+            # writer drew from the sequence meanwhile): a few rows instead of ``count``.
             seq = self._sequence(table)
             with driver.cursor() as cur:
-                cur.execute(
-                    "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (seq, count)
-                )
-                return [row[0] for row in cur.fetchall()]
+                cur.execute(_ID_RUNS, (seq, count))
+                return [i for first, last in cur.fetchall() for i in range(first, last + 1)]
         cur = driver.cursor()
         try:
             top = cur.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0
@@ -225,7 +244,10 @@ class BulkRows:
             cur.execute("SAVEPOINT osint_analyze")
             try:
                 cur.execute("SET LOCAL lock_timeout = '50ms'")
-                cur.execute(f"ANALYZE {table}")
+                columns = _LOOKUP_COLUMNS.get(table)
+                cur.execute(
+                    f"ANALYZE {table} ({', '.join(columns)})" if columns else f"ANALYZE {table}"
+                )
             except LockNotAvailable:
                 cur.execute("ROLLBACK TO SAVEPOINT osint_analyze")  # the setting goes with it
                 return False
@@ -286,13 +308,28 @@ class BulkRows:
         prefix = f"SELECT {cols} FROM {table} WHERE {where + ' AND ' if where else ''}{in_column}"
         if self.is_postgres:
             with self._driver().cursor() as cur:
-                cur.execute(f"{prefix} = ANY(%s)", (*equals.values(), list(values)))
+                # One text for the server to split: psycopg adapts a list element by element.
+                joined = _texts(values)
+                if joined is None:
+                    cur.execute(f"{prefix} = ANY(%s)", (*equals.values(), list(values)))
+                else:
+                    sql = f"{prefix} = ANY(string_to_array(%s, %s))"
+                    cur.execute(sql, (*equals.values(), joined, _SEPARATOR))
                 return list(cur.fetchall())
         found: list[tuple[Any, ...]] = []
         params = tuple(equals.values())
         for batch in chunks(values):
             found.extend(self._fetch(f"{prefix} IN", batch, params))
         return found
+
+    def lock_rows(self, table: str, ids: Sequence[int]) -> list[int]:
+        """Those of ``ids`` that ``table`` holds; on PostgreSQL locked against deletion (``FOR
+        KEY SHARE``) until the transaction ends. SQLite's writer holds the whole database."""
+        if not self.is_postgres:
+            return [row[0] for row in self.select_in(table, ("id",), {}, "id", ids)]
+        with self._driver().cursor() as cur:
+            cur.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) FOR KEY SHARE", (list(ids),))
+            return [row[0] for row in cur.fetchall()]
 
     def _fetch(self, prefix: str, ids: Sequence[Any], params: tuple[Any, ...]) -> list[Any]:
         marks = ", ".join("?" * len(ids))
@@ -395,3 +432,12 @@ class BulkRows:
                 )
         finally:
             cur.close()
+
+
+def _texts(values: Sequence[Any]) -> str | None:
+    """``values`` joined by :data:`_SEPARATOR`, when they are all texts without it."""
+    try:
+        joined = _SEPARATOR.join(values)
+    except TypeError:
+        return None
+    return joined if len(values) > 1 and joined.count(_SEPARATOR) == len(values) - 1 else None

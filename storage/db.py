@@ -256,13 +256,19 @@ class Store:
 
         ``trusted_rows``: the caller writes only rows whose references it made or read in the
         same transaction (the import writer, which also checks its case at the start of each
-        one), so SQLite's per-row foreign-key look-ups are skipped on this connection (about a
-        tenth of an import's time). PostgreSQL checks them as always.
+        one, on PostgreSQL locking it), so SQLite's per-row foreign-key look-ups are skipped on
+        this connection (about a tenth of an import's time); on PostgreSQL too, where the role
+        may (:func:`_pg_trusted_rows`). PostgreSQL commits of a pinned store do not wait for
+        the WAL to reach the disk (see there).
         """
         with self.engine.connect() as conn:
             pinned = Store(self.engine, self.media)
             pinned._sessions = sessionmaker(bind=conn, expire_on_commit=False)
             database = self.engine.url.database or ""
+            if self.dialect == "postgresql":
+                with _pg_trusted_rows(conn, trusted=trusted_rows):
+                    yield pinned
+                return
             if self.dialect != "sqlite":
                 yield pinned
                 return
@@ -290,6 +296,52 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# Set on a pinned PostgreSQL connection for its writes, and reset when it goes back to the pool.
+_PG_PINNED_SETTINGS = ("synchronous_commit", "session_replication_role")
+
+
+@contextlib.contextmanager
+def _pg_trusted_rows(conn: Connection, *, trusted: bool) -> Iterator[None]:
+    """A pinned PostgreSQL connection set up for an import's writes, for as long as it is pinned.
+
+    ``synchronous_commit = off``: a commit returns before its WAL is on disk (the WAL writer
+    flushes it within a fraction of a second). A server crash can then lose the last batches
+    committed, never part of one; and the run's final record is committed synchronously by
+    another session, which flushes all WAL written before it. So a run recorded as finished
+    kept all its batches, and one that was not is re-run, which is idempotent.
+
+    ``trusted``: ``session_replication_role = replica`` turns off the per-row foreign-key
+    triggers, half the server's work in an import (every post, version and content-key row
+    looked its parents up one by one). The rows refer only to what the writer made or read in
+    the same transaction, and it locks its case first (:meth:`CaseWriter.check_case`), so
+    deleting the case waits for the batch, then takes its rows with it. Only a superuser, or a
+    role granted SET on the setting, may change it: for any other role the checks stay on.
+    """
+    from psycopg.errors import InsufficientPrivilege
+
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    driver.commit()  # the pool's ping may have opened a transaction: settings outside of any
+    driver.execute("SET synchronous_commit = off")
+    driver.commit()
+    if trusted:
+        try:
+            driver.execute("SET session_replication_role = replica")
+            driver.commit()
+        except InsufficientPrivilege:
+            driver.rollback()
+    try:
+        yield
+    finally:
+        try:
+            driver.rollback()
+            for name in _PG_PINNED_SETTINGS:
+                driver.execute(f"RESET {name}")
+            driver.commit()
+        except Exception:
+            conn.invalidate()  # a connection that may keep them never goes back to the pool
 
 
 class _BackgroundCheckpoints:

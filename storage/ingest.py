@@ -405,8 +405,12 @@ class CaseWriter:
         return kept
 
     def check_case(self) -> None:
-        """Fail (``CaseGone``) unless this writer's case still exists, in this transaction."""
-        found = self.bulk.select_in("cases", ("id",), {}, "id", [self.case_id])
+        """Fail (``CaseGone``) unless this writer's case still exists, in this transaction.
+
+        On PostgreSQL the case row is locked (``FOR KEY SHARE``, what a foreign-key check
+        takes) until the commit: deleting the case waits for this transaction's rows.
+        """
+        found = self.bulk.lock_rows("cases", [self.case_id])
         if not found:
             raise CaseGone(f"case {self.case_id} was deleted while this import was running")
 
