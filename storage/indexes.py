@@ -7,7 +7,7 @@ The import writer never reads through them: it looks rows up by primary key and 
 constraints, which stay. So a load that at least doubles the ``posts`` table drops them before its
 first batch and builds them again after its last (:func:`deferred_indexes`).
 
-Safety: the indexes are those of the models (:data:`DEFERRABLE`, names and columns from the
+Safety: the indexes are those of the models (:func:`deferrable`, names and columns from the
 metadata, never written here again), so building them is ``CREATE INDEX IF NOT EXISTS`` of what
 migrations made. The loading process holds an exclusive ``flock`` on ``<database>.indexes.lock``
 while they are missing; the kernel drops it with the process, however it ends. Opening the store
@@ -95,24 +95,27 @@ def _load_lock(database: str) -> Iterator[bool]:
 
 
 def _create(driver: sqlite3.Connection, indexes: list[Index]) -> None:
-    if not indexes:
-        return
-    driver.execute("BEGIN IMMEDIATE")
-    try:
-        for ix in indexes:
-            ddl = str(CreateIndex(ix, if_not_exists=True).compile(dialect=sqlite.dialect()))
-            driver.execute(ddl)
-    except BaseException:
-        driver.execute("ROLLBACK")
-        raise
-    driver.execute("COMMIT")
+    _in_one_transaction(
+        driver,
+        [
+            str(CreateIndex(ix, if_not_exists=True).compile(dialect=sqlite.dialect()))
+            for ix in indexes
+        ],
+    )
 
 
 def _drop(driver: sqlite3.Connection) -> None:
+    _in_one_transaction(driver, [f"DROP INDEX IF EXISTS {name}" for name in _names()])
+
+
+def _in_one_transaction(driver: sqlite3.Connection, statements: list[str]) -> None:
+    """Run ``statements`` under the write lock (``BEGIN IMMEDIATE``): all of them or none."""
+    if not statements:
+        return
     driver.execute("BEGIN IMMEDIATE")
     try:
-        for name in _names():
-            driver.execute(f"DROP INDEX IF EXISTS {name}")
+        for statement in statements:
+            driver.execute(statement)
     except BaseException:
         driver.execute("ROLLBACK")
         raise
