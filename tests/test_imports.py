@@ -161,3 +161,33 @@ def test_telegram_export_folder_without_result_json(run_cli: CliRun, tmp_path: P
     run_cli("case", "new", "c")
     result = run_cli("import", "telegram-export", str(tmp_path), "--case", "c", expect=2)
     assert "no result.json" in result.stderr
+
+
+def test_fewer_gc_pauses_collects_about_once_per_batch_and_still_collects_cycles() -> None:
+    import gc
+
+    from osint.imports import BATCH, YOUNG_OBJECTS_PER_COLLECTION, fewer_gc_pauses
+
+    before = gc.get_threshold()
+    young: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 0:
+            young.append(1)
+
+    gc.callbacks.append(count)
+    try:
+        with fewer_gc_pauses():
+            assert gc.isenabled()
+            assert gc.get_threshold()[0] == YOUNG_OBJECTS_PER_COLLECTION
+            # a batch of records in flight: about 30 containers a post, all alive at once
+            batch = [[[i], {"i": i}, (i, [i])] for i in range(BATCH * 5)]
+            assert not young, "a collection walked the batch in flight"
+            del batch
+            cycle: list[object] = []
+            cycle.append(cycle)
+            del cycle
+            assert gc.collect() >= 1  # garbage with cycles is still found
+    finally:
+        gc.callbacks.remove(count)
+    assert gc.get_threshold() == before
