@@ -8,10 +8,10 @@ elsewhere), so a killed import leaves no reader behind.
 An import is two jobs of about equal weight: reading the file into records (JSON parsing, the
 platform normaliser, content keys) and writing them. One Python process does them in turn; with
 :func:`read_ahead`, a child process reads and keys the records while this one writes, a few
-batches ahead. Records cross as plain tuples (:func:`storage.records.post_to_tuple`): pickling
-dataclasses costs more than building them, and here they stay tuples behind a record's face
-(:class:`storage.records.WirePost`) until a field is read. They come checked, keyed and encoded
-(:func:`storage.columns.encode_post`): the writer only assigns ids.
+batches ahead. Records come checked, keyed and encoded (:func:`storage.columns.encode_post`):
+the writer only assigns ids. They cross as their encoded values (:mod:`storage.wire`): pickling
+dataclasses costs more than building them, and the writer's record reads its fields from those
+values when asked (:class:`storage.wire.WirePost`).
 
 What the importer sees is the serial reader's stream, item for item: the same records, the same
 line-numbered problems in the same places, and an error that stops the reader (a truncated file)
@@ -42,8 +42,9 @@ from osint.collectors.importers import ImportProblem
 from osint.collectors.importers.lines import Handover
 from osint.collectors.importers.twarc import read_twarc
 from osint.errors import InputError
-from osint.storage.columns import attach_encoded, encode_post, encoded_post
-from osint.storage.records import AccountRecord, PostRecord, post_from_wire, post_to_tuple
+from osint.storage.columns import encode_post
+from osint.storage.records import AccountRecord, PostRecord
+from osint.storage.wire import post_from_wire, post_to_wire
 
 # (stream, *, start_line=1, start_offset=0, handover=None) -> items, as read_twarc
 Reader = Callable[..., Iterator[PostRecord | ImportProblem]]
@@ -267,10 +268,7 @@ def read_ahead(
                 if kind == "items":
                     accounts: dict[int, AccountRecord] = {}  # one record per account tuple
                     for item in payload:
-                        if type(item) is tuple:
-                            yield attach_encoded(post_from_wire(item[0], accounts), item[1])
-                        else:
-                            yield item
+                        yield post_from_wire(item, accounts) if type(item) is tuple else item
                 elif kind == "error":
                     raise payload
                 else:
@@ -341,12 +339,11 @@ def _produce(
                 reader = READERS[source](stream, start_line=line, start_offset=offset)
             for item in reader:
                 if isinstance(item, PostRecord):
-                    rec = encode_post(add_content_keys(item))
-                    row = post_to_tuple(rec, accounts)
-                    account = same.setdefault(row[2], row[2])
-                    if account is not row[2]:
-                        row = (*row[:2], account, *row[3:])
-                    chunk.append((row, encoded_post(rec)))
+                    wire = post_to_wire(encode_post(add_content_keys(item)), accounts)
+                    account = same.setdefault(wire[0], wire[0])
+                    if account is not wire[0]:
+                        wire = (account, *wire[1:])
+                    chunk.append(wire)
                 else:
                     chunk.append(item)
                 if len(chunk) >= CHUNK:

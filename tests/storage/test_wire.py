@@ -1,4 +1,4 @@
-"""Records as plain tuples (for another process) come back equal, field for field."""
+"""Encoded posts as plain values (for another process) come back equal, field for field."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ import pickle
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from osint.storage.records import (
-    AccountRecord,
-    MediaRef,
-    PostRecord,
-    WirePost,
-    post_from_wire,
-    post_to_tuple,
-)
+import pytest
+
+from osint.storage.checks import fit_post
+from osint.storage.columns import POST_RECORD_COLUMNS, encode_post, encoded_post
+from osint.storage.records import AccountRecord, MediaRef, PostRecord
+from osint.storage.wire import WirePost, post_from_wire, post_to_wire
+
+
+def post_to_tuple(post: PostRecord, sent: dict | None = None) -> tuple[object, ...]:
+    return post_to_wire(encode_post(post), sent)
 
 
 def full_post() -> PostRecord:
@@ -58,12 +60,50 @@ def test_post_tuples_round_trip_every_field() -> None:
 
 
 def test_post_tuples_cover_every_field_of_the_records() -> None:
-    # A field added to a record must be added to the tuple too (this counts them).
+    # A field added to a record must be encoded or cross beside its encoding (this counts them).
     post = full_post()
-    row = post_to_tuple(post)
-    assert len(row) == len(dataclasses.fields(PostRecord))
-    assert len(row[2]) == len(dataclasses.fields(AccountRecord))
-    assert len(row[17][0]) == len(dataclasses.fields(MediaRef))
+    account, media, objects, capture_id, own, encoded = post_to_tuple(post)
+    beside = {"account", "media", "objects", "capture_id"}
+    assert {f.name for f in dataclasses.fields(PostRecord)} == {*POST_RECORD_COLUMNS, *beside}
+    assert len(account) == len(dataclasses.fields(AccountRecord))
+    assert len(media[0]) == len(dataclasses.fields(MediaRef))
+    assert (objects, capture_id, encoded) == (post.objects, 7, encoded_post(post))
+    assert own is not None  # its time is not in UTC: it crosses as itself
+
+
+def test_a_checked_post_crosses_as_its_encoding_only() -> None:
+    post = full_post()
+    fit_post(post)  # its time in UTC, as every record from a reader child
+    item = post_to_tuple(post)
+    assert item[4] is None  # nothing but the encoded values and what they do not hold
+    back = post_from_wire(pickle.loads(pickle.dumps(item)))
+    assert "links" not in back.__dict__ and "created_at" not in back.__dict__  # not read yet
+    assert back == post and back.created_at.tzinfo is UTC
+    assert (back.extra, back.content, back.metrics) == (post.extra, [], {"like_count": 3})
+    assert encoded_post(back) == encoded_post(post)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"extra": {"t": (1, 2)}},  # a tuple would come back a list
+        {"extra": {1: "a"}},  # a number key would come back a text
+        {"metrics": {"big": 2**70}},  # past 64 bits: orjson would read a float
+        {"metrics": {"x": float("inf")}},  # JSON has no infinity
+        {"content": None},  # encoded as NULL, which reads back as []
+        {"hashtags": ["a", ("b",)]},
+    ],
+)
+def test_values_json_would_not_give_back_cross_as_themselves(change: dict[str, object]) -> None:
+    post = dataclasses.replace(full_post(), **change)
+    fit_post(post)
+    post = dataclasses.replace(post, **change)  # as the reader made it, whatever fit_post did
+    item = post_to_tuple(post)
+    assert item[4] is not None
+    back = post_from_wire(pickle.loads(pickle.dumps(item)))
+    assert back == post
+    name, value = next(iter(change.items()))
+    assert getattr(back, name) == value and type(getattr(back, name)) is type(value)
 
 
 def test_post_tuples_keep_naive_and_missing_times() -> None:
@@ -81,7 +121,7 @@ def test_posts_of_one_account_cross_as_one_account() -> None:
     other = dataclasses.replace(first, platform_id="17", account=AccountRecord("x", "10"))
     sent: dict[int, tuple[AccountRecord, tuple[object, ...]]] = {}
     rows = pickle.loads(pickle.dumps([post_to_tuple(p, sent) for p in (first, second, other)]))
-    assert rows[0][2] is rows[1][2] and rows[2][2] is not rows[0][2]
+    assert rows[0][0] is rows[1][0] and rows[2][0] is not rows[0][0]
     received: dict[int, AccountRecord] = {}
     back = [post_from_wire(row, received) for row in rows]
     assert back == [first, second, other]
