@@ -5,7 +5,7 @@ Rows are plain tuples (see :mod:`storage.bulk`); these tuples name their columns
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
 
@@ -32,28 +32,58 @@ POST_RECORD_COLUMNS = (*POST_PLAIN_FIELDS, *POST_JSON_FIELDS, "created_at")
 POST_COLUMNS = (*POST_WRITER_COLUMNS, *POST_RECORD_COLUMNS)
 _plain_values = attrgetter(*POST_PLAIN_FIELDS)  # one C call for the plain fields' tuple
 _LINKS, _HASHTAGS, _MENTIONS = (POST_RECORD_COLUMNS.index(c) for c in POST_JSON_FIELDS[:3])
-_EPOCH, _DIGEST = 1, 2  # after the row's values: epoch seconds, the text's SHA-256
+# after the row's values: epoch seconds, the text's SHA-256, whether they give the record back
+_EPOCH, _DIGEST, _EXACT_AT = 1, 2, 3
 _dumps, _NON_STR_KEYS = orjson.dumps, orjson.OPT_NON_STR_KEYS
+# orjson raises instead of writing a time, a subclass (of str, int, dict, ...) or a dataclass as
+# JSON that reads back as something else (it raises on number keys and 64-bit overflows anyway)
+_EXACT = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 
 
 def post_encoding(rec: PostRecord) -> tuple[Any, ...]:
     """The record's encoded values: (its :data:`POST_RECORD_COLUMNS` values, its time in epoch
-    seconds, its text's SHA-256); the time as SQLite's DATETIME text of UTC."""
+    seconds, its text's SHA-256, whether the values give the record back); the time as SQLite's
+    DATETIME text of UTC.
+
+    The values give the record back (:mod:`storage.wire` reads its fields from them) when its
+    time is in UTC and its JSON fields hold only texts, numbers, lists and dicts with text keys,
+    none of them subclasses: JSON reads back what orjson wrote of those. It writes a tuple as a
+    list and NaN as null too, and those are read back as the store keeps them.
+    """
     created = rec.created_at
+    exact = type(created) is datetime and created.tzinfo is UTC
     if created.tzinfo is not UTC:
         created = created.astimezone(UTC)
+    texts: list[str | None] = []
+    for value in (rec.links, rec.hashtags, rec.mentions, rec.metrics, rec.extra):
+        if not value and (empty := _EMPTY_JSON.get(type(value))) is not None:
+            texts.append(empty)
+            continue
+        try:  # strict: what orjson cannot write exactly raises
+            texts.append(_dumps(value, option=_EXACT).decode())
+        except TypeError:  # orjson.JSONEncodeError too
+            exact = False
+            texts.append(_json(value))
     content = rec.content
+    if content:
+        try:
+            texts.append(_dumps(content, option=_EXACT).decode())
+        except TypeError:
+            exact = False
+            texts.append(_json(content))
+    else:
+        texts.append(None)
+        exact = exact and type(content) is list  # NULL reads back as an empty list
     values = (
         *_plain_values(rec),
-        _json(rec.links),
-        _json(rec.hashtags),
-        _json(rec.mentions),
-        _json(rec.metrics),
-        _json(rec.extra),
-        _json(content) if content else None,
+        *texts,
         created.isoformat(" ", "microseconds")[:-6],  # without its "+00:00"
     )
-    return values, int(created.timestamp()), text_sha256(rec.text, rec.text_html)
+    return values, int(created.timestamp()), text_sha256(rec.text, rec.text_html), exact
 
 
 def encode_post(rec: PostRecord) -> PostRecord:
@@ -87,6 +117,11 @@ def forget_encoding(rec: PostRecord) -> None:
 def encoding_of(rec: PostRecord) -> tuple[Any, ...]:
     """The record's encoded values, made now if nobody made them before."""
     return rec.__dict__.get(_ENCODED) or post_encoding(rec)
+
+
+def encoding_is_exact(encoding: tuple[Any, ...]) -> bool:
+    """Whether the encoded values give the record back (see :func:`post_encoding`)."""
+    return bool(encoding[_EXACT_AT])
 
 
 def post_epoch(encoding: tuple[Any, ...]) -> int:

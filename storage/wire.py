@@ -10,15 +10,14 @@ a new post is never. Sending the fields themselves beside their encoded values, 
 cost the child half as much again to pickle and the writer twice as much to unpickle (twarc2
 posts: 6.4 and 6.8 s per million, against 4.1 and 3.5).
 
-Exact: a post from the wire equals the record it was made from. A field crosses as its encoded
-text only when decoding that text gives it back equal (JSON values: texts, numbers, lists, dicts
-with text keys; a UTC time); anything else (a tuple, a number key, a time in another zone)
-crosses as itself.
+A post from the wire equals the record it was made from. Its fields cross only as their encoded
+text when that text gives them back (:func:`storage.columns.post_encoding`: JSON values, a UTC
+time); otherwise (a number key, a subclass, a time in another zone) they cross as themselves.
+Only a tuple, read back as a list, and NaN, as None, come back as the store keeps them.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
@@ -27,7 +26,12 @@ from typing import Any
 
 import orjson
 
-from osint.storage.columns import POST_RECORD_COLUMNS, attach_encoded, encoded_post
+from osint.storage.columns import (
+    POST_RECORD_COLUMNS,
+    attach_encoded,
+    encoded_post,
+    encoding_is_exact,
+)
 from osint.storage.records import AccountRecord, MediaRef, PostRecord
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -44,7 +48,6 @@ _PLAIN_AT = tuple((name, POST_RECORD_COLUMNS.index(name)) for name in _PLAIN)
 _SET_FIELDS = frozenset((*_PLAIN, "account", "media", "objects", "capture_id"))
 _OWN = ("created_at", *_DECODED)  # what crosses as itself when its encoding would not do
 _UNSET: Any = object()  # a field not yet decoded
-_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 
 def _time_to_wire(value: datetime | None) -> datetime | int | None:
@@ -57,24 +60,6 @@ def _time_to_wire(value: datetime | None) -> datetime | int | None:
 
 def _time_from_wire(value: datetime | int | None) -> datetime | None:
     return _EPOCH + timedelta(microseconds=value) if isinstance(value, int) else value
-
-
-def _decodes_back(value: Any) -> bool:
-    """Whether JSON text of ``value`` decodes to a value equal to it, of the same types."""
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is list:
-        return all(type(v) is str or _decodes_back(v) for v in value)
-    if kind is dict:
-        return all(
-            type(k) is str and (type(v) is str or _decodes_back(v)) for k, v in value.items()
-        )
-    if kind is int:
-        return bool(_INT_MIN <= value <= _INT_MAX)  # orjson reads longer integers as floats
-    if kind is float:
-        return math.isfinite(value)  # NaN and infinities become null
-    return False
 
 
 def post_to_wire(
@@ -122,15 +107,8 @@ def post_to_wire(
         if rec.media
         else None
     )
-    own = _own_values(rec)  # (created_at, links, ..., content)
-    created = own[0]
-    exact = (
-        type(created) is datetime
-        and created.tzinfo is UTC
-        and type(own[-1]) is list  # an empty content is encoded as NULL, read back as []
-        and _decodes_back(list(own[1:]))
-    )
-    return account, media, rec.objects, rec.capture_id, None if exact else own, encoded
+    own = None if encoding_is_exact(encoded) else _own_values(rec)  # (created_at, links, ...)
+    return account, media, rec.objects, rec.capture_id, own, encoded
 
 
 def post_from_wire(
