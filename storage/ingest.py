@@ -523,12 +523,14 @@ class CaseWriter:
         """Ids of these content keys (the objects missing from the case created); the dict
         returned holds at least ``keys`` until the next batch."""
         cache, old = self._objects, self._objects_old
-        missing = [k for k in keys if k not in cache]
+        # set.difference(dict) looks each key up with the hash the set holds: a comprehension
+        # hashed every (modality, key) tuple again (2.3 s of a 1M-post import's 27).
+        missing = keys.difference(cache)
         if missing and old:  # the previous generation: its hits come back into the cache
-            kept = {k: old[k] for k in missing if k in old}
+            kept = missing - missing.difference(old)
             if kept:
-                cache.update(kept)
-                missing = [k for k in missing if k not in kept]
+                cache.update({k: old[k] for k in kept})
+                missing -= kept
         if not missing:
             return cache
         # (key hash, key) in hash order: new objects take their ids, and (on PostgreSQL) their
@@ -550,7 +552,7 @@ class CaseWriter:
         first, the case itself) already holds are read back."""
         cache, case_id = self._objects, self.case_id
         ids = self.bulk.allocate_ids("shared_objects", len(absent))
-        rows = [(i, case_id, key[0], key[1], h) for i, (h, key) in zip(ids, absent, strict=True)]
+        rows = [(i, case_id, m, k, h) for i, (h, (m, k)) in zip(ids, absent, strict=True)]
         inserted = self.bulk.insert_new("shared_objects", OBJECT_COLUMNS, rows)
         if inserted is None:
             cache.update(zip([key for _, key in absent], ids, strict=True))
