@@ -183,6 +183,14 @@ class BulkRows:
         if self._sqlite_insert(table, columns, rows) == len(rows):
             return None
         ids = [row[0] for row in rows]
+        low, high = min(ids), max(ids)
+        if high - low + 1 == len(ids):  # consecutive, as allocate_ids gives: one range scan
+            cur = self._driver().cursor()
+            try:
+                sql = f"SELECT id FROM {table} WHERE id BETWEEN ? AND ?"
+                return {found[0] for found in cur.execute(sql, (low, high))}
+            finally:
+                cur.close()
         return {
             found[0]
             for batch in chunks(ids)

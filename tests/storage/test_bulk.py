@@ -53,3 +53,27 @@ def test_allocated_ids_are_fresh_and_in_order_when_the_sequence_skips(store: Sto
             session.execute(text(f"ALTER SEQUENCE {seq} INCREMENT BY 1"))
             assert [b - a for a, b in pairwise(spaced)] == [3, 3, 3]
             assert spaced[0] > first[-1]
+
+
+def test_insert_new_names_the_rows_that_went_in(store: Store) -> None:
+    # Some rows hit the unique (case, platform, platform_id) index: the ids returned are those of
+    # the others, whether the ids are consecutive (a range scan on SQLite) or not.
+    case_id = create_case(store, "c").id
+    with store.session() as session:
+        bulk = BulkRows(session)
+        now = bulk.utc(utcnow())
+
+        def rows(ids: list[int], pids: list[str]) -> list[tuple[object, ...]]:
+            return [
+                (i, case_id, "x", p, None, None, "active", None, now, now)
+                for i, p in zip(ids, pids, strict=True)
+            ]
+
+        first = bulk.allocate_ids("accounts", 2)
+        assert bulk.insert_new("accounts", ACCOUNT_COLUMNS, rows(first, ["a", "b"])) is None
+        ids = bulk.allocate_ids("accounts", 4)
+        got = bulk.insert_new("accounts", ACCOUNT_COLUMNS, rows(ids, ["a", "c", "b", "d"]))
+        assert got == {ids[1], ids[3]}
+        spread = [i * 2 for i in bulk.allocate_ids("accounts", 3)]  # not consecutive
+        got = bulk.insert_new("accounts", ACCOUNT_COLUMNS, rows(spread, ["c", "e", "f"]))
+        assert got == {spread[1], spread[2]}

@@ -223,6 +223,104 @@ def test_a_fresh_writer_finds_what_another_stored(store: Store, case_id: int) ->
     assert count(store, PostObject) == 6
 
 
+def object_links(store: Store) -> dict[str, list[tuple[str, str]]]:
+    """Each post's content keys, read through the ``post_objects`` rows."""
+    with store.reader() as s:
+        rows = s.execute(
+            select(Post.platform_id, SharedObject.modality, SharedObject.key)
+            .join(PostObject, PostObject.post_id == Post.id)
+            .join(SharedObject, SharedObject.id == PostObject.object_id)
+            .order_by(Post.platform_id, SharedObject.key)
+        ).all()
+    links: dict[str, list[tuple[str, str]]] = {}
+    for pid, modality, key in rows:
+        links.setdefault(pid, []).append((modality, key))
+    return links
+
+
+def object_ids(store: Store) -> dict[tuple[str, str], int]:
+    with store.reader() as s:
+        rows = s.execute(select(SharedObject.modality, SharedObject.key, SharedObject.id)).all()
+    return {(m, k): i for m, k, i in rows}
+
+
+def test_objects_already_in_the_case_keep_their_ids(store: Store, case_id: int) -> None:
+    # One writer, batches whose keys are mostly stored, then mostly new, then mixed: the SQLite
+    # writer switches between inserting first and looking up first; every key keeps one object.
+    acc = make_account()
+    write_posts(store, case_id, [make_post(acc, objects=[("url", f"u{i}")]) for i in range(10)])
+    before = object_ids(store)
+    batches = [
+        [make_post(acc, objects=[("url", f"u{i}"), ("hashtag", "mali")]) for i in range(8)],
+        [make_post(acc, objects=[("url", f"v{i}")]) for i in range(10)],
+        [make_post(acc, objects=[("url", f"u{i}"), ("url", f"w{i}")]) for i in range(3, 12)],
+        [make_post(acc, objects=[("url", f"w{i}"), ("url", f"v{i}")]) for i in range(8)],
+    ]
+    with store.session() as s:
+        writer = CaseWriter(s, case_id, source="test")
+        modes = []
+        for batch in batches:
+            writer.posts(batch)
+            modes.append(writer._objects_mostly_new)
+    if store.dialect == "sqlite":  # mostly stored: look up first; new: insert
+        assert modes[:2] == [False, True]
+    after = object_ids(store)
+    assert {k: after[k] for k in before} == before  # the old objects, not new copies
+    assert len(after) == 10 + 1 + 10 + 2 + 12  # u0-u11, mali, v0-v9, w3-w11 and w0-w2
+    links = object_links(store)
+    for batch in batches:
+        for post in batch:
+            assert links[post.platform_id] == sorted(set(post.objects), key=lambda o: o[1])
+
+
+def test_a_second_import_of_partly_known_keys_reuses_their_objects(
+    store: Store, case_id: int
+) -> None:
+    acc = make_account()
+    first = [make_post(acc, objects=[("url", f"u{i}")]) for i in range(6)]
+    write_posts(store, case_id, first)
+    before = object_ids(store)
+    second = [make_post(acc, objects=[("url", f"u{i}")]) for i in range(4, 10)]
+    write_posts(store, case_id, second)  # a new writer: nothing cached, u4 and u5 are stored
+    after = object_ids(store)
+    assert len(after) == 10 and after[("url", "u4")] == before[("url", "u4")]
+    assert after[("url", "u5")] == before[("url", "u5")]
+    with store.reader() as s:
+        linked = s.execute(
+            select(PostObject.object_id).join(Post).where(Post.platform_id == second[0].platform_id)
+        ).scalar_one()
+    assert linked == before[("url", "u4")]
+    write_posts(store, case_id, first + second)  # again: nothing changes
+    assert object_ids(store) == after and count(store, PostObject) == 12
+
+
+def test_objects_cache_past_its_limit_keeps_the_keys_in_use(
+    store: Store, case_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from osint.storage import ingest
+
+    monkeypatch.setattr(ingest, "_CACHE_LIMIT", 5)
+    acc = make_account()
+    hot = ("hashtag", "mali")
+    with store.session() as s:
+        writer = CaseWriter(s, case_id, source="test")
+        for b in range(6):
+            writer.posts([make_post(acc, objects=[hot, ("url", f"b{b}-{i}")]) for i in range(4)])
+            # bounded: one generation past the limit by at most a batch, and the one before
+            assert len(writer._objects) + len(writer._objects_old) <= 2 * (5 + 5)
+            # the key of every batch survives each trim, in one generation or the other
+            assert hot in writer._objects or hot in writer._objects_old
+    ids = object_ids(store)
+    assert len(ids) == 1 + 6 * 4
+    links = object_links(store)
+    assert len(links) == 24 and all(hot in keys and len(keys) == 2 for keys in links.values())
+    with store.reader() as s:
+        hot_links = s.execute(
+            select(func.count()).select_from(PostObject).where(PostObject.object_id == ids[hot])
+        ).scalar_one()
+    assert hot_links == 24
+
+
 @pytest.mark.postgres
 def test_two_writers_racing_for_the_same_posts_on_postgres(pg_url: str, home) -> None:
     from osint.config import load_settings
