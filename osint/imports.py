@@ -244,8 +244,8 @@ def fewer_gc_pauses() -> Iterator[None]:
     Records hold no reference cycles (a 1M-post twarc2 import left none to collect), but the
     collector counts every new container: with the default thresholds it started a collection
     every 700 of them, and each walked every record of the batch in flight (a third of the time
-    spent reading a CSV). Even at 100,000 a writer holding a batch of 20,000 posts collected
-    about 200 times per million posts, 15 s of a 25 s-faster import (bench/imports.py);
+    spent reading a CSV). Even at 100,000, a writer holding a batch of 20,000 posts collected
+    about 200 times per million twarc2 posts, 15 s of its CPU time (bench/imports.py);
     :data:`YOUNG_OBJECTS_PER_COLLECTION` makes that one or two. The collector still runs, so
     garbage with cycles stays bounded. Objects alive before the import are frozen out of the
     collector's walks; the previous settings come back afterwards.
